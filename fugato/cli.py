@@ -1,0 +1,207 @@
+"""The `fugato` command. Thin: it parses arguments and calls the Python API.
+
+Bad input (a missing file, an unknown corpus, a malformed --set) prints one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from fugato.errors import FugatoError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line instead of argparse's usage block."""
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(text)
+
+
+# -- data ------------------------------------------------------------------------------------
+def cmd_data_list(args: argparse.Namespace) -> None:
+    from fugato.music.corpora import list_corpora
+
+    for name, description in list_corpora():
+        print(f"{name:16s} {description}")
+
+
+def cmd_data_build(args: argparse.Namespace) -> None:
+    from fugato.music.corpora import load_corpus
+
+    corpus = load_corpus(args.name, workers=args.workers, progress=not args.quiet)
+    print(f"{corpus.name}: {corpus.seen} tunes seen, {len(corpus.melodies)} loaded, "
+          f"{len(corpus.skipped)} skipped")
+    for source, reason in corpus.skipped[:5]:
+        print(f"  skipped {source}: {reason}")
+    if len(corpus.skipped) > 5:
+        print(f"  ... and {len(corpus.skipped) - 5} more")
+
+
+def cmd_data_stats(args: argparse.Namespace) -> None:
+    from fugato.music.corpora import corpus_stats, load_corpus, plot_corpus_stats
+
+    corpus = load_corpus(args.name, workers=args.workers, progress=not args.quiet)
+    stats = corpus_stats(corpus)
+    png = Path(args.plot or f"{corpus.name.replace(':', '_').replace('/', '_')}-stats.png")
+    plot_corpus_stats(stats, png)
+    if args.json:
+        print(json.dumps(stats, indent=2, default=str))
+    else:
+        for key, value in stats.items():
+            if not isinstance(value, dict | list):
+                print(f"{key:>22s}: {value}")
+        print(f"{'time signatures':>22s}: {stats.get('time_signatures')}")
+        print(f"{'plot':>22s}: {png}")
+
+
+# -- train / sample / eval ---------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace) -> None:
+    from fugato.config import load_config
+    from fugato.models import get_model
+    from fugato.train import Trainer
+
+    overrides = list(args.set)
+    if args.seed is not None:
+        overrides.append(f"train.seed={args.seed}")
+    if args.device:
+        overrides.append(f"train.device='{args.device}'")
+    if args.resume:
+        if not args.run_dir:
+            raise FugatoError("--resume needs --run-dir (the run to continue)")
+        config_path = Path(args.run_dir) / "config.toml"
+        if not config_path.is_file():
+            raise FugatoError(f"{args.run_dir}: not a run folder (no config.toml)")
+    else:
+        if not args.config:
+            raise FugatoError("give a config file, e.g. configs/melody-lm-quick.toml")
+        config_path = Path(args.config)
+    config = load_config(config_path, overrides)
+    run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
+    task = get_model(config.model)(config)
+    logs = Trainer(task, run_dir, quiet=args.quiet).fit(resume=args.resume)
+    shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in logs.items()}
+    _say(args, f"run: {run_dir}  {shown}")
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    from fugato.train import load_run
+
+    run = load_run(args.run, checkpoint=args.checkpoint, device=args.device or "auto")
+    melodies = run.sample(args.n, seed=args.seed)
+    paths = write_melodies(melodies, Path(args.out), args.format)
+    _say(args, f"wrote {len(paths)} {args.format} files to {args.out}")
+
+
+def write_melodies(melodies: Sequence[Any], out: Path, fmt: str) -> list[Path]:
+    """One file per melody: `sample-000.mid`, ... in `out`."""
+    from fugato.audio.synth import write_wav
+    from fugato.music.io import write_midi, write_musicxml
+
+    writers = {"mid": write_midi, "musicxml": write_musicxml, "wav": write_wav}
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, melody in enumerate(melodies):
+        path = out / f"sample-{i:03d}.{fmt}"
+        writers[fmt](melody, path)
+        paths.append(path)
+    return paths
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    from fugato.report import write_eval
+    from fugato.train import load_run
+
+    run = load_run(args.run, checkpoint=args.checkpoint, device=args.device or "auto")
+    evaluate = getattr(run.task, "evaluate", None)
+    if evaluate is None:
+        raise FugatoError(f"model {run.config.model!r} has no evaluation")
+    results, report = evaluate(run, seed=args.seed or 0)
+    eval_path, report_path = write_eval(run.path, results, report)
+    shown = {k: v for k, v in results.items() if isinstance(v, int | float | str)}
+    _say(args, json.dumps(shown, indent=2))
+    _say(args, f"wrote {eval_path} and {report_path}")
+
+
+# -- parser ----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="fugato", description="Deep generative models of music.")
+    parser.add_argument("--version", action="version", version=_version())
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+
+    common = _Parser(add_help=False)
+    common.add_argument("--quiet", action="store_true", help="no progress bars or chatter")
+
+    data = verbs.add_parser("data", help="list, build and describe corpora")
+    data_verbs = data.add_subparsers(dest="data_verb", required=True, parser_class=_Parser)
+    data_verbs.add_parser("list", help="named corpora").set_defaults(func=cmd_data_list)
+    for name, func, text in (("build", cmd_data_build, "parse a corpus into the cache"),
+                             ("stats", cmd_data_stats, "tunes, notes, metres, ranges + PNG")):
+        p = data_verbs.add_parser(name, parents=[common], help=text)
+        p.add_argument("name", help="corpus name, e.g. essen, essen:china, wjazzd, folder:PATH")
+        p.add_argument("--workers", type=int, default=None, help="parsing processes")
+        if name == "stats":
+            p.add_argument("--json", action="store_true", help="print the stats as JSON")
+            p.add_argument("--plot", help="where to write the PNG")
+        p.set_defaults(func=func)
+
+    train = verbs.add_parser("train", parents=[common], help="train a model from a TOML config")
+    train.add_argument("config", nargs="?", help="configs/*.toml (not needed with --resume)")
+    train.add_argument("--run-dir", help="run folder (default runs/<config name>)")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config value, e.g. train.max_steps=200")
+    train.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    train.add_argument("--seed", type=int, default=None)
+    train.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1 ...")
+    train.set_defaults(func=cmd_train)
+
+    sample = verbs.add_parser("sample", parents=[common], help="write samples of a run")
+    sample.add_argument("run", help="run folder")
+    sample.add_argument("-n", type=int, default=8, help="how many")
+    sample.add_argument("--out", required=True, help="output folder")
+    sample.add_argument("--format", choices=("mid", "musicxml", "wav"), default="mid")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--checkpoint", default="last", choices=("last", "best"))
+    sample.add_argument("--device", default=None)
+    sample.set_defaults(func=cmd_sample)
+
+    evaluate = verbs.add_parser("eval", parents=[common], help="eval.json + report.md of a run")
+    evaluate.add_argument("run", help="run folder")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--checkpoint", default="last", choices=("last", "best"))
+    evaluate.add_argument("--device", default=None)
+    evaluate.set_defaults(func=cmd_eval)
+    return parser
+
+
+def _version() -> str:
+    from fugato import __version__
+
+    return f"fugato {__version__}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except FugatoError as e:
+        print(f"fugato: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("fugato: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""User-facing errors: the CLI prints them as one line and exits with code 2."""
+
+from __future__ import annotations
+
+
+class FugatoError(Exception):
+    """A problem with the user's input (file, corpus name, option), not a bug in fugato."""
+
+
+class BadInputError(FugatoError):
+    """A file that cannot be read as music; the message names the file and the reason."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason

@@ -1,0 +1,55 @@
+"""Distributions of melody sets and distances between them.
+
+DD (note-duration distribution) and NPD (pitch-class distribution) as in FusionGAN (Chen et al.
+2017); Euclidean (EUD) and Earth Mover (EM) distances between histograms, where EM treats the
+bin positions (durations in quarter notes; pitch classes 0..11) as values and the histograms as
+weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+from scipy.stats import wasserstein_distance
+
+from fugato.music.melody import TPQ, Melody
+
+DURATION_STEP = TPQ // 12
+"""Durations are counted on a grid of 1/12 quarter note (sixteenths and triplets both fit)."""
+MAX_DURATION = 8 * TPQ
+"""Durations of eight quarters or longer share the last bin."""
+
+
+def duration_bins() -> np.ndarray:
+    """Bin positions of the duration histogram, in quarter notes: (n_bins,)."""
+    return np.arange(1, MAX_DURATION // DURATION_STEP + 1) * DURATION_STEP / TPQ
+
+
+def duration_distribution(melodies: Iterable[Melody]) -> np.ndarray:
+    """Share of notes per duration bin (see `duration_bins`): (n_bins,), sums to 1 (or all 0)."""
+    durations = np.concatenate([m.durations for m in melodies] or [np.zeros(0, np.int64)])
+    steps = np.clip(np.rint(durations / DURATION_STEP).astype(np.int64), 1, len(duration_bins()))
+    counts = np.bincount(steps - 1, minlength=len(duration_bins())).astype(np.float64)
+    return counts / max(counts.sum(), 1.0)
+
+
+def pitch_class_distribution(melodies: Iterable[Melody]) -> np.ndarray:
+    """Share of notes per pitch class C..B: (12,), sums to 1 (or all 0)."""
+    pitches = np.concatenate([m.pitches for m in melodies] or [np.zeros(0, np.int16)])
+    counts = np.bincount(pitches.astype(np.int64) % 12, minlength=12).astype(np.float64)
+    return counts / max(counts.sum(), 1.0)
+
+
+def euclidean(p: np.ndarray, q: np.ndarray) -> float:
+    return float(np.linalg.norm(np.asarray(p) - np.asarray(q)))
+
+
+def earth_movers(p: np.ndarray, q: np.ndarray, positions: np.ndarray | None = None) -> float:
+    """1-D Earth Mover distance between histograms `p`, `q` placed at `positions` (bin index
+    when None), in the positions' unit."""
+    p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
+    if p.sum() == 0 or q.sum() == 0:
+        return float("nan")
+    x = np.arange(len(p), dtype=np.float64) if positions is None else np.asarray(positions)
+    return float(wasserstein_distance(x, x, p, q))

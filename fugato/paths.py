@@ -1,0 +1,35 @@
+"""Where fugato finds shared data and keeps its cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fugato.errors import FugatoError
+
+
+def data_dir(required: bool = True) -> Path | None:
+    """The folder of data no package ships: `$FUGATO_DATA`, else `../shared/data` beside the
+    checkout (walking up from the working directory and from this package)."""
+    env = os.environ.get("FUGATO_DATA")
+    if env:
+        return Path(env)
+    starts = [Path.cwd(), Path(__file__).resolve().parent]
+    for start in starts:
+        for parent in [start, *start.parents]:
+            candidate = parent / "shared" / "data"
+            if candidate.is_dir():
+                return candidate
+            candidate = parent.parent / "shared" / "data"
+            if (parent / ".git").exists() and candidate.is_dir():
+                return candidate
+    if required:
+        raise FugatoError("shared data folder not found: set FUGATO_DATA to the folder holding wjazzd/, mnist/, ...")
+    return None
+
+
+def cache_dir() -> Path:
+    """`$FUGATO_CACHE`, else `~/.cache/fugato`; created on demand."""
+    root = Path(os.environ.get("FUGATO_CACHE") or Path.home() / ".cache" / "fugato")
+    root.mkdir(parents=True, exist_ok=True)
+    return root

@@ -1,0 +1,95 @@
+"""Run reports: `eval.json` for machines, `report.md` with PNG plots for people."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fugato.atomic import atomic_path, write_text
+
+
+def _pyplot():  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig: Any, path: Path) -> None:
+    plt = _pyplot()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_training_curves(records: Sequence[Mapping[str, Any]], path: Path,
+                         keys: Sequence[str] = ("loss",)) -> None:
+    """Train and validation curves of `keys` from metrics.jsonl records."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.2), squeeze=False)
+    for ax, key in zip(axes[0], keys, strict=True):
+        for split, style in (("train", "-"), ("valid", "o-")):
+            points = [(r["step"], r[key]) for r in records if r.get("split") == split and key in r]
+            if points:
+                steps, values = zip(*points, strict=True)
+                ax.plot(steps, values, style, label=split, markersize=3)
+        ax.set_xlabel("step")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    save_figure(fig, path)
+
+
+def plot_distributions(histograms: Mapping[str, np.ndarray], positions: np.ndarray,
+                       labels: Sequence[str] | None, path: Path, title: str, xlabel: str,
+                       max_bins: int | None = None) -> None:
+    """Side-by-side bars of several histograms over the same bins (e.g. samples vs test)."""
+    plt = _pyplot()
+    keep = np.arange(len(positions))
+    if max_bins is not None:
+        used = np.flatnonzero(np.max(np.stack(list(histograms.values())), axis=0) > 0)
+        keep = used[:max_bins] if len(used) else keep[:max_bins]
+    fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(keep) * len(histograms)), 3.5))
+    width = 0.8 / len(histograms)
+    for i, (name, hist) in enumerate(histograms.items()):
+        ax.bar(np.arange(len(keep)) + i * width, np.asarray(hist)[keep], width, label=name)
+    names = list(labels) if labels is not None else [f"{p:.3g}" for p in positions]
+    ax.set_xticks(np.arange(len(keep)) + 0.4 - width / 2)
+    ax.set_xticklabels([names[k] for k in keep], rotation=60 if len(keep) > 12 else 0,
+                       fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("share of notes")
+    ax.set_title(title)
+    ax.legend()
+    save_figure(fig, path)
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """A GitHub-markdown table; floats get 4 significant digits."""
+    if not rows:
+        return ""
+    columns = list(rows[0])
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return "nan" if math.isnan(v) else f"{v:.4g}"
+        return str(v)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_eval(run_dir: Path, results: Mapping[str, Any], report_md: str) -> tuple[Path, Path]:
+    """Write `eval.json` and `report.md` atomically; return their paths."""
+    eval_path, report_path = run_dir / "eval.json", run_dir / "report.md"
+    write_text(eval_path, json.dumps(results, indent=2, default=float) + "\n")
+    write_text(report_path, report_md)
+    return eval_path, report_path

@@ -1,0 +1,33 @@
+"""Checkpoints: weights, optimizer and RNG state, plus the config and encoding that rebuild the
+model, so that `fugato sample RUN` needs nothing but the run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fugato.atomic import atomic_path
+from fugato.errors import FugatoError
+
+CHECKPOINT_VERSION = 1
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
+    """Write atomically: a kill during the write leaves the previous checkpoint intact."""
+    with atomic_path(path) as tmp:
+        torch.save({"version": CHECKPOINT_VERSION, **payload}, tmp)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise FugatoError(f"{path}: no checkpoint there")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as e:  # a corrupt or foreign file
+        raise FugatoError(f"{path}: not a readable fugato checkpoint ({type(e).__name__})") from None
+    if not isinstance(payload, dict) or "config" not in payload:
+        raise FugatoError(f"{path}: not a fugato checkpoint")
+    return payload

@@ -1,0 +1,100 @@
+"""What a model gives the one trainer: its nets, optimizers, data and update steps.
+
+A single-loss model declares one `Step`; a GAN declares several (say, two critic steps and one
+generator step), each with its own optimizer. The trainer runs them in order on every batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from fugato.config import ExperimentConfig
+
+Batch = tuple[torch.Tensor, ...]
+Nets = dict[str, nn.Module]
+LossFn = Callable[[Nets, Batch, int], tuple[torch.Tensor, dict[str, float]]]
+
+
+@dataclass
+class Step:
+    """One update: `loss(nets, batch, step) -> (loss, logs)`, then `optimizer` steps.
+
+    `repeat` runs it several times per batch (e.g. critic rounds); `every` runs it only on
+    every n-th training step.
+    """
+
+    optimizer: str
+    loss: LossFn
+    repeat: int = 1
+    every: int = 1
+
+
+@dataclass
+class TensorData:
+    """A dataset held as tensors sharing their first dimension (windows, bars, images, ...)."""
+
+    tensors: tuple[torch.Tensor, ...]
+
+    def __post_init__(self) -> None:
+        sizes = {len(t) for t in self.tensors}
+        if len(sizes) != 1:
+            raise ValueError(f"tensors differ in length: {sorted(sizes)}")
+
+    def __len__(self) -> int:
+        return len(self.tensors[0])
+
+    def batch(self, index: torch.Tensor, device: torch.device) -> Batch:
+        return tuple(t[index].to(device, non_blocking=True) for t in self.tensors)
+
+
+class Task:
+    """Base class of every model. Subclasses set the three config dataclasses and implement
+    `build_nets`, `build_data` and `steps`; `optimizers` and `validate` have defaults."""
+
+    name: ClassVar[str]
+    DataConfig: ClassVar[type]
+    NetConfig: ClassVar[type]
+    SampleConfig: ClassVar[type]
+
+    def __init__(self, config: ExperimentConfig, state: dict[str, Any] | None = None) -> None:
+        """`state` is what `state_dict()` returned when the checkpoint was written (e.g. the
+        encoding), so a run can be rebuilt without its corpus."""
+        self.config = config
+        self.device = torch.device("cpu")
+        self.nets: Nets = {}
+
+    # -- what the trainer calls ------------------------------------------------------------
+    def build_nets(self) -> Nets:
+        raise NotImplementedError
+
+    def build_data(self) -> tuple[TensorData, TensorData]:
+        """(train, valid) data."""
+        raise NotImplementedError
+
+    def steps(self) -> list[Step]:
+        raise NotImplementedError
+
+    def optimizers(self, nets: Nets) -> dict[str, torch.optim.Optimizer]:
+        """One Adam over all parameters, named "main"."""
+        params = [p for net in nets.values() for p in net.parameters()]
+        train = self.config.train
+        return {"main": torch.optim.AdamW(params, lr=train.lr, weight_decay=train.weight_decay)}
+
+    @torch.no_grad()
+    def validate(self, nets: Nets, batch: Batch) -> dict[str, float]:
+        """Validation numbers of one batch (averaged over batches by the trainer)."""
+        logs: dict[str, float] = {}
+        for step in self.steps():
+            loss, step_logs = step.loss(nets, batch, 0)
+            logs.update(step_logs)
+            logs.setdefault("loss", float(loss))
+        return logs
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-safe facts a checkpoint must embed besides weights (encoding, vocab, ...)."""
+        return {}
