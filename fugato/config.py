@@ -156,7 +156,9 @@ def build_config(raw: dict[str, Any], overrides: list[str] | None = None) -> Exp
     known = {"model", "data", "net", "train", "sample"}
     extra = sorted(set(raw) - known)
     if extra:
-        raise FugatoError(f"unknown config section {extra[0]!r} (known: {', '.join(sorted(known))})")
+        raise FugatoError(
+            f"unknown config section {extra[0]!r} (known: {', '.join(sorted(known))})"
+        )
     return ExperimentConfig(
         model=raw["model"],
         data=from_dict(model_cls.DataConfig, raw.get("data", {}), "data"),

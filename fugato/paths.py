@@ -24,7 +24,8 @@ def data_dir(required: bool = True) -> Path | None:
             if (parent / ".git").exists() and candidate.is_dir():
                 return candidate
     if required:
-        raise FugatoError("shared data folder not found: set FUGATO_DATA to the folder holding wjazzd/, mnist/, ...")
+        raise FugatoError("shared data folder not found: set FUGATO_DATA to the folder "
+                          "holding wjazzd/, mnist/, ...")
     return None
 
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).parents[1]
 CONFIG = str(ROOT / "configs" / "melody-lm-quick.toml")
 TINY = ["data.corpus=essen:ireland", "net.hidden=32", "net.embed=16", "net.layers=1",
         "train.batch_size=16", "train.eval_batches=2", "sample.eval_samples=20",
-        "train.max_minutes=10"]
+        "train.max_minutes=10", "train.log_every=10"]
 
 
 def fugato(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:

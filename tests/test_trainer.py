@@ -12,8 +12,8 @@ from toy_task import ToyTask, toy_config
 from fugato.errors import FugatoError
 from fugato.train import Trainer
 from fugato.train.checkpoint import load_checkpoint
-from fugato.train.trainer import BatchSchedule
 from fugato.train.distributed import DistInfo
+from fugato.train.trainer import BatchSchedule
 
 HERE = Path(__file__).parent
 

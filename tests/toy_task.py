@@ -44,8 +44,8 @@ class ToyTask(Task):
 
     def build_nets(self) -> dict[str, nn.Module]:
         h = self.config.net.hidden
-        return {"mlp": nn.Sequential(nn.Linear(4, h), nn.ReLU(), nn.Dropout(self.config.net.dropout),
-                                     nn.Linear(h, 1))}
+        drop = self.config.net.dropout
+        return {"mlp": nn.Sequential(nn.Linear(4, h), nn.ReLU(), nn.Dropout(drop), nn.Linear(h, 1))}
 
     def _mse(self, nets, batch, step):  # type: ignore[no-untyped-def]
         x, y = batch

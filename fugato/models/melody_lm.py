@@ -123,8 +123,9 @@ class MelodyLM(Task):
         generator = torch.Generator(device=self.device)
         generator.manual_seed(0 if seed is None else seed)
         start = torch.full((n, 1), self.encoding.BOS, dtype=torch.long, device=self.device)
+        banned = [self.encoding.PAD, self.encoding.BOS]
         tokens = self.nets["lm"].sample(start, length, temperature or cfg.temperature,
-                                        generator=generator, banned=[self.encoding.PAD, self.encoding.BOS])
+                                        generator=generator, banned=banned)
         melodies = []
         for i, row in enumerate(tokens.cpu().numpy()):
             melody = self.encoding.decode(row)

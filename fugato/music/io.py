@@ -10,10 +10,10 @@ music21 costs about a second to import, so it is imported inside the functions t
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from fugato.atomic import atomic_path
 from fugato.errors import BadInputError
 from fugato.music.melody import TPQ, Melody, TimeSignature, key_tonic, skyline, to_ticks
 
@@ -55,45 +56,30 @@ def _quiet() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _no_beaming() -> Iterator[None]:
-    """Skip `Part.makeBeams` while music21 translates ABC.
+def _plain_abc_translation() -> Iterator[None]:
+    """Skip two notation passes of music21's ABC translation that never change a note.
 
-    Beams are engraving only (no pitch or time changes) and cost about 40% of music21's ABC
-    translation. Not thread-safe: it patches the class for the duration of the block.
+    `Part.makeBeams` only engraves beams, and `abcFormat.translate.reBar` splits bars that
+    overflow their time signature by inventing short signatures (a 1/8 bar, then the old one
+    again), deep-copying the part as it goes. Together they cost more than half of the
+    translation of an Essen tune; without them the part keeps the meters the ABC declares.
+    Not thread-safe: the patches hold for the duration of the block.
     """
-    from music21 import stream
+    from music21 import abcFormat, stream
 
     had_own = "makeBeams" in vars(stream.Part)
-    saved = vars(stream.Part).get("makeBeams")
+    saved_beams = vars(stream.Part).get("makeBeams")
+    saved_rebar = abcFormat.translate.reBar
     stream.Part.makeBeams = lambda self, *args, **kwargs: self  # type: ignore[method-assign]
+    abcFormat.translate.reBar = lambda part, *args, **kwargs: part
     try:
         yield
     finally:
+        abcFormat.translate.reBar = saved_rebar
         if had_own:
-            stream.Part.makeBeams = saved  # type: ignore[method-assign]
+            stream.Part.makeBeams = saved_beams  # type: ignore[method-assign]
         else:
             del stream.Part.makeBeams
-
-
-def _atomic_target(path: Path) -> Path:
-    """A temporary path in the same folder as `path`, with the same suffix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    return Path(name)
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success it replaces `path` in one step."""
-    final = Path(path)
-    tmp = _atomic_target(final)
-    try:
-        yield tmp
-        os.replace(tmp, final)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def key_name(sharps: int, minor: bool) -> str:
@@ -138,12 +124,24 @@ def _m21_tempo(flat: Any) -> float:
     return float(bpm) if bpm else 120.0
 
 
-def _m21_time_signatures(flat: Any) -> list[TimeSignature]:
-    from music21 import meter
+def _m21_time_signatures(part: Any, flat: Any) -> list[TimeSignature]:
+    """Time signatures with their ticks, read measure by measure: music21's ABC re-barring
+    puts one TimeSignature object into several measures, and a flattened stream then keeps
+    only its last position."""
+    from music21 import meter, stream
 
+    found: list[tuple[Fraction, Any]] = []
+    measures = part.getElementsByClass(stream.Measure)
+    if measures:
+        for measure in measures:
+            found += [(Fraction(measure.offset) + Fraction(measure.elementOffset(ts)), ts)
+                      for ts in measure.getElementsByClass(meter.TimeSignature)]
+        found.sort(key=lambda item: item[0])
+    else:
+        found = [(Fraction(ts.offset), ts) for ts in flat.getElementsByClass(meter.TimeSignature)]
     out: list[TimeSignature] = []
-    for ts in flat.getElementsByClass(meter.TimeSignature):
-        sig = TimeSignature(to_ticks(ts.offset), int(ts.numerator), int(ts.denominator))
+    for offset, ts in found:
+        sig = TimeSignature(to_ticks(offset), int(ts.numerator), int(ts.denominator))
         if out and out[-1].tick == sig.tick:
             out[-1] = sig  # several parts or voices restate it: keep one per tick
         elif not out or (out[-1].numerator, out[-1].denominator) != (sig.numerator,
@@ -167,7 +165,9 @@ def _m21_notes(flat: Any) -> tuple[list[tuple[int, int, int]], bool]:
     """(pitch, onset, duration) in ticks with ties merged and grace notes dropped.
 
     Chords give their highest note. Ties are merged here rather than with music21's
-    `stripTies`, which deep-copies the whole stream and costs more than the parse itself.
+    `stripTies`, which deep-copies the whole stream and costs more than the parse itself, and
+    only between equal pitches: ABC transcribers write `c-A` for a slur, which `stripTies`
+    would turn into one long c.
     Returns the notes and whether a chord was reduced.
     """
     notes: list[list[int]] = []
@@ -187,7 +187,9 @@ def _m21_notes(flat: Any) -> tuple[list[tuple[int, int, int]], bool]:
             pitch, tie = element.pitch.midi, element.tie
         else:
             continue  # unpitched percussion
-        onset, duration = to_ticks(element.offset), to_ticks(element.quarterLength)
+        # Ticks of both ends, so that rounding (odd tuplets) never opens gaps or overlaps.
+        onset = to_ticks(element.offset)
+        duration = to_ticks(Fraction(element.offset) + Fraction(element.quarterLength)) - onset
         kind = tie.type if tie is not None else None
         previous = open_ties.pop(pitch, None)
         if kind in ("stop", "continue") and previous is not None \
@@ -225,7 +227,7 @@ def melody_from_music21(score_or_part: Any, source: str) -> Melody:
     pitches, onsets, durations, overlapped = skyline(*zip(*notes, strict=True))
     if had_chord or overlapped:
         metadata["reduced_from_polyphony"] = True
-    signatures = _m21_time_signatures(flat)
+    signatures = _m21_time_signatures(part, flat)
     title = ""
     md = getattr(score_or_part, "metadata", None)
     if md is not None:
@@ -257,10 +259,11 @@ def split_abc_tunes(text: str) -> list[str]:
     so they are copied into each tune after its `X:` line. A text without `X:` but with a
     `K:` field is one tune.
     """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     starts = [m.start() for m in _X_LINE.finditer(text)]
     if not starts:
         return [text] if re.search(r"(?m)^K:", text) else []
-    header = [line for line in text[: starts[0]].splitlines() if _FIELD.match(line)]
+    header = [line for line in text[: starts[0]].split("\n") if _FIELD.match(line)]
     tunes = []
     for begin, end in zip(starts, [*starts[1:], len(text)], strict=True):
         tune = text[begin:end]
@@ -274,7 +277,7 @@ def split_abc_tunes(text: str) -> list[str]:
 def _tune_header(tune: str) -> dict[str, str]:
     """Header fields of one tune, up to and including `K:`; repeated fields joined by newlines."""
     fields: dict[str, str] = {}
-    for line in tune.splitlines():
+    for line in tune.split("\n"):  # not splitlines(): EsAC text holds a stray \x85 (NEL)
         match = _FIELD.match(line)
         if not match:
             if line.strip() and not line.startswith("%"):
@@ -314,6 +317,16 @@ def origin_region(origin: str) -> str:
     return ""
 
 
+def fix_text(text: str) -> str:
+    """Repair the C1 control characters some EsAC titles carry: they are Atari ST / code page
+    437 letters (0x84 -> a-umlaut, 0x9e -> sharp s) stored as if they were Latin-1."""
+    if not any("\x80" <= ch <= "\x9f" for ch in text):
+        return text
+    return "".join(
+        ("\u00df" if ch == "\x9e" else bytes([ord(ch)]).decode("cp437"))
+        if "\x80" <= ch <= "\x9f" else ch for ch in text)
+
+
 def _abc_metadata(fields: dict[str, str]) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     for letter, name in _ABC_FIELDS.items():
@@ -332,7 +345,8 @@ def parse_abc_tune(tune: str, source: str) -> Melody:
     """One ABC tune (text from `X:` to the next tune) -> `Melody`, parsed by music21.
 
     Uses music21's ABC tokenizer and translator directly (what `converter.parse(...,
-    format='abc')` does for one tune, minus its format detection) with beaming switched off.
+    format='abc')` does for one tune, minus its format detection) without its beaming and
+    re-barring passes (see `_plain_abc_translation`).
     Raises `BadInputError` with the reason when music21 cannot read the tune.
     """
     from music21 import abcFormat
@@ -341,7 +355,7 @@ def parse_abc_tune(tune: str, source: str) -> Melody:
     if "K" not in fields:
         raise BadInputError(source, "ABC tune has no K: (key) field")
     try:
-        with _quiet(), _no_beaming():
+        with _quiet(), _plain_abc_translation():
             handler = abcFormat.ABCHandler(abcVersion=(1, 3, 0))
             handler.process(tune)
             score = abcFormat.translate.abcToStreamScore(handler)
@@ -353,6 +367,7 @@ def parse_abc_tune(tune: str, source: str) -> Melody:
                             ) from error
     if not melody.title and fields.get("T"):
         melody.title = fields["T"].split("\n")[0]
+    melody.title = fix_text(melody.title)
     melody.metadata.update(_abc_metadata(fields))
     return melody
 
@@ -569,15 +584,64 @@ def _bars(melody: Melody) -> list[tuple[int, int, TimeSignature]]:
     return bars
 
 
+Piece = tuple[int, int, "int | None", str]
+
+
+def _bar_pieces(melody: Melody) -> Iterator[tuple[int, int, TimeSignature, list[Piece]]]:
+    """Per bar: (start, length, signature, pieces); a piece is (offset in the bar, length,
+    pitch or None for a rest, tie: "" | "start" | "continue" | "stop"), all in ticks."""
+    events = [(to_ticks(e.onset), to_ticks(e.end), e.pitch) for e in melody.with_rests()]
+    first = 0
+    for start, length, sig in _bars(melody):
+        stop = start + length
+        while first < len(events) and events[first][1] <= start:
+            first += 1
+        pieces = []
+        for onset, end, pitch in events[first:]:
+            if onset >= stop:
+                break
+            tie = ""
+            if pitch is not None and (onset < start or end > stop):
+                tie = "continue" if onset < start and end > stop else \
+                    "stop" if onset < start else "start"
+            pieces.append((max(onset, start) - start, min(end, stop) - max(onset, start),
+                           pitch, tie))
+        yield start, length, sig, pieces
+
+
+@functools.lru_cache(maxsize=4096)
+def _expressible(ticks: int) -> bool:
+    """Whether notation can write this many ticks (notes, dots, tuplets, or a tied sum)."""
+    from music21 import duration
+
+    return duration.Duration(Fraction(ticks, TPQ)).type != "inexpressible"
+
+
+def _notatable(melody: Melody) -> bool:
+    return all(_expressible(length) for _, _, _, pieces in _bar_pieces(melody)
+               for _, length, _, _ in pieces)
+
+
+def quantized(melody: Melody, steps_per_quarter: int) -> Melody:
+    """Onsets and ends rounded to a grid (`steps_per_quarter` must divide `TPQ`); overlaps
+    cut at the next onset, notes that vanish dropped."""
+    step = TPQ // steps_per_quarter
+    onsets = np.rint(melody.onsets / step).astype(np.int64) * step
+    ends = np.rint((melody.onsets + melody.durations) / step).astype(np.int64) * step
+    ends[:-1] = np.minimum(ends[:-1], onsets[1:])
+    keep = ends > onsets
+    pickup = int(round(melody.pickup / step)) * step
+    return melody.replace(pitches=melody.pitches[keep], onsets=onsets[keep],
+                          durations=(ends - onsets)[keep], pickup=pickup)
+
+
 def melody_to_music21(melody: Melody) -> Any:
     """A music21 Score of one Part with measures, ties across bar lines and explicit rests."""
-    from music21 import key, meter, note, stream, tempo, tie
+    from music21 import key, metadata, meter, note, stream, tempo, tie
 
     part = stream.Part()
-    events = melody.with_rests()
-    bars = _bars(melody)
     previous_sig = None
-    for number, (start, length, sig) in enumerate(bars):
+    for number, (_, length, sig, pieces) in enumerate(_bar_pieces(melody)):
         measure = stream.Measure(number=number if melody.pickup else number + 1)
         if number == 0:
             signature = key_signature(melody.key)
@@ -588,33 +652,33 @@ def melody_to_music21(melody: Melody) -> Any:
         if sig != previous_sig:
             measure.insert(0, meter.TimeSignature(f"{sig.numerator}/{sig.denominator}"))
             previous_sig = sig
-        stop = start + length
-        for event in events:
-            onset, end = to_ticks(event.onset), to_ticks(event.end)
-            if end <= start or onset >= stop:
-                continue
-            piece_on, piece_end = max(onset, start), min(end, stop)
-            ql = Fraction(piece_end - piece_on, TPQ)
-            item = note.Rest(quarterLength=ql) if event.pitch is None \
-                else note.Note(event.pitch, quarterLength=ql)
-            if event.pitch is not None and (onset < start or end > stop):
-                kind = "continue" if onset < start and end > stop else \
-                    "stop" if onset < start else "start"
-                item.tie = tie.Tie(kind)
-            measure.insert(Fraction(piece_on - start, TPQ), item)
+        for offset, ticks, pitch, tie_kind in pieces:
+            ql = Fraction(ticks, TPQ)
+            item = note.Rest(quarterLength=ql) if pitch is None \
+                else note.Note(pitch, quarterLength=ql)
+            if tie_kind:
+                item.tie = tie.Tie(tie_kind)
+            measure.insert(Fraction(offset, TPQ), item)
         if number == 0 and melody.pickup and length < sig.bar_ticks:
             measure.paddingLeft = float(Fraction(sig.bar_ticks - length, TPQ))
         part.append(measure)
     score = stream.Score()
     score.insert(0, part)
     if melody.title:
-        from music21 import metadata
         score.insert(0, metadata.Metadata(title=melody.title))
     return score
 
 
-def write_musicxml(melody: Melody, path: str | os.PathLike[str]) -> None:
-    """Write one melody as MusicXML (`.mxl` compressed, else plain), atomically, via music21."""
+def write_musicxml(melody: Melody, path: str | os.PathLike[str], grid: int = 48) -> None:
+    """Write one melody as MusicXML (`.mxl` compressed, else plain), atomically, via music21.
+
+    Exact when notation can express every note and rest (sums of notes, dots and tuplets:
+    anything on a 16th, triplet or quintuplet grid). Otherwise, e.g. for 7-tick notes read
+    from a performed MIDI file, the melody is first quantised to `grid` steps per quarter
+    (48: 64th notes and 32nd-note triplets).
+    """
+    if not _notatable(melody):
+        melody = quantized(melody, grid)
     score = melody_to_music21(melody)
     fmt = "mxl" if Path(path).suffix.lower() == ".mxl" else "musicxml"
     with atomic_path(path) as tmp, _quiet():

@@ -198,7 +198,8 @@ class Melody:
         if tonic is not None and self.key:
             rest = self.key.split()[1:]
             key = " ".join([PITCH_CLASS_NAMES[(tonic + semitones) % 12], *rest])
-        return self.replace(pitches=self.pitches.astype(np.int64) + semitones, key=key, metadata=meta)
+        return self.replace(pitches=self.pitches.astype(np.int64) + semitones, key=key,
+                            metadata=meta)
 
     def slice(self, start: int, stop: int) -> Melody:
         """Notes with onsets in [start, stop) ticks, shifted to start at 0, clipped at `stop`."""

@@ -27,7 +27,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         payload = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as e:  # a corrupt or foreign file
-        raise FugatoError(f"{path}: not a readable fugato checkpoint ({type(e).__name__})") from None
+        reason = type(e).__name__
+        raise FugatoError(f"{path}: not a readable fugato checkpoint ({reason})") from None
     if not isinstance(payload, dict) or "config" not in payload:
         raise FugatoError(f"{path}: not a fugato checkpoint")
     return payload

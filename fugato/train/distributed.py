@@ -31,7 +31,7 @@ class DistInfo:
 def pick_device(spec: str = "auto", local_rank: int = 0) -> torch.device:
     """"auto" -> this process's CUDA device when present, else CPU."""
     if spec == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
     return torch.device(spec)
 
 

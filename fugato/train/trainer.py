@@ -206,7 +206,7 @@ class Trainer:
                     valid_logs = self._validate(wrapped, valid_data, device, info)
                     if valid_logs:
                         self._log({"step": step, "split": "valid", **valid_logs})
-                        last_logs = {**last_logs, **{f"valid_{k}": v for k, v in valid_logs.items()}}
+                        last_logs.update({f"valid_{k}": v for k, v in valid_logs.items()})
                         score = valid_logs.get("loss", math.inf)
                         if score < best:
                             best = score

@@ -8,7 +8,12 @@ are dropped and any other `pad` / `bos` reads as `note_off` (silence).
 
 Notes are quantised to the grid (onset and end rounded to the nearest step, half up); two notes
 landing on one step keep the later one; every note lasts at least one step.
-The default of 12 steps per quarter holds sixteenths and eighth-note triplets exactly.
+
+Default grid: 8 steps per quarter (the FusionGAN reference's grid). Measured on all 8,514 Essen
+tunes (benchmarks/encodings_roundtrip.py): 8 moves no note and every window round-trips
+exactly; 4 and 12 move the 0.27% of notes that are 32nds (99.65% of four-quarter windows
+exact). Essen as parsed by music21 has no triplets; use 24 where triplets matter (24 is exact
+on Essen too, at three times the sequence length).
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ class EventEncoding(Encoding):
     HOLD = 3
     first_pitch_token = 4
 
-    def __init__(self, steps_per_quarter: int = 12, pitch_range: Sequence[int] = (0, 127),
+    def __init__(self, steps_per_quarter: int = 8, pitch_range: Sequence[int] = (0, 127),
                  transpose_to_tonic: int | None = None) -> None:
         steps_per_quarter = int(steps_per_quarter)
         if steps_per_quarter <= 0 or TPQ % steps_per_quarter:
@@ -73,12 +78,16 @@ class EventEncoding(Encoding):
         return self.first_pitch_token + self.high - self.low
 
     # -- encoding --------------------------------------------------------------------------
-    def prepare(self, melody: Melody) -> Melody:
-        """The melody as encoded: transposed to `transpose_to_tonic` when asked and possible."""
+    def shift_for(self, melody: Melody) -> int:
+        """Semitones `prepare` transposes `melody` by (0 without a target or a known key)."""
         tonic = key_tonic(melody.key)
         if self.transpose_to_tonic is None or tonic is None:
-            return melody
-        shift = tonic_shift(tonic, self.transpose_to_tonic)
+            return 0
+        return tonic_shift(tonic, self.transpose_to_tonic)
+
+    def prepare(self, melody: Melody) -> Melody:
+        """The melody as encoded: transposed to `transpose_to_tonic` when asked and possible."""
+        shift = self.shift_for(melody)
         return melody.transpose(shift) if shift else melody
 
     def encode_with_stats(self, melody: Melody) -> tuple[np.ndarray, dict[str, int]]:
@@ -89,9 +98,8 @@ class EventEncoding(Encoding):
         ones included), `dropped` (notes sharing a step with a later note), `shift` (semitones
         of the tonic transposition). Raises ValueError when a pitch is outside `pitch_range`.
         """
-        prepared = self.prepare(melody)
-        shift = int(prepared.metadata.get("transposed", 0)) - int(
-            melody.metadata.get("transposed", 0))
+        shift = self.shift_for(melody)
+        prepared = melody.transpose(shift) if shift else melody
         pitch = prepared.pitches.astype(np.int64)
         if len(pitch) and (pitch.min() < self.low or pitch.max() > self.high):
             raise ValueError(f"pitches {pitch.min()}..{pitch.max()} outside the encoding's range "
@@ -174,10 +182,8 @@ class EventEncoding(Encoding):
         the first note_on / note_off continue something outside the window: they give no note.
         """
         flat = as_numpy_tokens(tokens).reshape(-1)
-        start = 0
-        while start < len(flat) and flat[start] == self.BOS:
-            start += 1
-        flat = flat[start:]
+        not_bos = flat != self.BOS
+        flat = flat[int(not_bos.argmax()) if not_bos.any() else len(flat):]
         if len(flat) and (flat.min() < 0 or flat.max() > self.last_pitch_token):
             raise ValueError(f"token ids must lie in [0, {self.vocab_size})")
         return melody_from_events(

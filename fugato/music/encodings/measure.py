@@ -106,35 +106,34 @@ class MeasureEncoding(Encoding):
         lengths = np.append(np.diff(starts), BAR_TICKS)
         return starts, sig_ok[which] & (lengths == BAR_TICKS)
 
-    def encode_bars(self, melody: Melody, return_starts: bool = False
-                    ) -> tuple[np.ndarray, dict[str, int]] | tuple[np.ndarray, dict[str, int],
-                                                                    np.ndarray]:
-        """Encode every whole 4/4 bar of `melody`.
+    def _encode_arrays(self, starts: np.ndarray, ok_sig: np.ndarray, on: np.ndarray,
+                       end: np.ndarray, pitch: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Core of `encode_bars`, on plain arrays so that a whole corpus runs in one pass.
 
-        Returns (bars (n_bars, 24) int64, skipped {reason: count} over `SKIP_REASONS`), plus the
-        start tick of each kept bar, (n_bars,) int64, when `return_starts`.
+        `starts`, `ok_sig`: (n,) candidate bars, increasing; `on`, `end`, `pitch`: (m,) notes
+        sorted by onset, monophonic. Returns (tokens (n, 24) for every candidate bar,
+        keep (n,) bool, {reason: (n,) bool} over `SKIP_REASONS`).
         """
-        starts, ok_sig = self.bar_starts(melody)
         n_bars = len(starts)
-        if n_bars == 0:
-            empty = np.zeros((0, STEPS_PER_BAR), dtype=np.int64)
-            skipped = dict.fromkeys(SKIP_REASONS, 0)
-            return (empty, skipped, starts) if return_starts else (empty, skipped)
-        on = melody.onsets
-        end = on + melody.durations
-        pitch = melody.pitches.astype(np.int64)
+        if n_bars == 0 or len(on) == 0:  # nothing to index: all rest (or no bar at all)
+            tokens = np.full((n_bars, STEPS_PER_BAR), self.HOLD, dtype=np.int64)
+            tokens[:, 0] = self.REST
+            no = np.zeros(n_bars, dtype=bool)
+            return tokens, ok_sig.copy(), {"time_signature": ~ok_sig, "off_grid": no,
+                                           "pitch_range": no}
         bar_end = starts + BAR_TICKS
-
-        # onsets: which bar, which slot
+        # onsets: which bar, which slot; a note before every bar, or past the end of a longer
+        # (not 4/4) bar, belongs to no candidate
         on_bar = np.searchsorted(starts, on, side="right") - 1
-        inside = on_bar >= 0  # notes before an unencoded pickup belong to no bar
+        inside = (on_bar >= 0) & (on < bar_end[np.clip(on_bar, 0, None)])
         on_bar, on_pitch = on_bar[inside], pitch[inside]
         on_slot = _grid_slots(on[inside] - starts[on_bar])
-        # rest starts: the end of a note followed by a gap (or by nothing)
-        gap = np.append(end[:-1] < on[1:], True) if len(on) else np.zeros(0, dtype=bool)
+        # rest starts: the end of a note followed by a gap (or by nothing); one on a bar line
+        # that begins no bar (the melody's end) is no rest
+        gap = np.append(end[:-1] < on[1:], True)
         rest_at = end[gap]
         rest_bar = np.searchsorted(starts, rest_at, side="right") - 1
-        # a rest starting on a bar line that begins no bar (the melody's end) is no rest
         in_bar = (rest_bar >= 0) & (rest_at < bar_end[np.clip(rest_bar, 0, None)])
         rest_bar = rest_bar[in_bar]
         rest_slot = _grid_slots(rest_at[in_bar] - starts[rest_bar])
@@ -155,11 +154,23 @@ class MeasureEncoding(Encoding):
         good = on_slot >= 0
         tokens[on_bar[good], on_slot[good]] = self.pitch_token(on_pitch[good])
 
-        bad = {"time_signature": ~ok_sig}
-        bad["off_grid"] = off_grid & ok_sig
-        bad["pitch_range"] = out_of_range & ok_sig & ~off_grid
+        bad = {"time_signature": ~ok_sig, "off_grid": off_grid & ok_sig,
+               "pitch_range": out_of_range & ok_sig & ~off_grid}
+        return tokens, ok_sig & ~off_grid & ~out_of_range, bad
+
+    def encode_bars(self, melody: Melody, return_starts: bool = False
+                    ) -> tuple[np.ndarray, dict[str, int]] | tuple[np.ndarray, dict[str, int],
+                                                                    np.ndarray]:
+        """Encode every whole 4/4 bar of `melody`.
+
+        Returns (bars (n_bars, 24) int64, skipped {reason: count} over `SKIP_REASONS`), plus the
+        start tick of each kept bar, (n_bars,) int64, when `return_starts`.
+        """
+        starts, ok_sig = self.bar_starts(melody)
+        tokens, keep, bad = self._encode_arrays(
+            starts, ok_sig, melody.onsets, melody.onsets + melody.durations,
+            melody.pitches.astype(np.int64))
         skipped = {reason: int(mask.sum()) for reason, mask in bad.items()}
-        keep = ok_sig & ~off_grid & ~out_of_range
         if return_starts:
             return tokens[keep], skipped, starts[keep]
         return tokens[keep], skipped
@@ -170,27 +181,43 @@ class MeasureEncoding(Encoding):
 
     def encode_corpus(self, melodies: Iterable[Melody]
                       ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
-        """Encode many melodies.
+        """Encode many melodies in one vectorised pass.
 
+        The melodies are laid end to end on one time line, each at least two bars after the
+        previous one ends (so no note, rest or pickup bar reaches a neighbour), and encoded
+        together; only finding each melody's bar lines loops over melodies.
         Returns (bars (N, 24) int64, tune_index (N,) int64: position of each bar's melody in
         `melodies`, stats: skipped bars by reason plus `tunes`, `tunes_with_bars`, `bars`).
+        Equal to concatenating `encode_bars` of each melody.
         """
-        all_bars, index = [], []
-        stats = dict.fromkeys(SKIP_REASONS, 0)
-        n_tunes = with_bars = 0
+        starts, ok_sig, on, end, pitch, tune_of_bar = [], [], [], [], [], []
+        offset = 0
+        n_tunes = 0
         for i, melody in enumerate(melodies):
-            bars, skipped = self.encode_bars(melody)
             n_tunes += 1
-            with_bars += bool(len(bars))
-            for reason, count in skipped.items():
-                stats[reason] += count
-            all_bars.append(bars)
-            index.append(np.full(len(bars), i, dtype=np.int64))
-        bars = (np.concatenate(all_bars) if all_bars
-                else np.zeros((0, STEPS_PER_BAR), dtype=np.int64))
-        tune_index = np.concatenate(index) if index else np.zeros(0, dtype=np.int64)
-        stats.update(tunes=n_tunes, tunes_with_bars=with_bars, bars=len(bars))
-        return bars, tune_index, stats
+            bar_starts, ok = self.bar_starts(melody)
+            # a pickup bar starts up to one bar before tick 0: start this melody a bar later
+            offset += BAR_TICKS
+            starts.append(bar_starts + offset)
+            ok_sig.append(ok)
+            tune_of_bar.append(np.full(len(bar_starts), i, dtype=np.int64))
+            on.append(melody.onsets + offset)
+            end.append(melody.onsets + melody.durations + offset)
+            pitch.append(melody.pitches.astype(np.int64))
+            last = max(melody.end, int(bar_starts[-1]) + BAR_TICKS if len(bar_starts) else 0)
+            offset += last + BAR_TICKS
+        stats = dict.fromkeys(SKIP_REASONS, 0)
+        if n_tunes == 0:
+            stats.update(tunes=0, tunes_with_bars=0, bars=0)
+            return (np.zeros((0, STEPS_PER_BAR), dtype=np.int64), np.zeros(0, dtype=np.int64),
+                    stats)
+        tokens, keep, bad = self._encode_arrays(
+            *(np.concatenate(a) for a in (starts, ok_sig, on, end, pitch)))
+        tune_index = np.concatenate(tune_of_bar)[keep]
+        stats.update({reason: int(mask.sum()) for reason, mask in bad.items()})
+        stats.update(tunes=n_tunes, tunes_with_bars=len(np.unique(tune_index)),
+                     bars=int(keep.sum()))
+        return tokens[keep], tune_index, stats
 
     # -- augmentation ----------------------------------------------------------------------
     def transpositions(self, bars: np.ndarray, groups: np.ndarray | None = None,
