@@ -97,6 +97,15 @@ def test_folder_with_bad_files_skips_them_with_reasons(tmp_path):
     stats = corpus_stats(corpus)
     assert stats["tunes"] == 2 and stats["skipped"] == 4 and stats["seen"] == 6
 
+    # The same through the command line: it finishes, exits 0 and names every skipped file.
+    done = subprocess.run([sys.executable, "-m", "fugato.cli", "data", "build",
+                           f"folder:{folder}", "--quiet", "--workers", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "6 tunes seen, 2 loaded, 4 skipped" in done.stdout
+    for name in reasons:
+        assert f"skipped {name}: {reasons[name]}" in done.stdout
+
 
 # -- a small real corpus: build, cache, split -----------------------------------------------------
 def test_cold_build_then_warm_reload_is_identical(essen_slice, cache):
