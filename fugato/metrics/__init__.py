@@ -5,13 +5,17 @@ from fugato.metrics.melody import (
     duration_distribution,
     earth_movers,
     euclidean,
+    fusion_scores,
     pitch_class_distribution,
 )
+from fugato.metrics.mgeval import relative_evaluation
 
 __all__ = [
     "duration_bins",
     "duration_distribution",
     "earth_movers",
     "euclidean",
+    "fusion_scores",
     "pitch_class_distribution",
+    "relative_evaluation",
 ]

@@ -53,3 +53,12 @@ def earth_movers(p: np.ndarray, q: np.ndarray, positions: np.ndarray | None = No
         return float("nan")
     x = np.arange(len(p), dtype=np.float64) if positions is None else np.asarray(positions)
     return float(wasserstein_distance(x, x, p, q))
+
+
+def fusion_scores(d_af: float, d_bf: float, d_ab: float) -> dict[str, float]:
+    """FusionGAN's Diff = d(A,F) + d(B,F) - d(A,B) and Ratio = (d(A,F) + d(B,F)) / d(A,B).
+
+    For any mixture of A and B, EUD and 1-D EM give Diff = 0 and Ratio = 1 exactly; larger
+    values measure how far F leaves the span of A and B (model error plus sampling noise).
+    """
+    return {"diff": d_af + d_bf - d_ab, "ratio": (d_af + d_bf) / d_ab if d_ab else float("nan")}
