@@ -1,8 +1,10 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,26 @@ def test_two_ranks_under_torchrun_end_with_identical_weights(tmp_path: Path) -> 
     for key in rank0:  # it did train
         assert not torch.allclose(rank0[key], init[key])
     assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file()
+
+
+def test_sigterm_checkpoints_the_current_step_and_exits_cleanly(tmp_path: Path) -> None:
+    script = (
+        "import sys; sys.path.insert(0, {here!r})\n"
+        "from toy_task import ToyTask, toy_config\n"
+        "from fugato.train import Trainer\n"
+        "Trainer(ToyTask(toy_config(max_steps=10**9, checkpoint_every=1000, log_every=1000,"
+        " eval_every=10**9)), {run!r}, quiet=True).fit()\n"
+    ).format(here=str(HERE), run=str(tmp_path / "run"))
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    first = tmp_path / "run" / "checkpoints" / "last.pt"
+    deadline = time.monotonic() + 120
+    while not first.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    step = load_checkpoint(first)["step"]
+    assert step > 1000
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert records[-1]["step"] == step  # the stop was logged and checkpointed at its own step
