@@ -2,7 +2,7 @@
 
 Stage 1 (the trainer): an autoencoder, encoder 784 -> hidden -> K and decoder K -> hidden -> 784
 (an MLP, or the invertible perceptron for an exact likelihood), trained on squared error.
-Stage 2 (`on_train_end`, once training reaches max_steps): a base distribution fitted by
+Stage 2 (`on_train_end`, when training ends): a base distribution fitted by
 maximum likelihood on the encoder's codes of the training digits: a full-covariance GMM, or
 the torch HMM (codes as length-1 sequences, i.e. a diagonal mixture; for sequence data the HMM
 runs across frames). Its fitted parameters travel in the checkpoint. Sampling decodes draws.
@@ -163,8 +163,8 @@ class IML(Task):
     # -- sampling ------------------------------------------------------------------------------
     def _require_base(self) -> GaussianMixture | GaussianHMM:
         if self.base is None:
-            raise FugatoError("this run has no fitted base distribution: it stopped before "
-                              "train.max_steps; resume it to the end")
+            raise FugatoError("this run has no fitted base distribution: it was stopped before "
+                              "its end; resume it to the end")
         return self.base
 
     @torch.no_grad()
