@@ -3,6 +3,7 @@ evaluate; both base distributions and the invertible decoder."""
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -45,3 +46,11 @@ def test_train_fit_base_sample_and_evaluate(tmp_path: Path, base: str, decoder: 
     if decoder == "invertible":
         assert torch.isfinite(torch.tensor(results["test_loglik"]))
     assert "KDE score" in report
+    if base == "gmm":  # the command line writes image samples as .npy and a PNG grid
+        from fugato.cli import main
+
+        out = tmp_path / "samples"
+        assert main(["sample", str(tmp_path / "run"), "-n", "4", "--out", str(out),
+                     "--quiet"]) == 0
+        assert np.load(out / "samples.npy").shape == (4, 28, 28)
+        assert (out / "samples.png").stat().st_size > 0
