@@ -98,8 +98,22 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from fugato.train import load_run
 
     run = load_run(args.run, checkpoint=args.checkpoint, device=args.device or "auto")
-    melodies = run.sample(args.n, seed=args.seed)
-    paths = write_melodies(melodies, Path(args.out), args.format)
+    samples = run.sample(args.n, seed=args.seed)
+    if hasattr(samples, "numpy"):  # an image model: (N, H, W) in [0, 1]
+        import numpy
+
+        from fugato.atomic import atomic_path
+        from fugato.report import plot_image_grid
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        images = samples.numpy()
+        with atomic_path(out / "samples.npy") as tmp, open(tmp, "wb") as f:
+            numpy.save(f, images)
+        plot_image_grid(images, out / "samples.png")
+        _say(args, f"wrote {len(images)} images to {out / 'samples.npy'} and samples.png")
+        return
+    paths = write_melodies(samples, Path(args.out), args.format)
     _say(args, f"wrote {len(paths)} {args.format} files to {args.out}")
 
 

@@ -47,6 +47,22 @@ def plot_training_curves(records: Sequence[Mapping[str, Any]], path: Path,
     save_figure(fig, path)
 
 
+def plot_image_grid(images: np.ndarray, path: Path, columns: int = 10,
+                    title: str | None = None) -> None:
+    """Grey-scale images (N, H, W) with values in [0, 1] tiled in rows of `columns`."""
+    plt = _pyplot()
+    n = len(images)
+    rows = max(1, math.ceil(n / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.9, rows * 0.9), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(images[i], cmap="gray", vmin=0, vmax=1)
+    if title:
+        fig.suptitle(title)
+    save_figure(fig, path)
+
+
 def plot_distributions(histograms: Mapping[str, np.ndarray], positions: np.ndarray,
                        labels: Sequence[str] | None, path: Path, title: str, xlabel: str,
                        max_bins: int | None = None) -> None:

@@ -95,6 +95,12 @@ class Task:
             logs.setdefault("loss", float(loss))
         return logs
 
+    def on_train_end(self, nets: Nets, train: TensorData) -> None:
+        """Called once when training ends (at `max_steps` or when `max_minutes` is spent), before
+        the last checkpoint is written: a second, non-gradient stage (e.g. fitting IML's base
+        distribution on latent codes) goes here and keeps its result in `state_dict()`.
+        Default: nothing."""
+
     def state_dict(self) -> dict[str, Any]:
         """JSON-safe facts a checkpoint must embed besides weights (encoding, vocab, ...)."""
         return {}

@@ -211,6 +211,12 @@ class Trainer:
                         if score < best:
                             best = score
                             self._save(nets, optimizers, step, best, "best.pt")
+                if step >= cfg.max_steps or out_of_time:
+                    # Also on a spent time budget, so such a run is usable; a resumed run
+                    # runs the stage again at its own end.
+                    for net in nets.values():
+                        net.eval()
+                    self.task.on_train_end(nets, train_data)
                 if step % cfg.checkpoint_every == 0 or last_step:
                     self._save(nets, optimizers, step, best, "last.pt")
                 if stop:

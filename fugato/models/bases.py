@@ -1,0 +1,347 @@
+"""Base distributions of the IML two-stage model: a Gaussian HMM and a Gaussian mixture.
+
+Why here (models/) and not in nn/: nn/ holds layers trained by gradient through the trainer;
+these are probability models fitted by EM on frozen latent codes after training, used only by
+the IML system (images, melodies, audio). Both share one interface, so the two-stage model
+switches between them by config:
+
+    fit(x, n_iter, ...) -> list of mean log-likelihoods per frame, one per EM iteration
+    log_likelihood(x)   -> (B,) log p of each sequence (nats; for the GMM: frames i.i.d.)
+    sample(n, length, generator) -> (n, length, D) draws
+
+`x` is a (B, T, D) tensor of sequences (with optional `lengths` (B,)), or a list of (T_i, D)
+arrays of variable lengths; the GMM also takes (N, D) frames.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+Sequences = torch.Tensor | np.ndarray | Sequence[torch.Tensor | np.ndarray]
+
+
+def pad_sequences(x: Sequences, lengths: torch.Tensor | None = None,
+                  dtype: torch.dtype = torch.float64,
+                  device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, T, D) padded sequences and their (B,) int64 lengths.
+
+    A (B, T, D) array is taken as is (all of length T unless `lengths` says otherwise); a list
+    of (T_i, D) arrays is zero-padded to the longest.
+    """
+    if isinstance(x, torch.Tensor | np.ndarray) and np.ndim(x) == 3:
+        out = torch.as_tensor(x, dtype=dtype, device=device)
+        if lengths is None:
+            lengths = torch.full((out.shape[0],), out.shape[1], dtype=torch.long)
+        return out, torch.as_tensor(lengths, dtype=torch.long, device=out.device)
+    items = [torch.as_tensor(s, dtype=dtype, device=device) for s in x]
+    if not items or any(s.ndim != 2 for s in items):
+        raise ValueError("expected (B, T, D) or a non-empty list of (T_i, D) sequences")
+    out = nn.utils.rnn.pad_sequence(items, batch_first=True)
+    return out, torch.tensor([len(s) for s in items], dtype=torch.long, device=out.device)
+
+
+def _frame_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
+    """(T, B) bool: frame t of sequence b is real (sequences are left-aligned)."""
+    return torch.arange(steps, device=lengths.device)[:, None] < lengths[None, :]
+
+
+class GaussianHMM(nn.Module):
+    """A hidden Markov model with diagonal Gaussian emissions, batched over sequences.
+
+    Parameters (buffers, so `state_dict()` saves them): `startprob` (S,), `transmat` (S, S)
+    with rows summing to 1, `means` (S, D), `variances` (S, D). Computation runs in the
+    buffers' dtype and device (float64 by default; float32 is about twice as fast).
+
+    Forward-backward is scaled: every step is one batched matrix product over all sequences,
+    with the state vector renormalised per sequence and the emission term added in log space
+    (log(alpha A) + log b), so no probability underflows however peaked the emissions are.
+    """
+
+    def __init__(self, n_states: int, dim: int, min_var: float = 1e-3,
+                 dtype: torch.dtype = torch.float64) -> None:
+        super().__init__()
+        self.n_states, self.dim, self.min_var = n_states, dim, min_var
+        s = n_states
+        self.register_buffer("startprob", torch.full((s,), 1.0 / s, dtype=dtype))
+        self.register_buffer("transmat", torch.full((s, s), 1.0 / s, dtype=dtype))
+        self.register_buffer("means", torch.zeros(s, dim, dtype=dtype))
+        self.register_buffer("variances", torch.ones(s, dim, dtype=dtype))
+
+    # -- densities -----------------------------------------------------------------------------
+    def emission_log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., S) log N(x; mean_s, diag var_s) of frames `x` (..., D), as two matrix products
+        (expanding the square) instead of an (..., S, D) difference tensor."""
+        inv = 1.0 / self.variances
+        const = -0.5 * (self.dim * math.log(2 * math.pi) + torch.log(self.variances).sum(-1)
+                        + (self.means**2 * inv).sum(-1))
+        return const - 0.5 * (x**2) @ inv.T + x @ (self.means * inv).T
+
+    def _forward(self, logb: torch.Tensor, mask: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Scaled forward pass over (T, B, S) emission log-probs.
+
+        Returns alpha (T, B, S) (filtered state probabilities, each row sums to 1), pred
+        (T, B, S) (alpha_{t-1} A, the one-step prediction; pred[0] = startprob) and the (B,)
+        log-likelihoods."""
+        steps, batch, _ = logb.shape
+        alpha = torch.empty_like(logb)
+        pred = torch.empty_like(logb)
+        loglik = torch.zeros(batch, dtype=logb.dtype, device=logb.device)
+        a = self.startprob.expand(batch, -1)
+        for t in range(steps):
+            p = a if t == 0 else a @ self.transmat
+            s = torch.log(p) + logb[t]
+            m = s.amax(-1, keepdim=True)
+            e = torch.exp(s - m)
+            c = e.sum(-1, keepdim=True)
+            new = e / c
+            real = mask[t][:, None]
+            # Padded frames keep the last state vector and add nothing to the likelihood.
+            a = torch.where(real, new, a) if t else new
+            loglik += torch.where(mask[t], (m + torch.log(c)).squeeze(-1), 0.0)
+            alpha[t], pred[t] = a, p
+        return alpha, pred, loglik
+
+    def _backward(self, logb: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor,
+                                                                          torch.Tensor]:
+        """Scaled backward pass: beta (T, B, S) up to a per-(t, b) factor, and
+        w (T, B, S) proportional to b_t * beta_t (used for the transition counts)."""
+        steps = logb.shape[0]
+        beta = torch.ones_like(logb)
+        w = torch.zeros_like(logb)
+        for t in range(steps - 1, -1, -1):
+            lw = logb[t] + torch.log(beta[t])
+            wt = torch.exp(lw - lw.amax(-1, keepdim=True))
+            w[t] = wt
+            if t:
+                bt = wt @ self.transmat.T
+                bt = bt / bt.sum(-1, keepdim=True)
+                # beta is 1 at the last real frame and beyond.
+                beta[t - 1] = torch.where(mask[t][:, None], bt, 1.0)
+        return beta, w
+
+    def log_likelihood(self, x: Sequences, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B,) log p(sequence) in nats (the forward algorithm)."""
+        x, lengths = pad_sequences(x, lengths, self.means.dtype, self.means.device)
+        logb = self.emission_log_prob(x.transpose(0, 1))
+        return self._forward(logb, _frame_mask(lengths, x.shape[1]))[2]
+
+    # -- EM ------------------------------------------------------------------------------------
+    def init_from_data(self, x: torch.Tensor, mask: torch.Tensor,
+                       generator: torch.Generator | None = None, kmeans_iter: int = 5) -> None:
+        """Means from a few k-means (Lloyd) steps over the real frames, seeded with distinct
+        random frames; variances the global variance; sticky uniform transitions."""
+        frames = x.transpose(0, 1)[mask]
+        n = len(frames)
+        pick = torch.randperm(n, generator=generator)[: self.n_states].to(frames.device)
+        means = frames[pick].clone()
+        if len(means) < self.n_states:  # fewer frames than states: repeat with jitter
+            reps = means[torch.arange(self.n_states, device=means.device) % len(means)]
+            means = reps + 1e-3 * frames.std(0) * torch.randn(
+                reps.shape, generator=generator, dtype=reps.dtype).to(reps.device)
+        for _ in range(kmeans_iter):
+            dist = (frames**2).sum(-1, keepdim=True) - 2 * frames @ means.T + (means**2).sum(-1)
+            assign = dist.argmin(-1)
+            counts = torch.bincount(assign, minlength=self.n_states).to(frames.dtype)
+            sums = torch.zeros_like(means).index_add_(0, assign, frames)
+            means = torch.where(counts[:, None] > 0, sums / counts.clamp_min(1)[:, None], means)
+        self.means.copy_(means)
+        self.variances.copy_(frames.var(0, unbiased=False).clamp_min(self.min_var).expand_as(
+            self.variances))
+        s = self.n_states
+        self.startprob.fill_(1.0 / s)
+        stay = 0.5 if s > 1 else 1.0
+        self.transmat.fill_((1 - stay) / max(s - 1, 1))
+        self.transmat.fill_diagonal_(stay)
+
+    @torch.no_grad()
+    def em_step(self, x: torch.Tensor, lengths: torch.Tensor) -> float:
+        """One Baum-Welch iteration on padded (B, T, D) `x`; returns the total log-likelihood
+        under the parameters before the update."""
+        steps = x.shape[1]
+        mask = _frame_mask(lengths, steps)
+        xt = x.transpose(0, 1)  # (T, B, D): time-major so each step is a contiguous slice
+        logb = self.emission_log_prob(xt)
+        alpha, pred, loglik = self._forward(logb, mask)
+        beta, w = self._backward(logb, mask)
+
+        gamma = alpha * beta
+        gamma = gamma / gamma.sum(-1, keepdim=True) * mask[..., None]
+        # xi_t(i, j) = alpha_t(i) A_ij w_{t+1}(j) / z_t with z_t = sum_j pred_{t+1}(j) w_{t+1}(j);
+        # summed over t and b as one (S, T*B) @ (T*B, S) product, times A at the end.
+        z = (pred[1:] * w[1:]).sum(-1, keepdim=True)
+        left = (alpha[:-1] / z * mask[1:, :, None]).reshape(-1, self.n_states)
+        xi = (left.T @ w[1:].reshape(-1, self.n_states)) * self.transmat
+
+        counts = gamma.sum((0, 1))  # (S,)
+        g = gamma.reshape(-1, self.n_states)
+        frames = xt.reshape(-1, self.dim)
+        used = counts > 1e-10  # a state no frame visits keeps its emission parameters
+        denom = counts.clamp_min(1e-10)[:, None]
+        means = (g.T @ frames) / denom
+        variances = ((g.T @ frames**2) / denom - means**2).clamp_min(self.min_var)
+        self.means.copy_(torch.where(used[:, None], means, self.means))
+        self.variances.copy_(torch.where(used[:, None], variances, self.variances))
+        start = gamma[0].sum(0)
+        self.startprob.copy_(start / start.sum())
+        rows = xi.sum(-1, keepdim=True)
+        self.transmat.copy_(torch.where(rows > 0, xi / rows.clamp_min(1e-300), self.transmat))
+        return float(loglik.sum())
+
+    @torch.no_grad()
+    def fit(self, x: Sequences, n_iter: int = 10, lengths: torch.Tensor | None = None,
+            generator: torch.Generator | None = None, init: bool = True,
+            tol: float = 0.0) -> list[float]:
+        """Baum-Welch EM. Returns the mean log-likelihood per real frame before each update
+        (non-decreasing: the variance floor is a clamp, the exact constrained M-step).
+        `init=False` continues from the current parameters; `tol` stops early on a gain
+        below it (nats per frame)."""
+        x, lengths = pad_sequences(x, lengths, self.means.dtype, self.means.device)
+        if init:
+            self.init_from_data(x, _frame_mask(lengths, x.shape[1]), generator)
+        frames = float(lengths.sum())
+        history: list[float] = []
+        for _ in range(n_iter):
+            history.append(self.em_step(x, lengths) / frames)
+            if tol and len(history) > 1 and history[-1] - history[-2] < tol:
+                break
+        return history
+
+    # -- sampling ------------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, n: int, length: int, generator: torch.Generator | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(n, length, D) frames and their (n, length) int64 states.
+
+        All uniforms and normals are drawn up front; the Markov chain is the only loop (over
+        time, on all n sequences at once, one inverse-CDF lookup per step on numpy ints, whose
+        per-call overhead is far below torch's), and the emissions are one gather and one
+        fused multiply-add."""
+        cpu = torch.float64
+        u = torch.rand(n, length, generator=generator, dtype=cpu).numpy()
+        cdf = np.cumsum(self.transmat.to("cpu", cpu).numpy(), axis=1)
+        cdf[:, -1] = np.inf  # rounding must never push a draw past the last state
+        start = np.cumsum(self.startprob.to("cpu", cpu).numpy())
+        start[-1] = np.inf
+        states = np.empty((n, length), dtype=np.int64)
+        s = np.searchsorted(start, u[:, 0], side="right")
+        states[:, 0] = s
+        if n == 1:
+            # One chain: plain Python bisect on list rows is ~10x faster than numpy calls.
+            from bisect import bisect_right
+
+            rows = cdf.tolist()
+            seq = states[0]
+            cur = int(s[0])
+            col = u[0].tolist()
+            for t in range(1, length):
+                cur = bisect_right(rows[cur], col[t])
+                seq[t] = cur
+        else:
+            for t in range(1, length):
+                s = (cdf[s] <= u[:, t, None]).sum(1)
+                states[:, t] = s
+        idx = torch.from_numpy(states).to(self.means.device)
+        noise = torch.randn(n, length, self.dim, generator=generator, dtype=cpu)
+        noise = noise.to(self.means.device, self.means.dtype)
+        return self.means[idx] + self.variances[idx].sqrt() * noise, idx
+
+
+class GaussianMixture:
+    """A full-covariance Gaussian mixture (scikit-learn's EM) behind the HMM's interface.
+
+    Frames are i.i.d. under it, so a sequence's log-likelihood is the sum over its frames and
+    `sample(n, length)` draws n x length independent frames."""
+
+    def __init__(self, n_components: int, reg_covar: float = 1e-6, seed: int = 0) -> None:
+        from sklearn.mixture import GaussianMixture as SkGMM
+
+        self.model = SkGMM(n_components, covariance_type="full", reg_covar=reg_covar,
+                           random_state=seed, max_iter=1, warm_start=True)
+        self.n_components = n_components
+
+    @staticmethod
+    def _frames(x: Sequences, lengths: torch.Tensor | None = None
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Real frames as (N, D) float64, and for sequences (B,) index of the owner of each."""
+        if isinstance(x, torch.Tensor | np.ndarray) and np.ndim(x) == 2:
+            return np.asarray(torch.as_tensor(x).detach().cpu(), dtype=np.float64), None
+        padded, lengths = pad_sequences(x, lengths)
+        mask = _frame_mask(lengths, padded.shape[1]).T
+        owner = torch.arange(len(padded))[:, None].expand_as(mask)[mask]
+        return padded[mask].numpy(), owner.numpy()
+
+    def fit(self, x: Sequences, n_iter: int = 100, lengths: torch.Tensor | None = None,
+            generator: torch.Generator | None = None, tol: float = 1e-3) -> list[float]:
+        """EM (k-means initialised); returns the mean log-likelihood per frame after each
+        iteration. `generator`, when given, seeds the initialisation."""
+        frames, _ = self._frames(x, lengths)
+        if generator is not None:
+            self.model.random_state = int(torch.randint(2**31 - 1, (1,), generator=generator))
+        self.model.warm_start = False
+        self.model.max_iter = 1
+        history: list[float] = []
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings():
+            # One sklearn iteration per call so the history is ours; it warns every time.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for _ in range(n_iter):
+                self.model.fit(frames)
+                self.model.warm_start = True
+                history.append(float(self.model.score(frames)))
+                if len(history) > 1 and abs(history[-1] - history[-2]) < tol:
+                    break
+        return history
+
+    def log_likelihood(self, x: Sequences, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(N,) per frame for (N, D) input, else (B,) per sequence (sum over real frames)."""
+        frames, owner = self._frames(x, lengths)
+        scores = torch.from_numpy(self.model.score_samples(frames))
+        if owner is None:
+            return scores
+        return torch.zeros(int(owner.max()) + 1, dtype=scores.dtype).index_add_(
+            0, torch.from_numpy(owner), scores)
+
+    def sample(self, n: int, length: int | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """(n, D) frames, or (n, length, D) when `length` is given; seeded by `generator`."""
+        seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+        rng = np.random.default_rng(seed)
+        m = self.model
+        total = n * (length or 1)
+        comp = rng.choice(self.n_components, size=total, p=m.weights_)
+        chol = np.linalg.cholesky(m.covariances_)  # (K, D, D)
+        z = rng.standard_normal((total, m.means_.shape[1]))
+        out = m.means_[comp] + np.einsum("nij,nj->ni", chol[comp], z)
+        out = torch.from_numpy(out)
+        return out if length is None else out.reshape(n, length, -1)
+
+    def state(self) -> dict[str, Any]:
+        """Fitted arrays as lists (JSON/checkpoint safe); `from_state` rebuilds the mixture."""
+        m = self.model
+        return {"weights": m.weights_.tolist(), "means": m.means_.tolist(),
+                "covariances": m.covariances_.tolist(), "reg_covar": m.reg_covar}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> GaussianMixture:
+        from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
+
+        weights = np.asarray(state["weights"])
+        gmm = cls(len(weights), reg_covar=state["reg_covar"])
+        m = gmm.model
+        m.weights_, m.means_ = weights, np.asarray(state["means"])
+        m.covariances_ = np.asarray(state["covariances"])
+        m.precisions_cholesky_ = _compute_precision_cholesky(m.covariances_, "full")
+        m.precisions_ = m.precisions_cholesky_ @ m.precisions_cholesky_.transpose(0, 2, 1)
+        m.converged_, m.n_iter_, m.lower_bound_ = True, 0, -np.inf
+        m.n_features_in_ = m.means_.shape[1]
+        return gmm

@@ -1,0 +1,135 @@
+"""Base distributions of the IML model: torch Gaussian HMM (cross-checked with hmmlearn) and the
+scikit-learn Gaussian mixture behind the same interface."""
+
+import numpy as np
+import pytest
+import torch
+
+from fugato.models.bases import GaussianHMM, GaussianMixture
+
+
+def random_hmm(states: int = 4, dim: int = 3, seed: int = 0, sticky: float = 0.0,
+               dtype: torch.dtype = torch.float64) -> GaussianHMM:
+    g = torch.Generator().manual_seed(seed)
+    hmm = GaussianHMM(states, dim, dtype=dtype)
+    hmm.startprob.copy_(torch.softmax(torch.randn(states, generator=g), 0))
+    hmm.transmat.copy_(torch.softmax(2 * torch.randn(states, states, generator=g)
+                                     + sticky * torch.eye(states), 1))
+    hmm.means.copy_(3 * torch.randn(states, dim, generator=g))
+    hmm.variances.copy_(torch.rand(states, dim, generator=g) + 0.2)
+    return hmm
+
+
+def reference(hmm: GaussianHMM):  # type: ignore[no-untyped-def]
+    hmmlearn = pytest.importorskip("hmmlearn.hmm", reason="hmmlearn is a dev extra")
+    ref = hmmlearn.GaussianHMM(hmm.n_states, "diag")
+    ref.startprob_, ref.transmat_ = hmm.startprob.numpy(), hmm.transmat.numpy()
+    ref.means_, ref.covars_ = hmm.means.numpy(), hmm.variances.numpy()
+    return ref
+
+
+def test_log_likelihood_matches_hmmlearn_with_variable_lengths() -> None:
+    hmm = random_hmm()
+    x, _ = hmm.sample(3, 60, torch.Generator().manual_seed(1))
+    seqs = [x[0, :17], x[1], x[2, :1]]
+    ours = hmm.log_likelihood(seqs)
+    ref = reference(hmm)
+    expected = np.array([ref.score(s.numpy()) for s in seqs])
+    np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-4)
+    # Padded input with lengths gives the same numbers as the list.
+    padded = torch.zeros(3, 60, 3, dtype=torch.float64)
+    for i, s in enumerate(seqs):
+        padded[i, : len(s)] = s
+    again = hmm.log_likelihood(padded, torch.tensor([17, 60, 1]))
+    torch.testing.assert_close(again, ours)
+
+
+def test_peaked_emissions_stay_finite_in_float32() -> None:
+    """Means 100 standard deviations apart: plain scaled probabilities underflow in float32.
+
+    The emission terms expand the square, so float32 loses about 1e-7 of x^2 / var per frame
+    (here x^2 / var ~ 2e5): the comparison allows that, the point is finiteness."""
+    hmm = random_hmm(dtype=torch.float32)
+    hmm.means.mul_(30)
+    hmm.variances.fill_(0.05)
+    x, _ = hmm.sample(2, 50, torch.Generator().manual_seed(0))
+    ll32 = hmm.log_likelihood(x)
+    hmm64 = GaussianHMM(4, 3)
+    hmm64.load_state_dict({k: v.double() for k, v in hmm.state_dict().items()})
+    assert torch.isfinite(ll32).all()
+    torch.testing.assert_close(ll32.double(), hmm64.log_likelihood(x.double()), rtol=2e-2,
+                               atol=0)
+
+
+def test_em_increases_likelihood_monotonically_and_matches_hmmlearn_step() -> None:
+    truth = random_hmm(sticky=3.0)
+    x, _ = truth.sample(8, 80, torch.Generator().manual_seed(2))
+    model = GaussianHMM(4, 3)
+    history = model.fit(x, n_iter=15, generator=torch.Generator().manual_seed(3))
+    gains = np.diff(history)
+    assert (gains >= -1e-9).all(), gains
+    assert history[-1] > history[0] + 0.1
+
+    # One of our EM steps equals one of hmmlearn's (no priors there: zero-weight ones).
+    hmmlearn = pytest.importorskip("hmmlearn.hmm", reason="hmmlearn is a dev extra")
+    start = random_hmm(seed=5)
+    ref = hmmlearn.GaussianHMM(4, "diag", n_iter=1, init_params="", params="stmc",
+                               covars_prior=0, covars_weight=0, min_covar=1e-3,
+                               implementation="scaling")
+    ref.startprob_, ref.transmat_ = start.startprob.numpy(), start.transmat.numpy()
+    ref.means_, ref.covars_ = start.means.numpy(), start.variances.numpy()
+    ref.fit(x.reshape(-1, 3).numpy(), [80] * 8)
+    start.em_step(x, torch.full((8,), 80))
+    np.testing.assert_allclose(start.transmat.numpy(), ref.transmat_, atol=1e-6)
+    np.testing.assert_allclose(start.means.numpy(), ref.means_, atol=1e-6)
+    np.testing.assert_allclose(start.variances.numpy(), np.diagonal(ref.covars_, axis1=1,
+                                                                    axis2=2), atol=1e-6)
+
+
+@pytest.mark.parametrize("n, length", [(1, 20000), (400, 50)])
+def test_sampling_statistics_match_parameters(n: int, length: int) -> None:
+    hmm = random_hmm(states=3, dim=2, sticky=1.0)
+    x, states = hmm.sample(n, length, torch.Generator().manual_seed(4))
+    assert x.shape == (n, length, 2) and states.shape == (n, length)
+    s = states.reshape(-1)
+    # Empirical transition matrix (pairs within sequences) against the parameters.
+    pairs = torch.stack([states[:, :-1].reshape(-1), states[:, 1:].reshape(-1)])
+    counts = torch.zeros(3, 3, dtype=torch.float64).index_put_(
+        tuple(pairs), torch.ones(pairs.shape[1], dtype=torch.float64), accumulate=True)
+    empirical = counts / counts.sum(1, keepdim=True)
+    torch.testing.assert_close(empirical, hmm.transmat, atol=0.03, rtol=0)
+    frames = x.reshape(-1, 2)
+    for k in range(3):
+        sel = frames[s == k]
+        torch.testing.assert_close(sel.mean(0), hmm.means[k], atol=0.06, rtol=0)
+        torch.testing.assert_close(sel.var(0), hmm.variances[k], atol=0.0, rtol=0.1)
+    if n > 1:  # first states follow startprob
+        first = torch.bincount(states[:, 0], minlength=3).double() / n
+        torch.testing.assert_close(first, hmm.startprob, atol=0.08, rtol=0)
+    # Same generator seed, same draws.
+    again, _ = hmm.sample(n, length, torch.Generator().manual_seed(4))
+    torch.testing.assert_close(again, x)
+
+
+def test_gmm_interface_matches_sklearn_and_round_trips() -> None:
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[0.0, 0.0], [5.0, 5.0]], dtype=torch.float64)
+    frames = centres[torch.randint(2, (600,), generator=g)]
+    frames = frames + torch.randn(600, 2, generator=g, dtype=torch.float64)
+    gmm = GaussianMixture(2, seed=0)
+    history = gmm.fit(frames, n_iter=50)
+    assert history[-1] >= history[0]
+    per_frame = gmm.log_likelihood(frames)
+    np.testing.assert_allclose(per_frame.numpy(), gmm.model.score_samples(frames.numpy()))
+    # Sequences: frames i.i.d., so a sequence's log-likelihood is the sum over its real frames.
+    seqs = [frames[:10], frames[10:13]]
+    torch.testing.assert_close(gmm.log_likelihood(seqs),
+                               torch.stack([per_frame[:10].sum(), per_frame[10:13].sum()]))
+    draws = gmm.sample(4000, generator=torch.Generator().manual_seed(1))
+    assert draws.shape == (4000, 2)
+    torch.testing.assert_close(draws.mean(0), frames.mean(0), atol=0.25, rtol=0)
+    seqs = gmm.sample(3, 5, torch.Generator().manual_seed(2))
+    assert seqs.shape == (3, 5, 2)
+    torch.testing.assert_close(gmm.sample(3, 5, torch.Generator().manual_seed(2)), seqs)
+    copy = GaussianMixture.from_state(gmm.state())
+    torch.testing.assert_close(copy.log_likelihood(frames), per_frame)
