@@ -147,6 +147,19 @@ def cmd_eval(args: argparse.Namespace) -> None:
     _say(args, f"wrote {eval_path} and {report_path}")
 
 
+def cmd_arvae_traverse(args: argparse.Namespace) -> None:
+    from fugato.models.arvae import input_bar, traverse
+    from fugato.train import load_run
+
+    run = load_run(args.run, checkpoint=args.checkpoint, device=args.device or "auto")
+    if run.config.model != "arvae":
+        raise FugatoError(f"{args.run}: an {run.config.model!r} run, not an arvae run")
+    bars = None if args.random else input_bar(run.task, args.input, args.bar)
+    paths = traverse(run, args.attribute, args.out, bars=bars, steps=args.steps,
+                     value_range=(args.range[0], args.range[1]), seed=args.seed)
+    _say(args, f"wrote {len(paths) - 1} MIDI files and {paths[-1]}")
+
+
 # -- parser ----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="fugato", description="Deep generative models of music.")
@@ -195,6 +208,25 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--checkpoint", default="last", choices=("last", "best"))
     evaluate.add_argument("--device", default=None)
     evaluate.set_defaults(func=cmd_eval)
+
+    arvae = verbs.add_parser("arvae", help="AR-VAE tools: attribute traversals")
+    arvae_verbs = arvae.add_subparsers(dest="arvae_verb", required=True, parser_class=_Parser)
+    traverse = arvae_verbs.add_parser("traverse", parents=[common],
+                                      help="sweep one attribute's latent dimension")
+    traverse.add_argument("run", help="an arvae run folder")
+    source = traverse.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", help="a music file: its first encodable 4/4 bar (see --bar)")
+    source.add_argument("--random", action="store_true", help="start from a prior draw")
+    traverse.add_argument("--bar", type=int, default=0, help="which encodable bar of --input")
+    traverse.add_argument("--attribute", required=True, help="e.g. note_density")
+    traverse.add_argument("--steps", type=int, default=9)
+    traverse.add_argument("--range", type=float, nargs=2, default=(-4.0, 4.0),
+                          metavar=("LOW", "HIGH"), help="latent values swept")
+    traverse.add_argument("--out", required=True, help="output folder")
+    traverse.add_argument("--seed", type=int, default=0)
+    traverse.add_argument("--checkpoint", default="last", choices=("last", "best"))
+    traverse.add_argument("--device", default=None)
+    traverse.set_defaults(func=cmd_arvae_traverse)
     return parser
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from fugato.atomic import atomic_path, write_text
+from fugato.music.melody import TPQ
 
 
 def _pyplot():  # type: ignore[no-untyped-def]
@@ -84,6 +85,79 @@ def plot_distributions(histograms: Mapping[str, np.ndarray], positions: np.ndarr
     ax.set_ylabel("share of notes")
     ax.set_title(title)
     ax.legend()
+    save_figure(fig, path)
+
+
+def plot_scatter_grid(x: np.ndarray, y: np.ndarray, x_names: Sequence[str],
+                      y_names: Sequence[str], path: Path, max_points: int = 2000) -> None:
+    """Pairwise scatter plots: row i shows column i of `x` (N, A) (vertical axis) against
+    every column j of `y` (N, B) (horizontal axis); a diagonal of tight curves means x_i ~ y_i."""
+    plt = _pyplot()
+    x, y = np.asarray(x), np.asarray(y)
+    keep = np.linspace(0, len(x) - 1, min(len(x), max_points)).astype(int)
+    fig, axes = plt.subplots(len(x_names), len(y_names),
+                             figsize=(2.4 * len(y_names), 2.2 * len(x_names)), squeeze=False)
+    for i, xn in enumerate(x_names):
+        for j, yn in enumerate(y_names):
+            ax = axes[i][j]
+            ax.scatter(y[keep, j], x[keep, i], s=2, alpha=0.4)
+            ax.tick_params(labelsize=6)
+            if i == len(x_names) - 1:
+                ax.set_xlabel(yn, fontsize=8)
+            if j == 0:
+                ax.set_ylabel(xn, fontsize=8)
+    save_figure(fig, path)
+
+
+def plot_lines(x: np.ndarray, curves: Mapping[str, np.ndarray], path: Path, xlabel: str,
+               ylabel: str, title: str) -> None:
+    """Several curves over the same x values, one per name."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for name, values in curves.items():
+        ax.plot(x, values, "o-", label=name, markersize=3)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    save_figure(fig, path)
+
+
+def plot_heatmaps(maps: Mapping[str, np.ndarray], extent: float, path: Path, xlabel: str,
+                  ylabel: str) -> None:
+    """One coloured (rows, columns) grid per name over [-extent, extent]^2, side by side."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(maps), figsize=(3.4 * len(maps), 3), squeeze=False)
+    for ax, (name, grid) in zip(axes[0], maps.items(), strict=True):
+        image = ax.imshow(grid, origin="lower", extent=(-extent, extent, -extent, extent),
+                          aspect="auto", cmap="viridis")
+        fig.colorbar(image, ax=ax, shrink=0.8)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+    save_figure(fig, path)
+
+
+def plot_piano_rolls(melodies: Sequence[Any], labels: Sequence[str], path: Path,
+                     title: str) -> None:
+    """Short melodies (`Melody`) as piano rolls side by side, each captioned by its label."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(melodies), figsize=(1.6 * len(melodies), 2.6),
+                             sharey=True, squeeze=False)
+    pitches = [p for m in melodies for p in m.pitches.tolist()]
+    low, high = (min(pitches) - 2, max(pitches) + 2) if pitches else (55, 84)
+    for ax, melody, label in zip(axes[0], melodies, labels, strict=True):
+        quarters = float(TPQ)
+        for p, on, d in zip(melody.pitches, melody.onsets, melody.durations, strict=True):
+            ax.barh(p, d / quarters, left=on / quarters, height=0.8, color="tab:blue")
+        ax.set_xlim(0, 4)
+        ax.set_ylim(low, high)
+        ax.set_xticks(range(5))
+        ax.tick_params(labelsize=6)
+        ax.set_title(label, fontsize=7)
+    axes[0][0].set_ylabel("MIDI pitch", fontsize=8)
+    fig.suptitle(title, fontsize=9)
     save_figure(fig, path)
 
 

@@ -7,6 +7,7 @@ import importlib
 from fugato.errors import FugatoError
 
 MODELS = {
+    "arvae": "fugato.models.arvae:ARVAE",
     "iml": "fugato.models.iml:IML",
     "melody_lm": "fugato.models.melody_lm:MelodyLM",
 }
