@@ -190,8 +190,11 @@ class Trainer:
                 bar.update(1)
 
                 elapsed = time.monotonic() - started
-                out_of_time = cfg.max_minutes is not None and elapsed > 60 * cfg.max_minutes
-                stop = D.broadcast_flag(self._stop_requested or out_of_time, info)
+                # Rank 0 decides for all ranks, so every rank stops and runs the end-of-training
+                # stage at the same step.
+                out_of_time = D.broadcast_flag(
+                    cfg.max_minutes is not None and elapsed > 60 * cfg.max_minutes, info)
+                stop = D.broadcast_flag(self._stop_requested, info) or out_of_time
                 last_step = step >= cfg.max_steps or stop
 
                 if step % cfg.log_every == 0 or last_step:
