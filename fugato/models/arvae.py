@@ -22,7 +22,6 @@ from fugato.errors import FugatoError
 from fugato.losses.attribute import attribute_regularization, kl_divergence
 from fugato.metrics.disentanglement import disentanglement, spearman_matrix
 from fugato.music.attributes import ATTRIBUTES, compute_attributes
-from fugato.music.encodings import encoding_from_dict
 from fugato.music.encodings.measure import MeasureEncoding
 from fugato.music.melody import Melody, TimeSignature
 from fugato.nn.measure_vae import MeasureVAE
@@ -86,10 +85,8 @@ class ARVAE(Task):
     def __init__(self, config: ExperimentConfig, state: dict[str, Any] | None = None) -> None:
         super().__init__(config, state)
         data: DataConfig = config.data
-        if state and "encoding" in state:
-            self.encoding = encoding_from_dict(state["encoding"])
-        else:
-            self.encoding = MeasureEncoding(pitch_range=data.pitch_range)
+        self.encoding = self.restore_encoding(
+            state, lambda: MeasureEncoding(pitch_range=data.pitch_range))
         unknown = sorted(set(data.attributes) - set(ATTRIBUTES))
         if unknown:
             raise FugatoError(f"data.attributes: unknown {unknown}; known: {list(ATTRIBUTES)}")

@@ -22,7 +22,7 @@ from fugato.metrics import (
     euclidean,
     pitch_class_distribution,
 )
-from fugato.music.encodings import EventEncoding, encoding_from_dict
+from fugato.music.encodings import EventEncoding
 from fugato.music.melody import PITCH_CLASS_NAMES, Melody, TimeSignature
 from fugato.nn.lstm import LSTMGenerator
 from fugato.train.run import Run
@@ -70,11 +70,8 @@ class MelodyLM(Task):
     def __init__(self, config: ExperimentConfig, state: dict[str, Any] | None = None) -> None:
         super().__init__(config, state)
         data: DataConfig = config.data
-        if state and "encoding" in state:
-            self.encoding = encoding_from_dict(state["encoding"])
-        else:
-            self.encoding = EventEncoding(steps_per_quarter=data.steps_per_quarter,
-                                          transpose_to_tonic=data.transpose_to_tonic)
+        self.encoding = self.restore_encoding(state, lambda: EventEncoding(
+            steps_per_quarter=data.steps_per_quarter, transpose_to_tonic=data.transpose_to_tonic))
 
     # -- data ----------------------------------------------------------------------------------
     def corpus(self):  # type: ignore[no-untyped-def]

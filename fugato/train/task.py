@@ -101,6 +101,14 @@ class Task:
         distribution on latent codes) goes here and keeps its result in `state_dict()`.
         Default: nothing."""
 
+    @staticmethod
+    def restore_encoding(state: dict[str, Any] | None, build: Callable[[], Any]) -> Any:
+        """The encoding a checkpoint's `state` embeds (so a loaded run decodes exactly as it
+        was trained), else a new one from `build()`; models return it in `state_dict()`."""
+        from fugato.music.encodings import encoding_from_dict
+
+        return encoding_from_dict(state["encoding"]) if state and "encoding" in state else build()
+
     def state_dict(self) -> dict[str, Any]:
         """JSON-safe facts a checkpoint must embed besides weights (encoding, vocab, ...)."""
         return {}
