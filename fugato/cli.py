@@ -147,17 +147,46 @@ def cmd_eval(args: argparse.Namespace) -> None:
     _say(args, f"wrote {eval_path} and {report_path}")
 
 
+def cmd_compare(args: argparse.Namespace) -> None:
+    from fugato.report import compare_runs
+
+    runs = [Path(r) for r in args.runs]
+    for run in runs:
+        if not (run / "eval.json").is_file():
+            raise FugatoError(f"{run}: no eval.json (run `fugato eval {run}` first)")
+    result = compare_runs(runs, Path(args.out), args.metrics or None)
+    for group, medians in result["medians"].items():
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in medians.items())
+        _say(args, f"{group}: {shown}")
+    _say(args, f"wrote {Path(args.out) / 'comparison.png'} and comparison.md")
+
+
 def cmd_arvae_traverse(args: argparse.Namespace) -> None:
     from fugato.models.arvae import input_bar, traverse
+
+    run = _arvae_run(args)
+    bars = None if args.random else input_bar(run.task, args.input, args.bar)
+    paths = traverse(run, args.attribute, args.out, bars=bars, steps=args.steps,
+                     value_range=(args.range[0], args.range[1]), seed=args.seed)
+    _say(args, f"wrote {len(paths) - 1} MIDI files and {paths[-1]}")
+
+
+def cmd_arvae_interpolate(args: argparse.Namespace) -> None:
+    from fugato.models.arvae import input_bar, interpolate
+
+    run = _arvae_run(args)
+    paths = interpolate(run, input_bar(run.task, args.a, args.bar_a),
+                        input_bar(run.task, args.b, args.bar_b), args.out, steps=args.steps)
+    _say(args, f"wrote {len(paths) - 1} MIDI files and {paths[-1]}")
+
+
+def _arvae_run(args: argparse.Namespace) -> Any:
     from fugato.train import load_run
 
     run = load_run(args.run, checkpoint=args.checkpoint, device=args.device or "auto")
     if run.config.model != "arvae":
         raise FugatoError(f"{args.run}: an {run.config.model!r} run, not an arvae run")
-    bars = None if args.random else input_bar(run.task, args.input, args.bar)
-    paths = traverse(run, args.attribute, args.out, bars=bars, steps=args.steps,
-                     value_range=(args.range[0], args.range[1]), seed=args.seed)
-    _say(args, f"wrote {len(paths) - 1} MIDI files and {paths[-1]}")
+    return run
 
 
 # -- parser ----------------------------------------------------------------------------------
@@ -209,7 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", default=None)
     evaluate.set_defaults(func=cmd_eval)
 
-    arvae = verbs.add_parser("arvae", help="AR-VAE tools: attribute traversals")
+    compare = verbs.add_parser("compare", parents=[common],
+                               help="box plots of eval.json metrics over runs (e.g. seeds)")
+    compare.add_argument("runs", nargs="+", help="run folders; NAME-seedN folders group by NAME")
+    compare.add_argument("--out", required=True, help="output folder")
+    compare.add_argument("--metrics", nargs="*", help="which metrics (default: all shared)")
+    compare.set_defaults(func=cmd_compare)
+
+    arvae = verbs.add_parser("arvae", help="AR-VAE tools: attribute traversals, interpolation")
     arvae_verbs = arvae.add_subparsers(dest="arvae_verb", required=True, parser_class=_Parser)
     traverse = arvae_verbs.add_parser("traverse", parents=[common],
                                       help="sweep one attribute's latent dimension")
@@ -224,9 +260,20 @@ def build_parser() -> argparse.ArgumentParser:
                           metavar=("LOW", "HIGH"), help="latent values swept")
     traverse.add_argument("--out", required=True, help="output folder")
     traverse.add_argument("--seed", type=int, default=0)
-    traverse.add_argument("--checkpoint", default="last", choices=("last", "best"))
-    traverse.add_argument("--device", default=None)
     traverse.set_defaults(func=cmd_arvae_traverse)
+    between = arvae_verbs.add_parser("interpolate", parents=[common],
+                                     help="decode the latent line between two bars")
+    between.add_argument("run", help="an arvae run folder")
+    between.add_argument("a", help="music file A (its first encodable 4/4 bar, see --bar-a)")
+    between.add_argument("b", help="music file B")
+    between.add_argument("--bar-a", type=int, default=0)
+    between.add_argument("--bar-b", type=int, default=0)
+    between.add_argument("--steps", type=int, default=9)
+    between.add_argument("--out", required=True, help="output folder")
+    between.set_defaults(func=cmd_arvae_interpolate)
+    for p in (traverse, between):
+        p.add_argument("--checkpoint", default="last", choices=("last", "best"))
+        p.add_argument("--device", default=None)
     return parser
 
 

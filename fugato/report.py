@@ -183,3 +183,60 @@ def write_eval(run_dir: Path, results: Mapping[str, Any], report_md: str) -> tup
     write_text(eval_path, json.dumps(results, indent=2, default=float) + "\n")
     write_text(report_path, report_md)
     return eval_path, report_path
+
+
+def plot_boxplots(groups: Mapping[str, Mapping[str, Sequence[float]]], metrics: Sequence[str],
+                  path: Path, title: str) -> None:
+    """One panel per metric, one box per group (e.g. a model over seeds), points overlaid.
+
+    `groups[group][metric]` is the list of values of that metric over the group's runs.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(2.3 * len(metrics), 3.4), squeeze=False)
+    names = list(groups)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        data = [[float(v) for v in groups[g].get(metric, [])] for g in names]
+        ax.boxplot(data, widths=0.6)
+        for i, values in enumerate(data, start=1):
+            ax.plot(np.full(len(values), i), values, "o", color="tab:red", markersize=3, alpha=0.7)
+        ax.set_xticks(range(1, len(names) + 1), names, rotation=30, fontsize=7)
+        ax.set_title(metric, fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(title, fontsize=10)
+    save_figure(fig, path)
+
+
+def run_group(run_dir: Path) -> str:
+    """The group of a run folder for comparisons: its name without a `-seedN` suffix."""
+    name = run_dir.name
+    head, sep, tail = name.rpartition("-seed")
+    return head if sep and tail.isdigit() else name
+
+
+def compare_runs(run_dirs: Sequence[Path], out: Path, metrics: Sequence[str] | None = None
+                 ) -> dict[str, Any]:
+    """Box plots and a median table of the scalar metrics in each run's `eval.json`, runs grouped
+    by `run_group` (the paper figures over seeds). Writes `out/comparison.{json,md,png}`;
+    returns the JSON dict `{"groups": {group: {metric: [values]}}, "medians": ...}`."""
+    groups: dict[str, dict[str, list[float]]] = {}
+    for run_dir in run_dirs:
+        results = json.loads((Path(run_dir) / "eval.json").read_text())
+        scalars = {k: float(v) for k, v in results.items()
+                   if isinstance(v, int | float) and not isinstance(v, bool)}
+        group = groups.setdefault(run_group(Path(run_dir)), {})
+        for key, value in scalars.items():
+            group.setdefault(key, []).append(value)
+    if metrics is None:  # the metrics every group has, in the first run's order
+        metrics = [k for k in next(iter(groups.values()))
+                   if all(k in g for g in groups.values()) and k not in ("step", "eval_bars")]
+    medians = {g: {m: float(np.median(values[m])) for m in metrics} for g, values in groups.items()}
+    out.mkdir(parents=True, exist_ok=True)
+    result = {"runs": [str(r) for r in run_dirs], "groups": groups, "medians": medians,
+              "metrics": list(metrics)}
+    write_text(out / "comparison.json", json.dumps(result, indent=2) + "\n")
+    rows = [{"group": g, "runs": len(next(iter(groups[g].values()))), **medians[g]}
+            for g in groups]
+    write_text(out / "comparison.md", "# Comparison (medians over runs)\n\n"
+               + markdown_table(rows) + "\n\n![box plots](comparison.png)\n")
+    plot_boxplots(groups, metrics, out / "comparison.png", "Metrics over runs (box: quartiles)")
+    return result

@@ -178,8 +178,34 @@ def test_traverse_writes_midi_and_a_png(trained_run: Path, folk_folder: Path,
                   str(folk_folder / "tune00.mid"), "--attribute", "note_density", "--steps", "5",
                   "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]
-    assert len(list(tmp_path.glob("note_density-*.mid"))) == 5
+    assert len(list(tmp_path.glob("note_density-0*.mid"))) == 5
+    assert (tmp_path / "note_density-all.mid").exists()
     assert (tmp_path / "note_density.png").stat().st_size > 1000
     done = fugato("arvae", "traverse", str(trained_run), "--random", "--attribute", "nope",
                   "--out", str(tmp_path))
     assert done.returncode == 2 and "nope" in done.stderr
+
+
+def test_interpolate_runs_from_a_to_b(trained_run: Path, folk_folder: Path,
+                                      tmp_path: Path) -> None:
+    from fugato.models.arvae import input_bar
+
+    a, b = folk_folder / "tune00.mid", folk_folder / "tune01.mid"
+    done = fugato("arvae", "interpolate", str(trained_run), str(a), str(b), "--steps", "4",
+                  "--bar-b", "1", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(list(tmp_path.glob("interpolation-0*.mid"))) == 4
+    assert (tmp_path / "interpolation.png").stat().st_size > 1000
+    # the end points are the reconstructions of A's bar 0 and B's bar 1; the whole path is one
+    # MIDI of 4 bars
+    task = load_run(trained_run).task
+    ends = task.decode(task.encode(np.concatenate([input_bar(task, a, 0), input_bar(task, b, 1)])))
+    for path, bar in zip((tmp_path / "interpolation-00.mid", tmp_path / "interpolation-03.mid"),
+                         ends, strict=True):
+        melody = task.to_melody(bar, "")
+        if len(melody):
+            assert read_file(path)[0].pitches.tolist() == melody.pitches.tolist()
+    assert (tmp_path / "interpolation-all.mid").stat().st_size > 0
+    done = fugato("arvae", "interpolate", str(trained_run), str(a), str(b), "--bar-a", "99",
+                  "--out", str(tmp_path))
+    assert done.returncode == 2 and "no bar 99" in done.stderr

@@ -1,0 +1,45 @@
+"""Comparisons over runs: grouping by name, medians, box plots, the command line."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fugato.report import compare_runs, run_group
+
+
+def test_run_group_strips_only_a_numeric_seed_suffix() -> None:
+    assert run_group(Path("runs/arvae-folk-quick-seed12")) == "arvae-folk-quick"
+    assert run_group(Path("runs/arvae-seedless")) == "arvae-seedless"
+    assert run_group(Path("runs/demo")) == "demo"
+
+
+def _fake_run(root: Path, name: str, **metrics: float) -> Path:
+    run = root / name
+    run.mkdir()
+    (run / "eval.json").write_text(json.dumps({"model": "x", "step": 10, **metrics,
+                                               "per_attribute": {"a": {"mig": 1.0}}}))
+    return run
+
+
+def test_compare_groups_seeds_and_takes_medians(tmp_path: Path) -> None:
+    runs = [_fake_run(tmp_path, "ar-seed0", mig=0.5, sap=0.1),
+            _fake_run(tmp_path, "ar-seed1", mig=0.7, sap=0.3),
+            _fake_run(tmp_path, "ar-seed2", mig=0.9, sap=0.2),
+            _fake_run(tmp_path, "beta-seed0", mig=0.1, sap=0.0)]
+    result = compare_runs(runs, tmp_path / "out")
+    assert result["groups"]["ar"]["mig"] == [0.5, 0.7, 0.9]
+    assert result["medians"]["ar"] == {"mig": pytest.approx(0.7), "sap": pytest.approx(0.2)}
+    assert result["medians"]["beta"]["mig"] == pytest.approx(0.1)
+    assert (tmp_path / "out" / "comparison.png").stat().st_size > 1000
+    assert "| ar | 3 |" in (tmp_path / "out" / "comparison.md").read_text()
+
+
+def test_compare_command_needs_evaluated_runs(tmp_path: Path) -> None:
+    (tmp_path / "bare").mkdir()
+    done = subprocess.run([sys.executable, "-m", "fugato.cli", "compare", str(tmp_path / "bare"),
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    assert done.returncode == 2 and "no eval.json" in done.stderr
+    assert "Traceback" not in done.stderr
