@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
 DEMO_RUN := runs/demo
+# the demo trains the quick AR-VAE for 2,500 of its 6,000 steps (a few minutes on 2 cores)
+DEMO_SETS := --set train.max_steps=2500
 
-.PHONY: install install-dev demo test lint bench clean
+.PHONY: install install-dev demo fig3 test lint bench clean
 
 install: $(VENV)/.installed
 
@@ -22,13 +24,25 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 
 demo: install
 	rm -rf $(DEMO_RUN)
-	$(BIN)/fugato data build essen:europe
-	$(BIN)/fugato train configs/melody-lm-quick.toml --run-dir $(DEMO_RUN)
-	$(BIN)/fugato sample $(DEMO_RUN) -n 8 --out $(DEMO_RUN)/samples
+	$(BIN)/fugato data build oneills
+	$(BIN)/fugato data build ryans
+	$(BIN)/fugato train configs/arvae-folk-quick.toml --run-dir $(DEMO_RUN) $(DEMO_SETS)
 	$(BIN)/fugato eval $(DEMO_RUN)
+	for a in rhythmic_complexity pitch_range note_density contour; do \
+	  $(BIN)/fugato arvae traverse $(DEMO_RUN) --random --seed 3 --attribute $$a \
+	    --out $(DEMO_RUN)/traversals --quiet || exit 1; done
+	$(BIN)/fugato sample $(DEMO_RUN) -n 8 --out $(DEMO_RUN)/samples
 	@echo
-	@echo "MIDI samples: $(DEMO_RUN)/samples/*.mid"
-	@echo "Report:       $(DEMO_RUN)/report.md (plots in $(DEMO_RUN)/plots/)"
+	@echo "Attribute traversals: $(DEMO_RUN)/traversals/*.mid and *.png (one per attribute)"
+	@echo "Prior samples:        $(DEMO_RUN)/samples/*.mid"
+	@echo "Report:               $(DEMO_RUN)/report.md (plots in $(DEMO_RUN)/plots/)"
+
+# Fig. 3 of Pati & Lerch 2020: AR-VAE against beta-VAE over seeds, box plots of every metric.
+fig3: install
+	$(BIN)/fugato data build oneills
+	$(BIN)/fugato data build ryans
+	$(BIN)/fugato seeds configs/arvae-folk-quick.toml configs/betavae-folk-quick.toml \
+	  --seeds 0 1 2 --jobs 2 --out runs/fig3
 
 test: install-dev
 	$(BIN)/python -m pytest -q
@@ -38,6 +52,7 @@ lint: install-dev
 
 bench: install
 	$(BIN)/python benchmarks/corpus_build.py
+	$(BIN)/python benchmarks/attributes.py
 
 clean:
 	rm -rf $(VENV) runs *.egg-info

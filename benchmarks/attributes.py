@@ -1,12 +1,17 @@
-"""Vectorised bar attributes (numpy and torch) against plain per-token Python loops.
+"""Vectorised bar attributes (numpy and torch) against plain per-token Python loops, and the
+MeasureVAE's training and sampling throughput.
 
-    python benchmarks/attributes.py [--batch 256] [--repeats 200]
+    python benchmarks/attributes.py [--batch 256] [--repeats 200] [--sample 8192]
 
 All sides compute the four AR-VAE attributes of the same random batch of MeasureEncoding bars
 in this process; the script checks they agree and prints the speed-ups (target: >= 50x).
 Two Python baselines: one function per attribute, each looping over bars and tokens (the
 reference code's structure, without its music21 pitch parsing), and a single fused pass that
 computes all four attributes per token at once (the fastest plain loop we could write).
+Throughput: the paper-size MeasureVAE (weights do not change the cost), one AR-VAE training
+step (forward, loss with the attributes computed in the loss, backward, Adam) on batches of
+`--batch` random bars, and free-running decoding of `--sample` prior draws (target: >= 2,000
+bars/s on 2 CPU cores).
 """
 
 from __future__ import annotations
@@ -101,10 +106,44 @@ def best_time(fn, repeats: int) -> float:
     return min(times)
 
 
+def throughput(encoding: MeasureEncoding, batch: int, n_sample: int) -> tuple[float, float]:
+    """(training bars/s, sampling bars/s) of the paper-size AR-VAE on this machine."""
+    import torch
+    from torch.nn import functional as F
+
+    from fugato.losses.attribute import attribute_regularization, kl_divergence
+    from fugato.nn.measure_vae import MeasureVAE
+
+    torch.manual_seed(0)
+    vae = MeasureVAE(encoding.vocab_size)
+    optimizer = torch.optim.Adam(vae.parameters(), lr=1e-4)
+    bars = torch.from_numpy(random_bars(batch, encoding, np.random.default_rng(1)))
+
+    def train_step() -> None:
+        logits, mu, logvar, z = vae(bars)
+        attrs = compute_attributes(bars, encoding)
+        loss = (F.cross_entropy(logits.flatten(0, 1), bars.flatten())
+                + 1e-3 * kl_divergence(mu, logvar)
+                + attribute_regularization(z[:, :4], attrs, 10.0)[0])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    vae.train()
+    train_step()  # warm-up
+    t_train = best_time(train_step, 5)
+    vae.eval()
+    z = torch.randn(n_sample, vae.z_dim)
+    vae.decode_free(z[:256])
+    t_sample = best_time(lambda: vae.decode_free(z), 3)
+    return batch / t_train, n_sample / t_sample
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--sample", type=int, default=8192, help="prior draws to decode")
     args = parser.parse_args()
     import torch
 
@@ -131,6 +170,11 @@ def main() -> None:
     for name, t in [("python per-attribute loops", t_loops), ("python fused loop", t_fused),
                     ("numpy vectorised", t_numpy), ("torch vectorised (CPU)", t_torch)]:
         print(f"{name:26s}{t * 1e3:8.3f} ms   {t_loops / t:21.1f}x   {t_fused / t:12.1f}x")
+
+    train_rate, sample_rate = throughput(encoding, args.batch, args.sample)
+    print(f"paper-size MeasureVAE: training {train_rate:,.0f} bars/s (batch {args.batch}), "
+          f"sampling {sample_rate:,.0f} bars/s (free-running argmax, {args.sample:,} draws; "
+          f"target >= 2,000)")
 
 
 if __name__ == "__main__":

@@ -154,11 +154,22 @@ def cmd_compare(args: argparse.Namespace) -> None:
     for run in runs:
         if not (run / "eval.json").is_file():
             raise FugatoError(f"{run}: no eval.json (run `fugato eval {run}` first)")
-    result = compare_runs(runs, Path(args.out), args.metrics or None)
+    _print_medians(args, compare_runs(runs, Path(args.out), args.metrics or None))
+
+
+def _print_medians(args: argparse.Namespace, result: dict[str, Any]) -> None:
     for group, medians in result["medians"].items():
         shown = ", ".join(f"{k} {v:.3f}" for k, v in medians.items())
         _say(args, f"{group}: {shown}")
     _say(args, f"wrote {Path(args.out) / 'comparison.png'} and comparison.md")
+
+
+def cmd_seeds(args: argparse.Namespace) -> None:
+    from fugato.train.seeds import run_seeds
+
+    result = run_seeds(args.configs, args.seeds, args.out, args.jobs, args.set,
+                       args.metrics or None, say=lambda text: _say(args, text))
+    _print_medians(args, result)
 
 
 def cmd_arvae_traverse(args: argparse.Namespace) -> None:
@@ -244,6 +255,19 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", required=True, help="output folder")
     compare.add_argument("--metrics", nargs="*", help="which metrics (default: all shared)")
     compare.set_defaults(func=cmd_compare)
+
+    seeds = verbs.add_parser("seeds", parents=[common],
+                             help="train + eval configs over seeds, then compare (box plots)")
+    seeds.add_argument("configs", nargs="+", help="configs/*.toml (distinct file names)")
+    seeds.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    seeds.add_argument("--out", required=True,
+                       help="folder of the runs (CONFIG-seedN), logs/ and comparison.*")
+    seeds.add_argument("--jobs", type=int, default=1,
+                       help="runs at a time (CPU threads are shared between them)")
+    seeds.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config value in every run")
+    seeds.add_argument("--metrics", nargs="*", help="which metrics to compare (default: all)")
+    seeds.set_defaults(func=cmd_seeds)
 
     arvae = verbs.add_parser("arvae", help="AR-VAE tools: attribute traversals, interpolation")
     arvae_verbs = arvae.add_subparsers(dest="arvae_verb", required=True, parser_class=_Parser)

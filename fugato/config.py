@@ -38,6 +38,11 @@ class TrainConfig:
     batch_size: int = 64
     """Per process: under torchrun the global batch is batch_size x world size."""
     lr: float = 1e-3
+    lr_schedule: str = "constant"
+    """"constant", or "cosine": from `lr` down to `lr * min_lr_ratio` at `max_steps`."""
+    warmup_steps: int = 0
+    """Linear warm-up from 0 to `lr` over these steps (both schedules)."""
+    min_lr_ratio: float = 0.0
     weight_decay: float = 0.0
     grad_clip: float | None = 1.0
     log_every: int = 50

@@ -213,6 +213,10 @@ def run_group(run_dir: Path) -> str:
     return head if sep and tail.isdigit() else name
 
 
+NOT_METRICS = frozenset({"step", "eval_bars", "gamma", "beta", "seed"})
+"""Numbers an eval.json may hold that describe the run, not its quality."""
+
+
 def compare_runs(run_dirs: Sequence[Path], out: Path, metrics: Sequence[str] | None = None
                  ) -> dict[str, Any]:
     """Box plots and a median table of the scalar metrics in each run's `eval.json`, runs grouped
@@ -228,7 +232,7 @@ def compare_runs(run_dirs: Sequence[Path], out: Path, metrics: Sequence[str] | N
             group.setdefault(key, []).append(value)
     if metrics is None:  # the metrics every group has, in the first run's order
         metrics = [k for k in next(iter(groups.values()))
-                   if all(k in g for g in groups.values()) and k not in ("step", "eval_bars")]
+                   if all(k in g for g in groups.values()) and k not in NOT_METRICS]
     medians = {g: {m: float(np.median(values[m])) for m in metrics} for g, values in groups.items()}
     out.mkdir(parents=True, exist_ok=True)
     result = {"runs": [str(r) for r in run_dirs], "groups": groups, "medians": medians,

@@ -209,3 +209,24 @@ def test_interpolate_runs_from_a_to_b(trained_run: Path, folk_folder: Path,
     done = fugato("arvae", "interpolate", str(trained_run), str(a), str(b), "--bar-a", "99",
                   "--out", str(tmp_path))
     assert done.returncode == 2 and "no bar 99" in done.stderr
+
+
+def test_seeds_trains_evaluates_and_compares_then_skips_finished_runs(folk_folder: Path,
+                                                                     tmp_path: Path) -> None:
+    sets = [*TINY, f"data.corpora=['folder:{folk_folder}']", "train.max_steps=20",
+            "train.eval_every=20", "train.checkpoint_every=20"]
+    args = ["seeds", CONFIG, "--seeds", "0", "1", "--out", str(tmp_path), "--jobs", "2",
+            *[x for s in sets for x in ("--set", s)]]
+    done = fugato(*args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    comparison = json.loads((tmp_path / "comparison.json").read_text())
+    group = comparison["groups"]["arvae-folk-quick"]
+    assert len(group["interpretability"]) == 2
+    assert "gamma" not in comparison["metrics"] and "recon_accuracy" in comparison["metrics"]
+    assert (tmp_path / "comparison.png").stat().st_size > 1000
+    evals = [tmp_path / f"arvae-folk-quick-seed{s}" / "eval.json" for s in (0, 1)]
+    # different seeds, different models
+    assert json.loads(evals[0].read_text()) != json.loads(evals[1].read_text())
+    stamps = [p.stat().st_mtime_ns for p in evals]
+    again = fugato(*args)
+    assert again.returncode == 0 and [p.stat().st_mtime_ns for p in evals] == stamps

@@ -15,7 +15,7 @@ from fugato.errors import FugatoError
 from fugato.train import Trainer
 from fugato.train.checkpoint import load_checkpoint
 from fugato.train.distributed import DistInfo
-from fugato.train.trainer import BatchSchedule
+from fugato.train.trainer import BatchSchedule, lr_factor
 
 HERE = Path(__file__).parent
 
@@ -50,6 +50,22 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path: Path) -
         torch.testing.assert_close(weights(resumed)[key], value, rtol=0, atol=0)
     steps = [json.loads(line)["step"] for line in (tmp_path / "b" / "metrics.jsonl").open()]
     assert steps == sorted(steps)
+
+
+def test_cosine_schedule_warms_up_decays_and_is_logged(tmp_path: Path) -> None:
+    cfg = toy_config(max_steps=40).train
+    cfg.lr_schedule, cfg.warmup_steps, cfg.min_lr_ratio = "cosine", 10, 0.1
+    factors = [lr_factor(cfg, s) for s in range(40)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[9:], factors[10:], strict=False))
+    assert factors[-1] == pytest.approx(0.1, abs=0.01)
+
+    task = ToyTask(toy_config(max_steps=40))
+    task.config.train.lr_schedule, task.config.train.log_every = "cosine", 10
+    Trainer(task, tmp_path, quiet=True).fit()
+    lrs = [json.loads(line)["lr"] for line in (tmp_path / "metrics.jsonl").open()
+           if json.loads(line)["split"] == "train"]
+    assert lrs == sorted(lrs, reverse=True) and lrs[-1] < 0.01 * lrs[0]
 
 
 def test_refuses_to_overwrite_a_run_and_to_resume_nothing(tmp_path: Path) -> None:

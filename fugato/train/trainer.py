@@ -24,7 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from fugato.atomic import atomic_path, write_text
-from fugato.config import dump_config
+from fugato.config import TrainConfig, dump_config
 from fugato.errors import FugatoError
 from fugato.train import distributed as D
 from fugato.train.checkpoint import load_checkpoint, save_checkpoint
@@ -52,6 +52,19 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     if state.get("cuda") is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def lr_factor(cfg: TrainConfig, step: int) -> float:
+    """The multiple of `cfg.lr` at step `step` (0-based): a linear warm-up, then constant or a
+    cosine decay to `min_lr_ratio` at `max_steps`. A pure function of the step, so a resumed
+    run follows the same schedule."""
+    if cfg.warmup_steps > 0 and step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    if cfg.lr_schedule == "constant":
+        return 1.0
+    span = max(1, cfg.max_steps - cfg.warmup_steps)
+    progress = min(1.0, (step - cfg.warmup_steps) / span)
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 class BatchSchedule:
@@ -150,6 +163,12 @@ class Trainer:
             if info.is_main:
                 self._truncate_metrics(start_step)
 
+        if cfg.lr_schedule not in ("constant", "cosine"):
+            raise FugatoError(f"train.lr_schedule: {cfg.lr_schedule!r}, not 'constant' or "
+                              "'cosine'")
+        for opt in optimizers.values():
+            for group in opt.param_groups:
+                group.setdefault("initial_lr", group["lr"])
         wrapped = self._wrap(nets, device, info)
         schedule = BatchSchedule(len(train_data), cfg.batch_size, cfg.seed, info)
         params_of = {
@@ -172,6 +191,10 @@ class Trainer:
                 for net in nets.values():
                     net.train()
                 batch = train_data.batch(schedule.indices(step), device)
+                factor = lr_factor(cfg, step)
+                for opt in optimizers.values():
+                    for group in opt.param_groups:
+                        group["lr"] = group["initial_lr"] * factor
                 for spec in steps:
                     if step % spec.every:
                         continue
@@ -200,7 +223,7 @@ class Trainer:
                 if step % cfg.log_every == 0 or last_step:
                     means = D.all_reduce_mean({k: v / max(count, 1) for k, v in sums.items()}, info)
                     last_logs = {"step": step, "split": "train", **means,
-                                 "elapsed_s": round(elapsed, 2)}
+                                 "lr": cfg.lr * factor, "elapsed_s": round(elapsed, 2)}
                     self._log(last_logs)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in list(means.items())[:3]})
                     sums.clear()

@@ -1,0 +1,80 @@
+"""Train and evaluate configs over several seeds, then compare them (box plots over seeds).
+
+Each (config, seed) pair is one run folder `out/{config stem}-seed{seed}`, trained and evaluated
+by the `fugato` command in its own process, `jobs` of them at a time with the CPU threads shared
+between them. A run that already has `eval.json` is skipped and one with a checkpoint is
+resumed, so a killed sweep continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+from fugato.errors import FugatoError
+
+
+def run_folder(out: Path, config: Path, seed: int) -> Path:
+    return out / f"{config.stem}-seed{seed}"
+
+
+def _train_and_eval(config: Path, seed: int, run_dir: Path, log: Path, overrides: Sequence[str],
+                    threads: int) -> str | None:
+    """Returns None on success, else the reason (the failing command and its log)."""
+    if (run_dir / "eval.json").is_file():
+        return None
+    fugato = [sys.executable, "-m", "fugato.cli"]
+    sets = [arg for value in overrides for arg in ("--set", value)]
+    if (run_dir / "checkpoints" / "last.pt").is_file():
+        train = [*fugato, "train", "--resume", "--run-dir", str(run_dir), *sets]
+    else:
+        train = [*fugato, "train", str(config), "--run-dir", str(run_dir), "--seed", str(seed),
+                 *sets]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as f:
+        for command in (train + ["--quiet"], [*fugato, "eval", str(run_dir), "--quiet"]):
+            f.write("$ " + " ".join(command) + "\n")
+            f.flush()
+            if subprocess.run(command, stdout=f, stderr=subprocess.STDOUT, env=env).returncode:
+                return f"`{' '.join(command[2:4])}` failed; see {log}"
+    return None
+
+
+def run_seeds(configs: Sequence[str | Path], seeds: Sequence[int], out: str | Path,
+              jobs: int = 1, overrides: Sequence[str] = (), metrics: Sequence[str] | None = None,
+              say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train + evaluate every config at every seed, then `compare_runs` over all of them.
+
+    Returns the comparison dict (`fugato.report.compare_runs`); raises FugatoError naming the
+    runs that failed (the others are kept and compared next time)."""
+    from fugato.report import compare_runs
+
+    out = Path(out)
+    paths = [Path(c) for c in configs]
+    for path in paths:
+        if not path.is_file():
+            raise FugatoError(f"{path}: no such config file")
+    if len({p.stem for p in paths}) < len(paths):
+        raise FugatoError("configs must have distinct file names (they name the run folders)")
+    if jobs < 1:
+        raise FugatoError("--jobs must be at least 1")
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    todo = [(p, s, run_folder(out, p, s)) for p in paths for s in seeds]
+    failed = []
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(_train_and_eval, p, s, run, out / "logs" / f"{run.name}.log",
+                               overrides, threads): run for p, s, run in todo}
+        for done, future in enumerate(as_completed(futures), 1):
+            run, problem = futures[future], future.result()
+            say(f"[{done}/{len(todo)}] {run}: {problem or 'trained and evaluated'}")
+            if problem:
+                failed.append(problem)
+    if failed:
+        raise FugatoError(f"{len(failed)} of {len(todo)} runs failed: " + "; ".join(failed))
+    return compare_runs([run for _, _, run in todo], out, metrics)
