@@ -68,6 +68,15 @@ def test_cosine_schedule_warms_up_decays_and_is_logged(tmp_path: Path) -> None:
     assert lrs == sorted(lrs, reverse=True) and lrs[-1] < 0.01 * lrs[0]
 
 
+def test_steps_run_in_phases() -> None:
+    from fugato.train import Step
+
+    pretrain = Step("g", lambda *a: None, stop=10)  # type: ignore[arg-type, return-value]
+    critic = Step("d", lambda *a: None, start=10, every=3)  # type: ignore[arg-type, return-value]
+    assert [s for s in range(16) if pretrain.active(s)] == list(range(10))
+    assert [s for s in range(16) if critic.active(s)] == [10, 13]
+
+
 def test_refuses_to_overwrite_a_run_and_to_resume_nothing(tmp_path: Path) -> None:
     Trainer(ToyTask(toy_config(max_steps=2)), tmp_path / "r", quiet=True).fit()
     with pytest.raises(FugatoError, match="--resume"):

@@ -25,13 +25,22 @@ class Step:
     """One update: `loss(nets, batch, step) -> (loss, logs)`, then `optimizer` steps.
 
     `repeat` runs it several times per batch (e.g. critic rounds); `every` runs it only on
-    every n-th training step.
+    every n-th training step; `start` and `stop` confine it to the training steps
+    [start, stop) (stop None: to the end), so a model can train in phases (pre-training, then
+    adversarial training, ...).
     """
 
     optimizer: str
     loss: LossFn
     repeat: int = 1
     every: int = 1
+    start: int = 0
+    stop: int | None = None
+
+    def active(self, step: int) -> bool:
+        """Whether this update runs at training step `step`."""
+        return (self.start <= step and (self.stop is None or step < self.stop)
+                and (step - self.start) % self.every == 0)
 
 
 @dataclass

@@ -196,7 +196,7 @@ class Trainer:
                     for group in opt.param_groups:
                         group["lr"] = group["initial_lr"] * factor
                 for spec in steps:
-                    if step % spec.every:
+                    if not spec.active(step):
                         continue
                     for _ in range(spec.repeat):
                         opt = optimizers[spec.optimizer]
