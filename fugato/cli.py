@@ -98,7 +98,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from fugato.train import load_run
 
     run = load_run(args.run, checkpoint=args.checkpoint, device=args.device or "auto")
-    samples = run.sample(args.n, seed=args.seed)
+    options = {"generator": args.generator} if args.generator else {}
+    samples = run.sample(args.n, seed=args.seed, **options)
     if hasattr(samples, "numpy"):  # an image model: (N, H, W) in [0, 1]
         import numpy
 
@@ -238,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", required=True, help="output folder")
     sample.add_argument("--format", choices=("mid", "musicxml", "wav"), default="mid")
     sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--generator", help="which generator writes (fusiongan: A, B, F, MLE, "
+                        "GAN, RL-A, RL-B; default F)")
     sample.add_argument("--checkpoint", default="last", choices=("last", "best"))
     sample.add_argument("--device", default=None)
     sample.set_defaults(func=cmd_sample)

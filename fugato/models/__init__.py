@@ -8,6 +8,7 @@ from fugato.errors import FugatoError
 
 MODELS = {
     "arvae": "fugato.models.arvae:ARVAE",
+    "fusiongan": "fugato.models.fusiongan:FusionGAN",
     "iml": "fugato.models.iml:IML",
     "melody_lm": "fugato.models.melody_lm:MelodyLM",
 }

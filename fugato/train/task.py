@@ -104,6 +104,11 @@ class Task:
             logs.setdefault("loss", float(loss))
         return logs
 
+    def on_step(self, nets: Nets, step: int) -> None:
+        """Called at the start of every training step, before its updates, on every rank: phase
+        changes that are not gradient updates (e.g. copying a pre-trained net into a baseline)
+        go here. Default: nothing."""
+
     def on_train_end(self, nets: Nets, train: TensorData) -> None:
         """Called once when training ends (at `max_steps` or when `max_minutes` is spent), before
         the last checkpoint is written: a second, non-gradient stage (e.g. fitting IML's base

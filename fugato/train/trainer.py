@@ -178,8 +178,10 @@ class Trainer:
 
         self._install_signal_handlers()
         started = time.monotonic()
+        # each logged value is averaged over the updates that logged it (a GAN's critic and
+        # generator steps log different keys, some of them several times per step)
         sums: dict[str, float] = defaultdict(float)
-        count = 0
+        counts: dict[str, int] = defaultdict(int)
         last_logs: dict[str, Any] = {}
         bar = tqdm(
             total=cfg.max_steps, initial=start_step, desc=self.config.model, unit="step",
@@ -191,6 +193,7 @@ class Trainer:
                 for net in nets.values():
                     net.train()
                 batch = train_data.batch(schedule.indices(step), device)
+                self.task.on_step(nets, step)
                 factor = lr_factor(cfg, step)
                 for opt in optimizers.values():
                     for group in opt.param_groups:
@@ -208,7 +211,7 @@ class Trainer:
                         opt.step()
                         for k, v in logs.items():
                             sums[k] += float(v)
-                        count += 1
+                            counts[k] += 1
                 step += 1
                 bar.update(1)
 
@@ -221,13 +224,13 @@ class Trainer:
                 last_step = step >= cfg.max_steps or stop
 
                 if step % cfg.log_every == 0 or last_step:
-                    means = D.all_reduce_mean({k: v / max(count, 1) for k, v in sums.items()}, info)
+                    means = D.all_reduce_mean({k: v / counts[k] for k, v in sums.items()}, info)
                     last_logs = {"step": step, "split": "train", **means,
                                  "lr": cfg.lr * factor, "elapsed_s": round(elapsed, 2)}
                     self._log(last_logs)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in list(means.items())[:3]})
                     sums.clear()
-                    count = 0
+                    counts.clear()
                 if step % cfg.eval_every == 0 or last_step:
                     valid_logs = self._validate(wrapped, valid_data, device, info)
                     if valid_logs:

@@ -1,0 +1,485 @@
+"""FusionGAN (Chen, Wu, Lu, Lerch, Lu, ICDM 2017): melodies that fuse two genres.
+
+Genre A (jazz solos) and genre B (folk tunes) share one `EventEncoding`, every piece moved to a
+common tonic (a written key, else a Krumhansl-Schmuckler estimate: jazz solos carry none), and
+are cut into windows; the split is by piece. Three LSTM generators G_A, G_B, G_F and three
+TextCNN critics D_A, D_B, D_F train in phases, as in Algorithm 1 of the paper:
+
+1. steps [0, P): maximum likelihood: G_A on A, G_B on B, G_F on A + B (and the genre
+   classifier of the evaluation on real windows). At step P, G_F is copied into the MLE
+   baseline and into the GAN baseline's generator.
+2. steps [P, Q): per genre, Wasserstein adversarial training: D_A separates A from G_A, D_B
+   separates B from G_B. At step Q, G_A and G_B are copied into the RL baseline.
+3. steps [Q, end): fusion. D_F treats A and B as equally real and G_F as fake, with the balance
+   term |E D_F(A) - E D_F(B)|; D_A keeps separating A from G_A and adds the ordering term
+   E D_A(A) >= E D_A(G_F) >= E D_A(B) (D_B likewise); G_F is rewarded by D_A + D_B + D_F; G_A
+   and G_B keep being rewarded by their own critics.
+
+The paper's own text was not at hand while this was written: the fusion objective above is our
+reading of its equations (2), (8)-(11), (13), (14) as the issue summarises them. Critics are kept
+Lipschitz by spectral normalisation (not a gradient penalty: inputs are discrete tokens). Token
+generators get gradients by policy gradient: REINFORCE with Monte-Carlo rollout rewards
+(SeqGAN), batched (`fugato.losses.policy_gradient`).
+
+Baselines, all in the same encoding: RM and MC samplers (`random_windows`), MLE (G_F after
+phase 1), GAN (one generator/critic pair on A + B from step P on), RL (after phase 2, G_A
+rewarded by D_B and G_B by D_A; its samples are half from each).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from fugato.config import ExperimentConfig
+from fugato.errors import FugatoError
+from fugato.losses.policy_gradient import reinforce_loss, rollout_rewards
+from fugato.losses.wasserstein import balance_penalty, critic_loss, ordering_penalty
+from fugato.music.encodings import EventEncoding
+from fugato.music.keys import with_key
+from fugato.music.melody import Melody, TimeSignature
+from fugato.nn.lstm import LSTMGenerator
+from fugato.nn.textcnn import TextCNN
+from fugato.train.run import Run
+from fugato.train.task import Batch, Nets, Step, Task, TensorData
+
+GENERATORS = {"A": "gen_a", "B": "gen_b", "F": "gen_f", "MLE": "mle", "GAN": "gen_gan",
+              "RL-A": "rl_a", "RL-B": "rl_b"}
+"""`fugato sample RUN --generator NAME` -> the net that writes the melodies."""
+
+
+@dataclass
+class DataConfig:
+    genre_a: str = "wjazzd"
+    """Corpus of genre A (jazz)."""
+    genre_b: str = "essen:europe"
+    """Corpus of genre B (folk; Essen's Chinese collections are another style)."""
+    steps_per_quarter: int = 4
+    pitch_range: list[int] = field(default_factory=lambda: [36, 96])
+    tonic: int = 0
+    """Pitch class every piece is transposed to (0 = C)."""
+    window: int = 32
+    stride: int = 16
+    split_seed: int = 0
+    workers: int | None = None
+
+
+@dataclass
+class NetConfig:
+    embed: int = 32
+    hidden: int = 64
+    layers: int = 1
+    dropout: float = 0.0
+    critic_embed: int = 32
+    critic_windows: list[int] = field(default_factory=lambda: [2, 3, 4, 8])
+    critic_filters: int = 32
+    pretrain_steps: int = 600
+    """P: maximum-likelihood steps (phase 1)."""
+    genre_steps: int = 100
+    """Q - P: per-genre adversarial steps (phase 2); the fusion phase runs to max_steps."""
+    critic_repeat: int = 2
+    """Critic updates per generator update."""
+    rollouts: int = 8
+    """Monte-Carlo rollouts per prefix (the paper: 16)."""
+    adversarial_lr: float = 1e-3
+    critic_lr: float = 1e-3
+    balance_weight: float = 1.0
+    ordering_weight: float = 1.0
+
+
+@dataclass
+class SampleConfig:
+    temperature: float = 1.0
+    tempo: float = 120.0
+    eval_windows: int = 1000
+    """Windows each system writes for the evaluation (and real windows per floor estimate)."""
+
+
+class FusionGAN(Task):
+    name = "fusiongan"
+    DataConfig = DataConfig
+    NetConfig = NetConfig
+    SampleConfig = SampleConfig
+
+    def __init__(self, config: ExperimentConfig, state: dict[str, Any] | None = None) -> None:
+        super().__init__(config, state)
+        data: DataConfig = config.data
+        self.encoding: EventEncoding = self.restore_encoding(state, lambda: EventEncoding(
+            steps_per_quarter=data.steps_per_quarter, pitch_range=data.pitch_range,
+            transpose_to_tonic=data.tonic))
+        n: NetConfig = config.net
+        if n.pretrain_steps < 1 or n.genre_steps < 1:
+            raise FugatoError("net.pretrain_steps and net.genre_steps must be at least 1")
+
+    @property
+    def fusion_start(self) -> int:
+        """Q: the first step of the fusion phase."""
+        return self.config.net.pretrain_steps + self.config.net.genre_steps
+
+    # -- data ----------------------------------------------------------------------------------
+    def melodies(self, genre: str, split: str) -> list[Melody]:
+        """The melodies of genre "A" or "B" in `split`, each with a key (estimated if needed)."""
+        from fugato.music.corpora import load_corpus
+
+        data: DataConfig = self.config.data
+        name = data.genre_a if genre == "A" else data.genre_b
+        corpus = load_corpus(name, workers=data.workers, seed=data.split_seed, progress=False)
+        return [with_key(m) for m in corpus.split(split)]
+
+    def windows(self, genre: str, split: str) -> np.ndarray:
+        """(N, window) int64 token windows of genre "A" or "B" in `split`."""
+        data: DataConfig = self.config.data
+        windows, _ = self.encoding.encode_corpus(self.melodies(genre, split), data.window,
+                                                 data.stride)
+        if len(windows) == 0:
+            raise FugatoError(f"genre {genre}: no {split} windows of {data.window} steps")
+        return windows
+
+    def _pairs(self, split: str, seed: int) -> TensorData:
+        """(A window, B window) pairs: the smaller genre cycles through seeded permutations so
+        that every batch holds as many A as B windows."""
+        a, b = self.windows("A", split), self.windows("B", split)
+        rng = np.random.default_rng(seed)
+        n = max(len(a), len(b))
+        ia, ib = np.resize(rng.permutation(len(a)), n), np.resize(rng.permutation(len(b)), n)
+        return TensorData((torch.as_tensor(a[ia]), torch.as_tensor(b[ib])))
+
+    def build_data(self) -> tuple[TensorData, TensorData]:
+        return self._pairs("train", self.config.train.seed), self._pairs("valid", 0)
+
+    # -- nets and optimizers -------------------------------------------------------------------
+    def build_nets(self) -> Nets:
+        n: NetConfig = self.config.net
+        v = self.encoding.vocab_size
+
+        def generator() -> LSTMGenerator:
+            return LSTMGenerator(v, n.embed, n.hidden, n.layers, n.dropout)
+
+        def critic(spectral: bool = True) -> TextCNN:
+            return TextCNN(v, n.critic_embed, n.critic_windows, n.critic_filters, outputs=1,
+                           dropout=0.0 if spectral else 0.25, spectral_norm=spectral)
+
+        nets: Nets = {name: generator() for name in GENERATORS.values()}
+        nets.update({name: critic() for name in ("d_a", "d_b", "d_f", "d_gan")})
+        nets["classifier"] = critic(spectral=False)
+        return nets
+
+    def optimizers(self, nets: Nets) -> dict[str, torch.optim.Optimizer]:
+        n: NetConfig = self.config.net
+
+        def params(*names: str) -> list[torch.nn.Parameter]:
+            return [p for name in names for p in nets[name].parameters()]
+
+        return {
+            "mle": torch.optim.Adam(params("gen_a", "gen_b", "gen_f"), lr=self.config.train.lr),
+            "classifier": torch.optim.Adam(params("classifier"), lr=self.config.train.lr),
+            "generators": torch.optim.Adam(params("gen_a", "gen_b", "gen_f", "gen_gan", "rl_a",
+                                                  "rl_b"), lr=n.adversarial_lr),
+            "critics": torch.optim.Adam(params("d_a", "d_b", "d_f", "d_gan"), lr=n.critic_lr,
+                                        betas=(0.5, 0.9)),
+        }
+
+    def steps(self) -> list[Step]:
+        n: NetConfig = self.config.net
+        p = n.pretrain_steps
+        return [Step("mle", self._mle, stop=p), Step("classifier", self._classify, stop=p),
+                Step("critics", self._critics, start=p, repeat=n.critic_repeat),
+                Step("generators", self._generators, start=p)]
+
+    def on_step(self, nets: Nets, step: int) -> None:
+        n: NetConfig = self.config.net
+        if step == n.pretrain_steps:  # the MLE and GAN baselines start from G_F
+            nets["mle"].load_state_dict(nets["gen_f"].state_dict())
+            nets["gen_gan"].load_state_dict(nets["gen_f"].state_dict())
+        if step == self.fusion_start:  # the RL baseline starts from the per-genre generators
+            nets["rl_a"].load_state_dict(nets["gen_a"].state_dict())
+            nets["rl_b"].load_state_dict(nets["gen_b"].state_dict())
+
+    # -- losses --------------------------------------------------------------------------------
+    def _nll(self, gen: torch.nn.Module, windows: torch.Tensor) -> torch.Tensor:
+        start = torch.full_like(windows[:, :1], self.encoding.BOS)
+        logits = gen(torch.cat([start, windows[:, :-1]], dim=1))
+        return F.cross_entropy(logits.flatten(0, 1), windows.flatten())
+
+    def _mle(self, nets: Nets, batch: Batch, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        a, b = batch
+        nll_a, nll_b = self._nll(nets["gen_a"], a), self._nll(nets["gen_b"], b)
+        nll_f = self._nll(nets["gen_f"], torch.cat([a, b]))
+        loss = nll_a + nll_b + nll_f
+        return loss, {"nll_a": nll_a.item(), "nll_b": nll_b.item(), "nll_f": nll_f.item()}
+
+    def _classify(self, nets: Nets, batch: Batch, step: int
+                  ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The evaluation's genre classifier: P(A = jazz) from a real window."""
+        a, b = batch
+        logits = nets["classifier"](torch.cat([a, b]))[:, 0]
+        labels = torch.cat([torch.ones(len(a)), torch.zeros(len(b))]).to(logits.device)
+        loss = F.binary_cross_entropy_with_logits(logits, labels)
+        accuracy = ((logits > 0).float() == labels).float().mean()
+        return loss, {"classifier_loss": loss.item(), "classifier_accuracy": accuracy.item()}
+
+    @torch.no_grad()
+    def generate(self, name: str, n: int, generator: torch.Generator | None = None,
+                 temperature: float = 1.0) -> torch.Tensor:
+        """(n, window) token windows written by net `name` (a key of `GENERATORS`' values)."""
+        start = torch.full((n, 1), self.encoding.BOS, dtype=torch.long, device=self.device)
+        gen = self.nets[name]
+        was_training = gen.training
+        gen.eval()
+        out = gen.sample(start, self.config.data.window, temperature, generator=generator,
+                         banned=[self.encoding.PAD, self.encoding.BOS])
+        gen.train(was_training)
+        return out
+
+    def _critics(self, nets: Nets, batch: Batch, step: int
+                 ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Wasserstein critic losses of the current phase (one forward per critic: DDP-safe)."""
+        a, b = batch
+        n: NetConfig = self.config.net
+        k = len(a)
+        fake_a, fake_b = self.generate("gen_a", k), self.generate("gen_b", k)
+        fake_gan = self.generate("gen_gan", 2 * k)
+        s_gan = nets["d_gan"](torch.cat([a, b, fake_gan]))[:, 0]
+        w_gan = critic_loss(s_gan[: 2 * k], s_gan[2 * k :])
+        logs = {"w_gan": -w_gan.item()}
+        if step < self.fusion_start:
+            s_a = nets["d_a"](torch.cat([a, fake_a]))[:, 0]
+            s_b = nets["d_b"](torch.cat([b, fake_b]))[:, 0]
+            w_a, w_b = critic_loss(s_a[:k], s_a[k:]), critic_loss(s_b[:k], s_b[k:])
+            logs.update({"w_a": -w_a.item(), "w_b": -w_b.item()})
+            return w_a + w_b + w_gan, logs
+        fake_f = self.generate("gen_f", k)
+        # each genre critic sees: its genre, its generator, the fusion, the other genre
+        s_a = nets["d_a"](torch.cat([a, fake_a, fake_f, b]))[:, 0].split(k)
+        s_b = nets["d_b"](torch.cat([b, fake_b, fake_f, a]))[:, 0].split(k)
+        s_f = nets["d_f"](torch.cat([a, b, fake_f]))[:, 0].split(k)
+        w_a, w_b = critic_loss(s_a[0], s_a[1]), critic_loss(s_b[0], s_b[1])
+        w_f = critic_loss(torch.cat(s_f[:2]), s_f[2])
+        balance = balance_penalty(s_f[0], s_f[1])
+        order = ordering_penalty(s_a[0], s_a[2], s_a[3]) + ordering_penalty(s_b[0], s_b[2], s_b[3])
+        loss = (w_a + w_b + w_gan + w_f + n.balance_weight * balance
+                + n.ordering_weight * order)
+        logs.update({"w_a": -w_a.item(), "w_b": -w_b.item(), "w_f": -w_f.item(),
+                     "f_balance": balance.item(), "ordering": order.item()})
+        return loss, logs
+
+    def _generators(self, nets: Nets, batch: Batch, step: int
+                    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """REINFORCE for every generator of the current phase with rollout rewards from its
+        critics (the sum of their scores)."""
+        a, _ = batch
+        rewarded = {"gen_a": ("d_a",), "gen_b": ("d_b",), "gen_gan": ("d_gan",)}
+        if step >= self.fusion_start:
+            rewarded.update({"gen_f": ("d_a", "d_b", "d_f"), "rl_a": ("d_b",), "rl_b": ("d_a",)})
+        loss = torch.zeros((), device=a.device)
+        logs = {}
+        bos = self.encoding.BOS
+        for name in ("d_a", "d_b", "d_f", "d_gan"):  # scoring only: no spectral-norm updates
+            self.nets[name].eval()
+        for gen_name, critics in rewarded.items():
+            sequences = self.generate(gen_name, len(a))
+
+            def score(x: torch.Tensor, critics: tuple[str, ...] = critics) -> torch.Tensor:
+                return sum(self.nets[c](x)[:, 0] for c in critics)  # type: ignore[return-value]
+
+            rewards = rollout_rewards(self.nets[gen_name], score, sequences, bos,
+                                      self.config.net.rollouts,
+                                      banned=[self.encoding.PAD, bos])
+            loss = loss + reinforce_loss(nets[gen_name], sequences, rewards, bos)
+            logs[f"reward_{gen_name}"] = rewards[:, -1].mean().item()
+        for name in ("d_a", "d_b", "d_f", "d_gan"):
+            self.nets[name].train()
+        return loss, logs
+
+    @torch.no_grad()
+    def validate(self, nets: Nets, batch: Batch) -> dict[str, float]:
+        a, b = batch
+        logs = {"nll_a": self._nll(nets["gen_a"], a).item(),
+                "nll_b": self._nll(nets["gen_b"], b).item(),
+                "nll_f": self._nll(nets["gen_f"], torch.cat([a, b])).item()}
+        logs["loss"] = logs["nll_a"] + logs["nll_b"] + logs["nll_f"]
+        logs["classifier_accuracy"] = self._classify(nets, batch, 0)[1]["classifier_accuracy"]
+        return logs
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"encoding": self.encoding.to_dict()}
+
+    # -- sampling ------------------------------------------------------------------------------
+    def to_melody(self, window: np.ndarray, title: str) -> Melody:
+        return self.encoding.decode(window).replace(
+            title=title, tempo=self.config.sample.tempo, time_signatures=[TimeSignature(0, 4, 4)])
+
+    def sample(self, n: int, seed: int | None = None, generator: str = "F",
+               temperature: float | None = None) -> list[Melody]:
+        """`n` windows written by generator `generator` (A, B, F, MLE, GAN, RL-A, RL-B)."""
+        if generator not in GENERATORS:
+            raise FugatoError(f"unknown generator {generator!r}: choose one of "
+                              f"{', '.join(GENERATORS)}")
+        g = torch.Generator(device=self.device).manual_seed(0 if seed is None else seed)
+        windows = self.generate(GENERATORS[generator], n, g,
+                                temperature or self.config.sample.temperature)
+        return [self.to_melody(w, f"fugato fusiongan {generator} sample {i}")
+                for i, w in enumerate(windows.cpu().numpy())]
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def evaluate(self, run: Run, seed: int = 0) -> tuple[dict[str, Any], str]:
+        """Table I (DD / NPD x EUD / EM x Diff / Ratio) for every system against held-out A and
+        B, the genre balance of each system, the classifier's held-out accuracy, the sampling
+        noise floor of the table, and the DD / NPD histograms (Fig. 6)."""
+        from fugato.metrics import (
+            duration_bins,
+            duration_distribution,
+            earth_movers,
+            euclidean,
+            fusion_scores,
+            pitch_class_distribution,
+        )
+        from fugato.report import markdown_table, plot_distributions, plot_training_curves
+
+        cfg: SampleConfig = self.config.sample
+        n = cfg.eval_windows
+        rng = np.random.default_rng(seed)
+        torch.manual_seed(seed)
+        test_a, test_b = self.windows("A", "test"), self.windows("B", "test")
+        train = np.concatenate([self.windows("A", "train"), self.windows("B", "train")])
+        g = torch.Generator(device=self.device).manual_seed(seed)
+
+        def written(name: str, count: int) -> np.ndarray:
+            return self.generate(name, count, g, cfg.temperature).cpu().numpy()
+
+        systems = {
+            "RM": random_windows(train, n, self.encoding, rng, uniform=True),
+            "MC": random_windows(train, n, self.encoding, rng, uniform=False),
+            "MLE": written("mle", n),
+            "GAN": written("gen_gan", n),
+            "RL": np.concatenate([written("rl_a", n - n // 2), written("rl_b", n // 2)]),
+            "Fusion": written("gen_f", n),
+        }
+        # the floor: a held-out real mixture of A and B of the same size as each system
+        half = min(n // 2, len(test_a), len(test_b))
+        systems_floor = np.concatenate([test_a[rng.choice(len(test_a), half, replace=False)],
+                                        test_b[rng.choice(len(test_b), half, replace=False)]])
+
+        def melodies(windows: np.ndarray) -> list[Melody]:
+            return [self.encoding.decode(w) for w in windows]
+
+        bins = duration_bins()
+        features = {"dd": (duration_distribution, bins), "npd": (pitch_class_distribution,
+                                                                 np.arange(12))}
+        dists = {"A": melodies(test_a), "B": melodies(test_b)}
+        hist: dict[str, dict[str, np.ndarray]] = {k: {} for k in features}
+        for label, windows in {"A": test_a, "B": test_b, **systems,
+                               "real mixture (floor)": systems_floor}.items():
+            mel = dists.get(label) or melodies(windows)
+            for key, (fn, _) in features.items():
+                hist[key][label] = fn(mel)
+
+        def scores(label: str) -> dict[str, dict[str, dict[str, float]]]:
+            out: dict[str, dict[str, dict[str, float]]] = {}
+            for key, (_, positions) in features.items():
+                h = hist[key]
+                out[key] = {
+                    "eud": fusion_scores(euclidean(h["A"], h[label]), euclidean(h["B"], h[label]),
+                                         euclidean(h["A"], h["B"])),
+                    "em": fusion_scores(earth_movers(h["A"], h[label], positions),
+                                        earth_movers(h["B"], h[label], positions),
+                                        earth_movers(h["A"], h["B"], positions)),
+                }
+            return out
+
+        table = {label: scores(label) for label in systems}
+        floor = scores("real mixture (floor)")
+
+        # genre balance from the classifier trained on real windows (A = jazz = 1)
+        classifier = self.nets["classifier"].eval()
+
+        @torch.no_grad()
+        def p_jazz(windows: np.ndarray) -> np.ndarray:
+            x = torch.as_tensor(windows, device=self.device)
+            return torch.cat([torch.sigmoid(classifier(x[i : i + 2048])[:, 0])
+                              for i in range(0, len(x), 2048)]).cpu().numpy()
+
+        accuracy = 0.5 * (float((p_jazz(test_a) > 0.5).mean())
+                          + float((p_jazz(test_b) <= 0.5).mean()))
+        p = {label: float(p_jazz(w).mean()) for label, w in systems.items()}
+        balance = {label: 1 - 2 * abs(v - 0.5) for label, v in p.items()}
+
+        results: dict[str, Any] = {
+            "model": self.name, "step": run.step,
+            "genres": {"A": self.config.data.genre_a, "B": self.config.data.genre_b},
+            "table": table, "floor": floor, "balance": balance, "p_jazz": p,
+            "classifier_accuracy": accuracy,
+            "test_windows": {"A": len(test_a), "B": len(test_b)}, "eval_windows": n,
+            **{f"{label}_{key}_em_ratio": table[label][key]["em"]["ratio"]
+               for label in systems for key in features},
+            **{f"{label}_balance": balance[label] for label in systems},
+        }
+
+        plots = run.path / "plots"
+        plot_training_curves(run.metrics(), plots / "training.png",
+                             ("nll_f", "classifier_accuracy"))
+        shown = ["A", "B", *systems]
+        plot_distributions({k: hist["dd"][k] for k in shown}, bins, None,
+                           plots / "durations.png", "Note durations (DD)", "quarter notes",
+                           max_bins=16)
+        from fugato.music.melody import PITCH_CLASS_NAMES
+
+        plot_distributions({k: hist["npd"][k] for k in shown}, np.arange(12), PITCH_CLASS_NAMES,
+                           plots / "pitch_classes.png", "Pitch classes (NPD)", "pitch class")
+        rows = []
+        for label in [*systems, "real mixture (floor)"]:
+            t = table.get(label) or floor
+            rows.append({"system": label,
+                         **{f"{k} {d} {m}": t[k][d][m] for k in features for d in ("eud", "em")
+                            for m in ("diff", "ratio")},
+                         "balance": balance.get(label, float("nan"))})
+        report = "\n\n".join([
+            f"# FusionGAN: {self.config.data.genre_a} (A) x {self.config.data.genre_b} (B), "
+            f"step {run.step}",
+            f"{n} windows of {self.config.data.window} steps per system against "
+            f"{len(test_a)} held-out A and {len(test_b)} held-out B windows. Diff = d(A,F) + "
+            "d(B,F) - d(A,B), Ratio = (d(A,F) + d(B,F)) / d(A,B): 0 and 1 for any mixture of A "
+            "and B, so they measure how far a system leaves the span of A and B; the floor row "
+            "is a held-out real mixture of the same size (sampling noise). Balance = 1 - 2 "
+            "|mean P(jazz) - 0.5| from a genre classifier with held-out balanced accuracy "
+            f"{accuracy:.3f}.",
+            "## Table I\n\n" + markdown_table(rows),
+            "## Note durations (Fig. 6)\n\n![durations](plots/durations.png)",
+            "## Pitch classes (Fig. 6)\n\n![pitch classes](plots/pitch_classes.png)",
+            "## Training\n\n![training curves](plots/training.png)",
+        ]) + "\n"
+        return results, report
+
+
+def random_windows(reference: np.ndarray, n: int, encoding: EventEncoding,
+                   rng: np.random.Generator, uniform: bool) -> np.ndarray:
+    """The RM (`uniform`) and MC baselines: (n, T) windows of notes whose pitches and durations
+    (in grid steps) are drawn independently, uniformly from the values seen in `reference`
+    windows (RM) or with their frequencies there (MC)."""
+    t_len = reference.shape[1]
+    is_note = reference >= encoding.first_pitch_token
+    pitches = reference[is_note]
+    # a note lasts until the next event (note_on or note_off) or the window's end
+    events = np.argwhere((reference >= encoding.first_pitch_token)
+                         | (reference == encoding.NOTE_OFF))
+    rows, cols = events[:, 0], events[:, 1]
+    following = np.append(cols[1:], t_len)
+    following[np.append(rows[1:] != rows[:-1], True)] = t_len
+    lengths = (following - cols)[reference[rows, cols] >= encoding.first_pitch_token]
+    if uniform:
+        pitch_pool, length_pool = np.unique(pitches), np.unique(lengths)
+    else:
+        pitch_pool, length_pool = pitches, lengths
+    # enough notes to fill every window even if every note lasts one step
+    drawn_len = rng.choice(length_pool, size=(n, t_len))
+    drawn_pitch = rng.choice(pitch_pool, size=(n, t_len))
+    onsets = np.cumsum(drawn_len, axis=1) - drawn_len  # (n, t_len) start step of each note
+    out = np.full((n, t_len), encoding.HOLD, dtype=np.int64)
+    inside = onsets < t_len
+    r, k = np.nonzero(inside)
+    out[r, onsets[r, k]] = drawn_pitch[r, k]
+    return out
