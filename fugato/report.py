@@ -157,6 +157,7 @@ def plot_piano_rolls(melodies: Sequence[Any], labels: Sequence[str], path: Path,
         ax.tick_params(labelsize=6)
         ax.set_title(label, fontsize=7)
     axes[0][0].set_ylabel("MIDI pitch", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))  # room above the two-line captions for the title
     fig.suptitle(title, fontsize=9)
     save_figure(fig, path)
 
