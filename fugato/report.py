@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from fugato.atomic import atomic_path, write_text
+from fugato.errors import FugatoError
 from fugato.music.melody import TPQ
 
 
@@ -218,30 +219,58 @@ NOT_METRICS = frozenset({"step", "eval_bars", "gamma", "beta", "seed"})
 """Numbers an eval.json may hold that describe the run, not its quality."""
 
 
+def flatten_numbers(results: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """Every number in nested dicts, keyed by its path: {"table": {"F": {"em": 1.2}}} ->
+    {"table/F/em": 1.2}; strings, lists and booleans are left out."""
+    out: dict[str, float] = {}
+    for key, value in results.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten_numbers(value, path + "/"))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            out[path] = float(value)
+    return out
+
+
 def compare_runs(run_dirs: Sequence[Path], out: Path, metrics: Sequence[str] | None = None
                  ) -> dict[str, Any]:
-    """Box plots and a median table of the scalar metrics in each run's `eval.json`, runs grouped
-    by `run_group` (the paper figures over seeds). Writes `out/comparison.{json,md,png}`;
-    returns the JSON dict `{"groups": {group: {metric: [values]}}, "medians": ...}`."""
+    """Box plots and tables of the metrics in each run's `eval.json`, runs grouped by
+    `run_group` (the paper figures over seeds). Writes `out/comparison.{json,md,png}`.
+
+    `metrics` (default: the top-level numbers every group has) are plotted and get a median
+    table; every number of the eval.json files, nested ones as `a/b/c` paths, gets mean and
+    standard deviation per group. Returns the JSON dict `{"groups": {group: {metric:
+    [values]}}, "medians": ..., "summary": {group: {path: [mean, sd]}}}`."""
     groups: dict[str, dict[str, list[float]]] = {}
     for run_dir in run_dirs:
         results = json.loads((Path(run_dir) / "eval.json").read_text())
-        scalars = {k: float(v) for k, v in results.items()
-                   if isinstance(v, int | float) and not isinstance(v, bool)}
         group = groups.setdefault(run_group(Path(run_dir)), {})
-        for key, value in scalars.items():
+        for key, value in flatten_numbers(results).items():
             group.setdefault(key, []).append(value)
-    if metrics is None:  # the metrics every group has, in the first run's order
-        metrics = [k for k in next(iter(groups.values()))
-                   if all(k in g for g in groups.values()) and k not in NOT_METRICS]
+    if metrics is None:  # the top-level metrics every group has, in the first run's order
+        metrics = [k for k in next(iter(groups.values())) if "/" not in k
+                   and all(k in g for g in groups.values()) and k not in NOT_METRICS]
+    missing = sorted({m for m in metrics for g in groups.values() if m not in g})
+    if missing:
+        raise FugatoError(f"metrics not in every eval.json: {', '.join(missing)}")
     medians = {g: {m: float(np.median(values[m])) for m in metrics} for g, values in groups.items()}
+    summary = {g: {k: [float(np.mean(v)), float(np.std(v))] for k, v in values.items()
+                   if k not in NOT_METRICS} for g, values in groups.items()}
     out.mkdir(parents=True, exist_ok=True)
     result = {"runs": [str(r) for r in run_dirs], "groups": groups, "medians": medians,
-              "metrics": list(metrics)}
+              "metrics": list(metrics), "summary": summary}
     write_text(out / "comparison.json", json.dumps(result, indent=2) + "\n")
-    rows = [{"group": g, "runs": len(next(iter(groups[g].values()))), **medians[g]}
-            for g in groups]
-    write_text(out / "comparison.md", "# Comparison (medians over runs)\n\n"
-               + markdown_table(rows) + "\n\n![box plots](comparison.png)\n")
+    rows = [{"group": g, "runs": len(runs_of(groups[g])), **medians[g]} for g in groups]
+    paths = sorted({k for values in summary.values() for k in values})
+    every = [{"number": k, **{g: (f"{summary[g][k][0]:.4g} ± {summary[g][k][1]:.2g}"
+                                  if k in summary[g] else "") for g in groups}} for k in paths]
+    write_text(out / "comparison.md", "# Comparison\n\n## Medians over runs\n\n"
+               + markdown_table(rows) + "\n\n![box plots](comparison.png)\n\n"
+               "## Every number (mean ± sd over runs)\n\n" + markdown_table(every) + "\n")
     plot_boxplots(groups, metrics, out / "comparison.png", "Metrics over runs (box: quartiles)")
     return result
+
+
+def runs_of(group: Mapping[str, list[float]]) -> list[float]:
+    """The values of a group's most-reported number: as many as the group has runs."""
+    return max(group.values(), key=len)

@@ -20,7 +20,7 @@ ROOT = Path(__file__).parents[1]
 CONFIG = ROOT / "configs" / "fusion-quick.toml"
 HAVE_JAZZ = (data_dir(required=False) or Path("/nonexistent")).joinpath(
     "wjazzd", "score_csv.zip").is_file()
-TINY = ["data.genre_b='essen:ireland'", "net.hidden=16", "net.embed=8", "net.critic_embed=8",
+TINY = ["data.genre_b='essen:ireland'", "net.mle_weight=0.5", "net.hidden=16", "net.embed=8", "net.critic_embed=8",
         "net.critic_filters=4", "net.rollouts=2", "net.pretrain_steps=12", "net.genre_steps=4",
         "train.max_steps=20", "train.batch_size=8", "train.eval_batches=2", "train.log_every=2",
         "train.eval_every=10", "train.checkpoint_every=10", "sample.eval_windows=40"]
@@ -54,16 +54,18 @@ def test_random_baselines_draw_seen_values_uniformly_or_by_frequency() -> None:
 def test_phase_changes_copy_the_pretrained_generators() -> None:
     task = FusionGAN(load_config(CONFIG, TINY))
     task.nets = nets = task.build_nets()
+    # the MLE baseline starts where G_F starts
+    assert torch.equal(nets["mle"].head.weight, nets["gen_f"].head.weight)
     p, q = task.config.net.pretrain_steps, task.fusion_start
     with torch.no_grad():
         for net in nets.values():
             for param in net.parameters():
                 param.add_(torch.randn_like(param))
     task.on_step(nets, p - 1)
-    assert not torch.equal(nets["mle"].head.weight, nets["gen_f"].head.weight)
+    assert not torch.equal(nets["gen_gan"].head.weight, nets["gen_f"].head.weight)
     task.on_step(nets, p)
-    assert torch.equal(nets["mle"].head.weight, nets["gen_f"].head.weight)
     assert torch.equal(nets["gen_gan"].head.weight, nets["gen_f"].head.weight)
+    assert not torch.equal(nets["mle"].head.weight, nets["gen_f"].head.weight)
     task.on_step(nets, q)
     assert torch.equal(nets["rl_a"].head.weight, nets["gen_a"].head.weight)
     assert torch.equal(nets["rl_b"].head.weight, nets["gen_b"].head.weight)
@@ -89,6 +91,7 @@ def test_training_runs_the_three_phases(trained_run: Path) -> None:
     records = [json.loads(line) for line in (trained_run / "metrics.jsonl").open()]
     train = {r["step"]: r for r in records if r["split"] == "train"}
     assert "nll_f" in train[2] and "w_a" not in train[2]  # maximum likelihood
+    assert all("nll_mle" in r for r in train.values())  # the MLE baseline trains throughout
     assert "w_a" in train[14] and "w_f" not in train[14]  # per genre
     assert {"w_f", "f_balance", "ordering", "reward_gen_f", "reward_rl_a"} <= set(train[20])
     valid = [r for r in records if r["split"] == "valid"]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fugato.report import compare_runs, run_group
+from fugato.errors import FugatoError
+from fugato.report import compare_runs, flatten_numbers, run_group
 
 
 def test_run_group_strips_only_a_numeric_seed_suffix() -> None:
@@ -34,7 +35,14 @@ def test_compare_groups_seeds_and_takes_medians(tmp_path: Path) -> None:
     assert result["medians"]["ar"] == {"mig": pytest.approx(0.7), "sap": pytest.approx(0.2)}
     assert result["medians"]["beta"]["mig"] == pytest.approx(0.1)
     assert (tmp_path / "out" / "comparison.png").stat().st_size > 1000
-    assert "| ar | 3 |" in (tmp_path / "out" / "comparison.md").read_text()
+    md = (tmp_path / "out" / "comparison.md").read_text()
+    assert "| ar | 3 |" in md
+    # nested numbers are summarised by path, mean and sd over the group's runs
+    assert result["summary"]["ar"]["per_attribute/a/mig"] == [1.0, 0.0]
+    assert result["summary"]["ar"]["mig"] == pytest.approx([0.7, 0.1633], abs=1e-4)
+    assert "per_attribute/a/mig" in md and "0.7 ± 0.16" in md
+    with pytest.raises(FugatoError, match="nope"):
+        compare_runs(runs, tmp_path / "out", ["mig", "nope"])
 
 
 def test_compare_command_needs_evaluated_runs(tmp_path: Path) -> None:
@@ -43,3 +51,8 @@ def test_compare_command_needs_evaluated_runs(tmp_path: Path) -> None:
                            "--out", str(tmp_path / "out")], capture_output=True, text=True)
     assert done.returncode == 2 and "no eval.json" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_flatten_numbers_keeps_numbers_by_path() -> None:
+    nested = {"a": 1, "b": {"c": 2.5, "d": {"e": 3}}, "s": "text", "l": [1, 2], "t": True}
+    assert flatten_numbers(nested) == {"a": 1.0, "b/c": 2.5, "b/d/e": 3.0}

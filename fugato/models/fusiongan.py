@@ -5,9 +5,9 @@ common tonic (a written key, else a Krumhansl-Schmuckler estimate: jazz solos ca
 are cut into windows; the split is by piece. Three LSTM generators G_A, G_B, G_F and three
 TextCNN critics D_A, D_B, D_F train in phases, as in Algorithm 1 of the paper:
 
-1. steps [0, P): maximum likelihood: G_A on A, G_B on B, G_F on A + B (and the genre
-   classifier of the evaluation on real windows). At step P, G_F is copied into the MLE
-   baseline and into the GAN baseline's generator.
+1. steps [0, P): maximum likelihood: G_A on A, G_B on B, G_F on the pooled windows of A + B
+   (and the genre classifier of the evaluation on real windows). At step P, G_F is copied into
+   the GAN baseline's generator.
 2. steps [P, Q): per genre, Wasserstein adversarial training: D_A separates A from G_A, D_B
    separates B from G_B. At step Q, G_A and G_B are copied into the RL baseline.
 3. steps [Q, end): fusion. D_F treats A and B as equally real and G_F as fake, with the balance
@@ -21,9 +21,14 @@ Lipschitz by spectral normalisation (not a gradient penalty: inputs are discrete
 generators get gradients by policy gradient: REINFORCE with Monte-Carlo rollout rewards
 (SeqGAN), batched (`fugato.losses.policy_gradient`).
 
-Baselines, all in the same encoding: RM and MC samplers (`random_windows`), MLE (G_F after
-phase 1), GAN (one generator/critic pair on A + B from step P on), RL (after phase 2, G_A
-rewarded by D_B and G_B by D_A; its samples are half from each).
+With `net.mle_weight` > 0 every adversarially trained generator also keeps its
+maximum-likelihood term on its own data (G_A on A, G_B on B, G_F and GAN on A + B, the RL
+generators on their starting genre), a common stabiliser of SeqGAN training.
+
+Baselines, all in the same encoding: RM and MC samplers (`random_windows`), MLE (an LSTM
+trained by maximum likelihood on the pooled A + B windows for the whole run, from G_F's
+initial weights), GAN (one generator/critic pair on pooled A + B from step P on), RL (after
+phase 2, G_A rewarded by D_B and G_B by D_A; its samples are half from each).
 """
 
 from __future__ import annotations
@@ -89,6 +94,8 @@ class NetConfig:
     critic_lr: float = 1e-3
     balance_weight: float = 1.0
     ordering_weight: float = 1.0
+    mle_weight: float = 0.0
+    """Weight of each adversarial generator's maximum-likelihood term (0: pure policy gradient)."""
 
 
 @dataclass
@@ -140,13 +147,17 @@ class FusionGAN(Task):
         return windows
 
     def _pairs(self, split: str, seed: int) -> TensorData:
-        """(A window, B window) pairs: the smaller genre cycles through seeded permutations so
-        that every batch holds as many A as B windows."""
+        """(A window, B window, pooled window) triples: A and B cycle through seeded
+        permutations so that every batch holds as many A as B windows; the third is a window
+        of the pooled A + B set in its natural proportions (the MLE and GAN baselines' data)."""
         a, b = self.windows("A", split), self.windows("B", split)
+        pooled = np.concatenate([a, b])
         rng = np.random.default_rng(seed)
         n = max(len(a), len(b))
         ia, ib = np.resize(rng.permutation(len(a)), n), np.resize(rng.permutation(len(b)), n)
-        return TensorData((torch.as_tensor(a[ia]), torch.as_tensor(b[ib])))
+        ip = np.resize(rng.permutation(len(pooled)), n)
+        return TensorData((torch.as_tensor(a[ia]), torch.as_tensor(b[ib]),
+                           torch.as_tensor(pooled[ip])))
 
     def build_data(self) -> tuple[TensorData, TensorData]:
         return self._pairs("train", self.config.train.seed), self._pairs("valid", 0)
@@ -164,6 +175,7 @@ class FusionGAN(Task):
                            dropout=0.0 if spectral else 0.25, spectral_norm=spectral)
 
         nets: Nets = {name: generator() for name in GENERATORS.values()}
+        nets["mle"].load_state_dict(nets["gen_f"].state_dict())  # one start for MLE and G_F
         nets.update({name: critic() for name in ("d_a", "d_b", "d_f", "d_gan")})
         nets["classifier"] = critic(spectral=False)
         return nets
@@ -175,7 +187,9 @@ class FusionGAN(Task):
             return [p for name in names for p in nets[name].parameters()]
 
         return {
-            "mle": torch.optim.Adam(params("gen_a", "gen_b", "gen_f"), lr=self.config.train.lr),
+            "pretrain": torch.optim.Adam(params("gen_a", "gen_b", "gen_f"),
+                                         lr=self.config.train.lr),
+            "mle": torch.optim.Adam(params("mle"), lr=self.config.train.lr),
             "classifier": torch.optim.Adam(params("classifier"), lr=self.config.train.lr),
             "generators": torch.optim.Adam(params("gen_a", "gen_b", "gen_f", "gen_gan", "rl_a",
                                                   "rl_b"), lr=n.adversarial_lr),
@@ -186,14 +200,14 @@ class FusionGAN(Task):
     def steps(self) -> list[Step]:
         n: NetConfig = self.config.net
         p = n.pretrain_steps
-        return [Step("mle", self._mle, stop=p), Step("classifier", self._classify, stop=p),
+        return [Step("pretrain", self._pretrain, stop=p), Step("mle", self._mle_baseline),
+                Step("classifier", self._classify, stop=p),
                 Step("critics", self._critics, start=p, repeat=n.critic_repeat),
                 Step("generators", self._generators, start=p)]
 
     def on_step(self, nets: Nets, step: int) -> None:
         n: NetConfig = self.config.net
-        if step == n.pretrain_steps:  # the MLE and GAN baselines start from G_F
-            nets["mle"].load_state_dict(nets["gen_f"].state_dict())
+        if step == n.pretrain_steps:  # the GAN baseline starts from the pre-trained G_F
             nets["gen_gan"].load_state_dict(nets["gen_f"].state_dict())
         if step == self.fusion_start:  # the RL baseline starts from the per-genre generators
             nets["rl_a"].load_state_dict(nets["gen_a"].state_dict())
@@ -205,17 +219,23 @@ class FusionGAN(Task):
         logits = gen(torch.cat([start, windows[:, :-1]], dim=1))
         return F.cross_entropy(logits.flatten(0, 1), windows.flatten())
 
-    def _mle(self, nets: Nets, batch: Batch, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        a, b = batch
+    def _pretrain(self, nets: Nets, batch: Batch, step: int
+                  ) -> tuple[torch.Tensor, dict[str, float]]:
+        a, b, pooled = batch
         nll_a, nll_b = self._nll(nets["gen_a"], a), self._nll(nets["gen_b"], b)
-        nll_f = self._nll(nets["gen_f"], torch.cat([a, b]))
+        nll_f = self._nll(nets["gen_f"], pooled)
         loss = nll_a + nll_b + nll_f
         return loss, {"nll_a": nll_a.item(), "nll_b": nll_b.item(), "nll_f": nll_f.item()}
+
+    def _mle_baseline(self, nets: Nets, batch: Batch, step: int
+                      ) -> tuple[torch.Tensor, dict[str, float]]:
+        nll = self._nll(nets["mle"], batch[2])
+        return nll, {"nll_mle": nll.item()}
 
     def _classify(self, nets: Nets, batch: Batch, step: int
                   ) -> tuple[torch.Tensor, dict[str, float]]:
         """The evaluation's genre classifier: P(A = jazz) from a real window."""
-        a, b = batch
+        a, b, _ = batch
         logits = nets["classifier"](torch.cat([a, b]))[:, 0]
         labels = torch.cat([torch.ones(len(a)), torch.zeros(len(b))]).to(logits.device)
         loss = F.binary_cross_entropy_with_logits(logits, labels)
@@ -238,13 +258,13 @@ class FusionGAN(Task):
     def _critics(self, nets: Nets, batch: Batch, step: int
                  ) -> tuple[torch.Tensor, dict[str, float]]:
         """Wasserstein critic losses of the current phase (one forward per critic: DDP-safe)."""
-        a, b = batch
+        a, b, pooled = batch
         n: NetConfig = self.config.net
         k = len(a)
         fake_a, fake_b = self.generate("gen_a", k), self.generate("gen_b", k)
-        fake_gan = self.generate("gen_gan", 2 * k)
-        s_gan = nets["d_gan"](torch.cat([a, b, fake_gan]))[:, 0]
-        w_gan = critic_loss(s_gan[: 2 * k], s_gan[2 * k :])
+        fake_gan = self.generate("gen_gan", k)
+        s_gan = nets["d_gan"](torch.cat([pooled, fake_gan]))[:, 0]
+        w_gan = critic_loss(s_gan[:k], s_gan[k:])
         logs = {"w_gan": -w_gan.item()}
         if step < self.fusion_start:
             s_a = nets["d_a"](torch.cat([a, fake_a]))[:, 0]
@@ -271,16 +291,20 @@ class FusionGAN(Task):
                     ) -> tuple[torch.Tensor, dict[str, float]]:
         """REINFORCE for every generator of the current phase with rollout rewards from its
         critics (the sum of their scores)."""
-        a, _ = batch
-        rewarded = {"gen_a": ("d_a",), "gen_b": ("d_b",), "gen_gan": ("d_gan",)}
+        a, b, pooled = batch
+        # generator: (critics whose scores reward it, its own data for the MLE term)
+        rewarded = {"gen_a": (("d_a",), a), "gen_b": (("d_b",), b),
+                    "gen_gan": (("d_gan",), pooled)}
         if step >= self.fusion_start:
-            rewarded.update({"gen_f": ("d_a", "d_b", "d_f"), "rl_a": ("d_b",), "rl_b": ("d_a",)})
+            rewarded.update({"gen_f": (("d_a", "d_b", "d_f"), pooled), "rl_a": (("d_b",), a),
+                             "rl_b": (("d_a",), b)})
+        mle_weight = self.config.net.mle_weight
         loss = torch.zeros((), device=a.device)
         logs = {}
         bos = self.encoding.BOS
         for name in ("d_a", "d_b", "d_f", "d_gan"):  # scoring only: no spectral-norm updates
             self.nets[name].eval()
-        for gen_name, critics in rewarded.items():
+        for gen_name, (critics, own_data) in rewarded.items():
             sequences = self.generate(gen_name, len(a))
 
             def score(x: torch.Tensor, critics: tuple[str, ...] = critics) -> torch.Tensor:
@@ -290,6 +314,8 @@ class FusionGAN(Task):
                                       self.config.net.rollouts,
                                       banned=[self.encoding.PAD, bos])
             loss = loss + reinforce_loss(nets[gen_name], sequences, rewards, bos)
+            if mle_weight > 0:
+                loss = loss + mle_weight * self._nll(nets[gen_name], own_data)
             logs[f"reward_{gen_name}"] = rewards[:, -1].mean().item()
         for name in ("d_a", "d_b", "d_f", "d_gan"):
             self.nets[name].train()
@@ -297,10 +323,11 @@ class FusionGAN(Task):
 
     @torch.no_grad()
     def validate(self, nets: Nets, batch: Batch) -> dict[str, float]:
-        a, b = batch
+        a, b, pooled = batch
         logs = {"nll_a": self._nll(nets["gen_a"], a).item(),
                 "nll_b": self._nll(nets["gen_b"], b).item(),
-                "nll_f": self._nll(nets["gen_f"], torch.cat([a, b])).item()}
+                "nll_f": self._nll(nets["gen_f"], pooled).item(),
+                "nll_mle": self._nll(nets["mle"], pooled).item()}
         logs["loss"] = logs["nll_a"] + logs["nll_b"] + logs["nll_f"]
         logs["classifier_accuracy"] = self._classify(nets, batch, 0)[1]["classifier_accuracy"]
         return logs
