@@ -20,7 +20,8 @@ ROOT = Path(__file__).parents[1]
 CONFIG = ROOT / "configs" / "fusion-quick.toml"
 HAVE_JAZZ = (data_dir(required=False) or Path("/nonexistent")).joinpath(
     "wjazzd", "score_csv.zip").is_file()
-TINY = ["data.genre_b='essen:ireland'", "net.mle_weight=0.5", "net.hidden=16", "net.embed=8", "net.critic_embed=8",
+TINY = ["data.genre_b='essen:ireland'", "net.mle_weight=0.5", "net.hidden=16", "net.embed=8",
+        "net.critic_embed=8",
         "net.critic_filters=4", "net.rollouts=2", "net.pretrain_steps=12", "net.genre_steps=4",
         "train.max_steps=20", "train.batch_size=8", "train.eval_batches=2", "train.log_every=2",
         "train.eval_every=10", "train.checkpoint_every=10", "sample.eval_windows=40"]
@@ -131,6 +132,23 @@ def test_eval_writes_table_one_balance_and_figure_six(trained_run: Path) -> None
     assert all(0 <= b <= 1 for b in results["balance"].values())
     # the floor is a real mixture of A and B: close to Diff 0 / Ratio 1
     assert abs(results["floor"]["npd"]["em"]["ratio"] - 1) < 0.5
-    for png in ("durations.png", "pitch_classes.png", "training.png"):
+    # mgeval: a real mixture overlaps each genre more than uniformly random notes do
+    relative = results["mgeval"]
+    assert set(relative) == systems | {"real mixture (floor)"}
+
+    def overlap(system: str, genre: str) -> float:
+        return float(np.mean([f["overlap"] for f in relative[system][genre].values()]))
+
+    for genre in ("A", "B"):
+        assert overlap("real mixture (floor)", genre) > overlap("RM", genre)
+    for png in ("durations.png", "pitch_classes.png", "training.png", "rewards.png"):
         assert (trained_run / "plots" / png).stat().st_size > 1000
-    assert "Table I" in (trained_run / "report.md").read_text()
+    report = (trained_run / "report.md").read_text()
+    assert "Table I" in report and "mgeval" in report
+    # a few windows of every system, RM and MC included, as MIDI that music21 reads
+    from music21 import converter
+
+    for system in systems:
+        files = sorted((trained_run / "samples" / system).glob("*.mid"))
+        assert len(files) == 4
+        assert converter.parse(files[-1]).highestTime <= 8.0 + 1e-6

@@ -97,3 +97,26 @@ def test_textcnn_takes_ids_or_distributions_and_short_sequences() -> None:
     soft = one_hot.clone().requires_grad_()
     net(soft).sum().backward()
     assert soft.grad is not None and soft.grad.abs().sum() > 0
+
+
+def test_several_critics_count_equally_after_standardisation() -> None:
+    torch.manual_seed(0)
+    gen = LSTMGenerator(12, embed=8, hidden=16, layers=1, dropout=0.0)
+    sequences = gen.sample(torch.full((16, 1), BOS), 6)
+    noise = torch.rand(5, 3, 16, 6)
+
+    def critics(x: torch.Tensor, scale: float) -> torch.Tensor:
+        """Two critics: one on the last token, one on the first, the first `scale` wide."""
+        return torch.stack([scale * (x[:, -1] % 3).float(), (x[:, 0] % 2).float()], dim=1)
+
+    even = rollout_rewards(gen, lambda x: critics(x, 1.0), sequences, BOS, 3, noise)
+    wide = rollout_rewards(gen, lambda x: critics(x, 1000.0), sequences, BOS, 3, noise)
+    torch.testing.assert_close(even, wide)  # a critic's scale no longer matters
+    raw = rollout_rewards(gen, lambda x: critics(x, 1000.0).sum(dim=1), sequences, BOS, 3, noise)
+    assert not torch.allclose(raw / raw.std(), even / even.std(), atol=0.1)
+    # one-token sequences: the reward is the sum of the two standardised columns
+    short = sequences[:, :1]
+    scores = critics(short, 1000.0)
+    expected = ((scores - scores.mean(0)) / scores.std(0)).sum(1)
+    torch.testing.assert_close(rollout_rewards(gen, lambda x: critics(x, 1000.0), short, BOS,
+                                               3)[:, 0], expected)

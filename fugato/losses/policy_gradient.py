@@ -20,7 +20,8 @@ import torch
 from fugato.nn.lstm import LSTMGenerator
 
 Scorer = Callable[[torch.Tensor], torch.Tensor]
-"""Whole sequences (N, T) int64 -> scores (N,) float (higher = more real)."""
+"""Whole sequences (N, T) int64 -> scores (N,) float (higher = more real), or (N, C) for C
+critics whose standardised scores are summed (see `rollout_rewards`)."""
 
 
 def sample_from(logits: torch.Tensor, uniform: torch.Tensor,
@@ -60,12 +61,17 @@ def rollout_rewards(gen: LSTMGenerator, score: Scorer, sequences: torch.Tensor, 
 
     `noise`: uniform (T - 1, n_rollouts, B, T) driving the sampling (default: torch.rand), entry
     [t - 1, r, b, j] samples position j of rollout r of prefix length t of sequence b.
+
+    A scorer of C > 1 columns (several critics) gives the sum of the columns after each is
+    standardised over every window scored here: Wasserstein critics have arbitrary scales, and
+    without this the widest critic alone would steer the generator.
     """
     b, t_len = sequences.shape
     device = sequences.device
     rewards = torch.empty(b, t_len, device=device)
-    rewards[:, -1] = score(sequences)
+    final = score(sequences)
     if t_len == 1:
+        rewards[:, -1] = _combined(final)
         return rewards
     if noise is None:
         noise = torch.rand(t_len - 1, n_rollouts, b, t_len, device=device)
@@ -101,8 +107,18 @@ def rollout_rewards(gen: LSTMGenerator, score: Scorer, sequences: torch.Tensor, 
     gen.train(was_training)
     scores = torch.cat([score(completions[i : i + score_batch])
                         for i in range(0, len(completions), score_batch)])
-    rewards[:, :-1] = scores.view(t_len - 1, n_rollouts, b).mean(dim=1).t()
+    combined = _combined(torch.cat([final, scores]))
+    rewards[:, -1] = combined[:b]
+    rewards[:, :-1] = combined[b:].view(t_len - 1, n_rollouts, b).mean(dim=1).t()
     return rewards
+
+
+def _combined(scores: torch.Tensor) -> torch.Tensor:
+    """(N,) scores as they are; (N, C) scores: each column standardised over N, then summed."""
+    if scores.dim() == 1:
+        return scores
+    spread = scores.std(dim=0, keepdim=True).clamp_min(1e-8) if len(scores) > 1 else 1.0
+    return ((scores - scores.mean(dim=0, keepdim=True)) / spread).sum(dim=1)
 
 
 def reinforce_loss(gen: LSTMGenerator, sequences: torch.Tensor, rewards: torch.Tensor,

@@ -19,7 +19,8 @@ The paper's own text was not at hand while this was written: the fusion objectiv
 reading of its equations (2), (8)-(11), (13), (14) as the issue summarises them. Critics are kept
 Lipschitz by spectral normalisation (not a gradient penalty: inputs are discrete tokens). Token
 generators get gradients by policy gradient: REINFORCE with Monte-Carlo rollout rewards
-(SeqGAN), batched (`fugato.losses.policy_gradient`).
+(SeqGAN), batched (`fugato.losses.policy_gradient`). With `net.standardise_rewards` each of
+G_F's three critics is standardised before the sum: Wasserstein critics have arbitrary scales.
 
 With `net.mle_weight` > 0 every adversarially trained generator also keeps its
 maximum-likelihood term on its own data (G_A on A, G_B on B, G_F and GAN on A + B, the RL
@@ -96,6 +97,9 @@ class NetConfig:
     ordering_weight: float = 1.0
     mle_weight: float = 0.0
     """Weight of each adversarial generator's maximum-likelihood term (0: pure policy gradient)."""
+    standardise_rewards: bool = True
+    """G_F's reward D_A + D_B + D_F with each critic's scores standardised first (over the
+    step's rollouts), so that the three count equally whatever their scales."""
 
 
 @dataclass
@@ -104,6 +108,11 @@ class SampleConfig:
     tempo: float = 120.0
     eval_windows: int = 1000
     """Windows each system writes for the evaluation (and real windows per floor estimate)."""
+    mgeval_windows: int = 200
+    """Windows per set in the mgeval-style relative evaluation (its pairwise distances grow
+    with the square of this)."""
+    midi_per_system: int = 4
+    """Windows of every system that the evaluation writes as MIDI files."""
 
 
 class FusionGAN(Task):
@@ -299,6 +308,7 @@ class FusionGAN(Task):
             rewarded.update({"gen_f": (("d_a", "d_b", "d_f"), pooled), "rl_a": (("d_b",), a),
                              "rl_b": (("d_a",), b)})
         mle_weight = self.config.net.mle_weight
+        standardise = self.config.net.standardise_rewards
         loss = torch.zeros((), device=a.device)
         logs = {}
         bos = self.encoding.BOS
@@ -308,7 +318,8 @@ class FusionGAN(Task):
             sequences = self.generate(gen_name, len(a))
 
             def score(x: torch.Tensor, critics: tuple[str, ...] = critics) -> torch.Tensor:
-                return sum(self.nets[c](x)[:, 0] for c in critics)  # type: ignore[return-value]
+                columns = torch.stack([self.nets[c](x)[:, 0] for c in critics], dim=1)
+                return columns if standardise else columns.sum(dim=1)
 
             rewards = rollout_rewards(self.nets[gen_name], score, sequences, bos,
                                       self.config.net.rollouts,
@@ -330,6 +341,10 @@ class FusionGAN(Task):
                 "nll_mle": self._nll(nets["mle"], pooled).item()}
         logs["loss"] = logs["nll_a"] + logs["nll_b"] + logs["nll_f"]
         logs["classifier_accuracy"] = self._classify(nets, batch, 0)[1]["classifier_accuracy"]
+        # the genre mix that G_F and the MLE baseline write, as the classifier sees it
+        for name in ("gen_f", "mle"):
+            written = self.generate(name, 256)
+            logs[f"p_jazz_{name}"] = torch.sigmoid(nets["classifier"](written)[:, 0]).mean().item()
         return logs
 
     def state_dict(self) -> dict[str, Any]:
@@ -364,7 +379,9 @@ class FusionGAN(Task):
             euclidean,
             fusion_scores,
             pitch_class_distribution,
+            relative_evaluation,
         )
+        from fugato.music.io import write_midi
         from fugato.report import markdown_table, plot_distributions, plot_training_curves
 
         cfg: SampleConfig = self.config.sample
@@ -448,9 +465,21 @@ class FusionGAN(Task):
             **{f"{label}_balance": balance[label] for label in systems},
         }
 
+        # mgeval-style relative evaluation of every system against each held-out genre
+        per_set = cfg.mgeval_windows
+        reference = {g: [dists[g][i] for i in rng.choice(len(dists[g]),
+                                                         min(per_set, len(dists[g])),
+                                                         replace=False)] for g in ("A", "B")}
+        compared = {**systems, "real mixture (floor)": systems_floor}
+        relative = {label: {g: relative_evaluation(reference[g], melodies(windows[:per_set]))
+                            for g in ("A", "B")} for label, windows in compared.items()}
+        results["mgeval"] = relative
+
         plots = run.path / "plots"
         plot_training_curves(run.metrics(), plots / "training.png",
-                             ("nll_f", "classifier_accuracy"))
+                             ("nll_f", "nll_mle", "classifier_accuracy", "p_jazz_gen_f"))
+        plot_training_curves(run.metrics(), plots / "rewards.png",
+                             ("reward_gen_f", "reward_gen_gan", "reward_gen_a", "reward_gen_b"))
         shown = ["A", "B", *systems]
         plot_distributions({k: hist["dd"][k] for k in shown}, bins, None,
                            plots / "durations.png", "Note durations (DD)", "quarter notes",
@@ -459,6 +488,10 @@ class FusionGAN(Task):
 
         plot_distributions({k: hist["npd"][k] for k in shown}, np.arange(12), PITCH_CLASS_NAMES,
                            plots / "pitch_classes.png", "Pitch classes (NPD)", "pitch class")
+        for label, windows in systems.items():
+            for i, window in enumerate(windows[:cfg.midi_per_system]):
+                write_midi(self.to_melody(window, f"fugato fusiongan {label} {i}"),
+                           run.path / "samples" / label / f"sample-{i:03d}.mid")
         rows = []
         for label in [*systems, "real mixture (floor)"]:
             t = table.get(label) or floor
@@ -466,6 +499,10 @@ class FusionGAN(Task):
                          **{f"{k} {d} {m}": t[k][d][m] for k in features for d in ("eud", "em")
                             for m in ("diff", "ratio")},
                          "balance": balance.get(label, float("nan"))})
+        relative_rows = [
+            {"system": label, **{f"{stat} vs {g}": float(np.mean([f[stat] for f in r[g].values()]))
+                                 for stat in ("overlap", "kl") for g in ("A", "B")}}
+            for label, r in relative.items()]
         report = "\n\n".join([
             f"# FusionGAN: {self.config.data.genre_a} (A) x {self.config.data.genre_b} (B), "
             f"step {run.step}",
@@ -478,9 +515,23 @@ class FusionGAN(Task):
             "|mean P(jazz) - 0.5| from a genre classifier with held-out balanced accuracy "
             f"{accuracy:.3f}.",
             "## Table I\n\n" + markdown_table(rows),
+            "## Relative evaluation (mgeval)\n\n"
+            f"{per_set} windows per set; for each of the {len(next(iter(relative.values()))['A'])} "
+            "per-piece features (pitch count, pitch-class histogram and transitions, pitch "
+            "range, mean interval, note count, mean inter-onset interval, note-length histogram "
+            "and transitions), the overlap area (1 = same) and KL (0 = same) between a held-out "
+            "genre's intra-set distances and its distances to the system's windows, averaged "
+            "over features. `eval.json` holds every feature.\n\n" + markdown_table(relative_rows),
             "## Note durations (Fig. 6)\n\n![durations](plots/durations.png)",
             "## Pitch classes (Fig. 6)\n\n![pitch classes](plots/pitch_classes.png)",
-            "## Training\n\n![training curves](plots/training.png)",
+            "## Training and the gradient estimator\n\n"
+            "G_F and every adversarial generator get gradients by REINFORCE with "
+            f"{self.config.net.rollouts} Monte-Carlo rollouts per prefix (SeqGAN). Its effect: "
+            "the MLE system is G_F's twin without it (same initial weights, same pooled data, "
+            "maximum likelihood for the whole run), so the MLE and Fusion rows differ only by "
+            "the policy-gradient phases; the rewards below are the critics' mean scores of "
+            "each generator's finished windows.\n\n"
+            "![training curves](plots/training.png)\n\n![rollout rewards](plots/rewards.png)",
         ]) + "\n"
         return results, report
 
