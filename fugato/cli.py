@@ -240,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--format", choices=("mid", "musicxml", "wav"), default="mid")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--generator", help="which generator writes (fusiongan: A, B, F, MLE, "
-                        "GAN, RL-A, RL-B; default F)")
+                        "MLE-1:1, GAN, RL-A, RL-B; default F)")
     sample.add_argument("--checkpoint", default="last", choices=("last", "best"))
     sample.add_argument("--device", default=None)
     sample.set_defaults(func=cmd_sample)

@@ -12,7 +12,7 @@ import torch
 
 from fugato.config import load_config
 from fugato.losses.wasserstein import balance_penalty, critic_loss, ordering_penalty
-from fugato.models.fusiongan import FusionGAN, random_windows
+from fugato.models.fusiongan import FusionGAN, folder_name, random_windows
 from fugato.music.encodings import EventEncoding
 from fugato.paths import data_dir
 
@@ -21,8 +21,8 @@ CONFIG = ROOT / "configs" / "fusion-quick.toml"
 HAVE_JAZZ = (data_dir(required=False) or Path("/nonexistent")).joinpath(
     "wjazzd", "score_csv.zip").is_file()
 TINY = ["data.genre_b='essen:ireland'", "net.mle_weight=0.5", "net.hidden=16", "net.embed=8",
-        "net.critic_embed=8",
-        "net.critic_filters=4", "net.rollouts=2", "net.pretrain_steps=12", "net.genre_steps=4",
+        "net.critic_embed=16",
+        "net.critic_filters=16", "net.rollouts=2", "net.pretrain_steps=12", "net.genre_steps=4",
         "train.max_steps=20", "train.batch_size=8", "train.eval_batches=2", "train.log_every=2",
         "train.eval_every=10", "train.checkpoint_every=10", "sample.eval_windows=40"]
 
@@ -55,18 +55,18 @@ def test_random_baselines_draw_seen_values_uniformly_or_by_frequency() -> None:
 def test_phase_changes_copy_the_pretrained_generators() -> None:
     task = FusionGAN(load_config(CONFIG, TINY))
     task.nets = nets = task.build_nets()
-    # the MLE baseline starts where G_F starts
-    assert torch.equal(nets["mle"].head.weight, nets["gen_f"].head.weight)
+    # both MLE baselines start where G_F starts
+    for twin in ("mle", "mle_even"):
+        assert torch.equal(nets[twin].head.weight, nets["gen_f"].head.weight)
     p, q = task.config.net.pretrain_steps, task.fusion_start
     with torch.no_grad():
         for net in nets.values():
             for param in net.parameters():
                 param.add_(torch.randn_like(param))
     task.on_step(nets, p - 1)
-    assert not torch.equal(nets["gen_gan"].head.weight, nets["gen_f"].head.weight)
-    task.on_step(nets, p)
-    assert torch.equal(nets["gen_gan"].head.weight, nets["gen_f"].head.weight)
-    assert not torch.equal(nets["mle"].head.weight, nets["gen_f"].head.weight)
+    assert not torch.equal(nets["gen_gan"].head.weight, nets["mle"].head.weight)
+    task.on_step(nets, p)  # the GAN baseline continues the MLE baseline (pooled A + B)
+    assert torch.equal(nets["gen_gan"].head.weight, nets["mle"].head.weight)
     task.on_step(nets, q)
     assert torch.equal(nets["rl_a"].head.weight, nets["gen_a"].head.weight)
     assert torch.equal(nets["rl_b"].head.weight, nets["gen_b"].head.weight)
@@ -103,7 +103,7 @@ def test_samples_of_every_generator_are_midi_music21_reads(trained_run: Path,
                                                             tmp_path: Path) -> None:
     from music21 import converter
 
-    for name in ("A", "B", "F", "MLE", "GAN", "RL-A"):
+    for name in ("A", "B", "F", "MLE", "MLE-1:1", "GAN", "RL-A"):
         out = tmp_path / name
         done = fugato("sample", str(trained_run), "-n", "2", "--generator", name,
                       "--out", str(out))
@@ -121,7 +121,7 @@ def test_eval_writes_table_one_balance_and_figure_six(trained_run: Path) -> None
     done = fugato("eval", str(trained_run))
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((trained_run / "eval.json").read_text())
-    systems = {"RM", "MC", "MLE", "GAN", "RL", "Fusion"}
+    systems = {"RM", "MC", "MLE", "MLE 1:1", "GAN", "RL", "Fusion"}
     assert set(results["table"]) == systems == set(results["balance"])
     for system in systems:
         for feature in ("dd", "npd"):
@@ -149,6 +149,6 @@ def test_eval_writes_table_one_balance_and_figure_six(trained_run: Path) -> None
     from music21 import converter
 
     for system in systems:
-        files = sorted((trained_run / "samples" / system).glob("*.mid"))
+        files = sorted((trained_run / "samples" / folder_name(system)).glob("*.mid"))
         assert len(files) == 4
         assert converter.parse(files[-1]).highestTime <= 8.0 + 1e-6

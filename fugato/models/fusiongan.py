@@ -5,9 +5,10 @@ common tonic (a written key, else a Krumhansl-Schmuckler estimate: jazz solos ca
 are cut into windows; the split is by piece. Three LSTM generators G_A, G_B, G_F and three
 TextCNN critics D_A, D_B, D_F train in phases, as in Algorithm 1 of the paper:
 
-1. steps [0, P): maximum likelihood: G_A on A, G_B on B, G_F on the pooled windows of A + B
-   (and the genre classifier of the evaluation on real windows). At step P, G_F is copied into
-   the GAN baseline's generator.
+1. steps [0, P): maximum likelihood: G_A on A, G_B on B, G_F on A + B in equal shares (the
+   mixture the fusion objective aims for; the corpora hold about four folk windows per jazz
+   window), and the genre classifier of the evaluation on real windows. At step P, the MLE
+   baseline is copied into the GAN baseline's generator.
 2. steps [P, Q): per genre, Wasserstein adversarial training: D_A separates A from G_A, D_B
    separates B from G_B. At step Q, G_A and G_B are copied into the RL baseline.
 3. steps [Q, end): fusion. D_F treats A and B as equally real and G_F as fake, with the balance
@@ -23,17 +24,21 @@ generators get gradients by policy gradient: REINFORCE with Monte-Carlo rollout 
 G_F's three critics is standardised before the sum: Wasserstein critics have arbitrary scales.
 
 With `net.mle_weight` > 0 every adversarially trained generator also keeps its
-maximum-likelihood term on its own data (G_A on A, G_B on B, G_F and GAN on A + B, the RL
-generators on their starting genre), a common stabiliser of SeqGAN training.
+maximum-likelihood term on its own data (G_A on A, G_B on B, G_F on A + B in equal shares,
+GAN on pooled A + B, the RL generators on their starting genre), a common stabiliser of SeqGAN
+training.
 
 Baselines, all in the same encoding: RM and MC samplers (`random_windows`), MLE (an LSTM
-trained by maximum likelihood on the pooled A + B windows for the whole run, from G_F's
-initial weights), GAN (one generator/critic pair on pooled A + B from step P on), RL (after
+trained by maximum likelihood on the pooled A + B windows, as the corpora come, for the whole
+run, from G_F's initial weights), "MLE 1:1" (the same on A + B in equal shares: G_F's twin
+without the adversarial phases, to show what they add), GAN (one generator/critic pair on
+pooled A + B from step P on, starting from the MLE baseline), RL (after
 phase 2, G_A rewarded by D_B and G_B by D_A; its samples are half from each).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +58,8 @@ from fugato.nn.textcnn import TextCNN
 from fugato.train.run import Run
 from fugato.train.task import Batch, Nets, Step, Task, TensorData
 
-GENERATORS = {"A": "gen_a", "B": "gen_b", "F": "gen_f", "MLE": "mle", "GAN": "gen_gan",
+GENERATORS = {"A": "gen_a", "B": "gen_b", "F": "gen_f", "MLE": "mle", "MLE-1:1": "mle_even",
+              "GAN": "gen_gan",
               "RL-A": "rl_a", "RL-B": "rl_b"}
 """`fugato sample RUN --generator NAME` -> the net that writes the melodies."""
 
@@ -184,7 +190,8 @@ class FusionGAN(Task):
                            dropout=0.0 if spectral else 0.25, spectral_norm=spectral)
 
         nets: Nets = {name: generator() for name in GENERATORS.values()}
-        nets["mle"].load_state_dict(nets["gen_f"].state_dict())  # one start for MLE and G_F
+        for twin in ("mle", "mle_even"):  # one start for G_F and the MLE baselines
+            nets[twin].load_state_dict(nets["gen_f"].state_dict())
         nets.update({name: critic() for name in ("d_a", "d_b", "d_f", "d_gan")})
         nets["classifier"] = critic(spectral=False)
         return nets
@@ -198,7 +205,7 @@ class FusionGAN(Task):
         return {
             "pretrain": torch.optim.Adam(params("gen_a", "gen_b", "gen_f"),
                                          lr=self.config.train.lr),
-            "mle": torch.optim.Adam(params("mle"), lr=self.config.train.lr),
+            "mle": torch.optim.Adam(params("mle", "mle_even"), lr=self.config.train.lr),
             "classifier": torch.optim.Adam(params("classifier"), lr=self.config.train.lr),
             "generators": torch.optim.Adam(params("gen_a", "gen_b", "gen_f", "gen_gan", "rl_a",
                                                   "rl_b"), lr=n.adversarial_lr),
@@ -216,8 +223,8 @@ class FusionGAN(Task):
 
     def on_step(self, nets: Nets, step: int) -> None:
         n: NetConfig = self.config.net
-        if step == n.pretrain_steps:  # the GAN baseline starts from the pre-trained G_F
-            nets["gen_gan"].load_state_dict(nets["gen_f"].state_dict())
+        if step == n.pretrain_steps:  # the GAN baseline starts from the MLE baseline
+            nets["gen_gan"].load_state_dict(nets["mle"].state_dict())
         if step == self.fusion_start:  # the RL baseline starts from the per-genre generators
             nets["rl_a"].load_state_dict(nets["gen_a"].state_dict())
             nets["rl_b"].load_state_dict(nets["gen_b"].state_dict())
@@ -232,14 +239,16 @@ class FusionGAN(Task):
                   ) -> tuple[torch.Tensor, dict[str, float]]:
         a, b, pooled = batch
         nll_a, nll_b = self._nll(nets["gen_a"], a), self._nll(nets["gen_b"], b)
-        nll_f = self._nll(nets["gen_f"], pooled)
+        nll_f = self._nll(nets["gen_f"], torch.cat([a, b]))
         loss = nll_a + nll_b + nll_f
         return loss, {"nll_a": nll_a.item(), "nll_b": nll_b.item(), "nll_f": nll_f.item()}
 
     def _mle_baseline(self, nets: Nets, batch: Batch, step: int
                       ) -> tuple[torch.Tensor, dict[str, float]]:
-        nll = self._nll(nets["mle"], batch[2])
-        return nll, {"nll_mle": nll.item()}
+        a, b, pooled = batch
+        nll = self._nll(nets["mle"], pooled)
+        nll_even = self._nll(nets["mle_even"], torch.cat([a, b]))
+        return nll + nll_even, {"nll_mle": nll.item(), "nll_mle_even": nll_even.item()}
 
     def _classify(self, nets: Nets, batch: Batch, step: int
                   ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -305,8 +314,8 @@ class FusionGAN(Task):
         rewarded = {"gen_a": (("d_a",), a), "gen_b": (("d_b",), b),
                     "gen_gan": (("d_gan",), pooled)}
         if step >= self.fusion_start:
-            rewarded.update({"gen_f": (("d_a", "d_b", "d_f"), pooled), "rl_a": (("d_b",), a),
-                             "rl_b": (("d_a",), b)})
+            rewarded.update({"gen_f": (("d_a", "d_b", "d_f"), torch.cat([a, b])),
+                             "rl_a": (("d_b",), a), "rl_b": (("d_a",), b)})
         mle_weight = self.config.net.mle_weight
         standardise = self.config.net.standardise_rewards
         loss = torch.zeros((), device=a.device)
@@ -337,13 +346,16 @@ class FusionGAN(Task):
         a, b, pooled = batch
         logs = {"nll_a": self._nll(nets["gen_a"], a).item(),
                 "nll_b": self._nll(nets["gen_b"], b).item(),
-                "nll_f": self._nll(nets["gen_f"], pooled).item(),
-                "nll_mle": self._nll(nets["mle"], pooled).item()}
+                "nll_f": self._nll(nets["gen_f"], torch.cat([a, b])).item(),
+                "nll_mle": self._nll(nets["mle"], pooled).item(),
+                "nll_mle_even": self._nll(nets["mle_even"], torch.cat([a, b])).item()}
         logs["loss"] = logs["nll_a"] + logs["nll_b"] + logs["nll_f"]
         logs["classifier_accuracy"] = self._classify(nets, batch, 0)[1]["classifier_accuracy"]
         # the genre mix that G_F and the MLE baseline write, as the classifier sees it
-        for name in ("gen_f", "mle"):
-            written = self.generate(name, 256)
+        # (own random stream: validating leaves the training's draws as they would have been)
+        g = torch.Generator(device=a.device).manual_seed(0)
+        for name in ("gen_f", "mle", "mle_even"):
+            written = self.generate(name, 256, g)
             logs[f"p_jazz_{name}"] = torch.sigmoid(nets["classifier"](written)[:, 0]).mean().item()
         return logs
 
@@ -357,7 +369,7 @@ class FusionGAN(Task):
 
     def sample(self, n: int, seed: int | None = None, generator: str = "F",
                temperature: float | None = None) -> list[Melody]:
-        """`n` windows written by generator `generator` (A, B, F, MLE, GAN, RL-A, RL-B)."""
+        """`n` windows written by generator `generator` (a key of `GENERATORS`)."""
         if generator not in GENERATORS:
             raise FugatoError(f"unknown generator {generator!r}: choose one of "
                               f"{', '.join(GENERATORS)}")
@@ -399,6 +411,7 @@ class FusionGAN(Task):
             "RM": random_windows(train, n, self.encoding, rng, uniform=True),
             "MC": random_windows(train, n, self.encoding, rng, uniform=False),
             "MLE": written("mle", n),
+            "MLE 1:1": written("mle_even", n),
             "GAN": written("gen_gan", n),
             "RL": np.concatenate([written("rl_a", n - n // 2), written("rl_b", n // 2)]),
             "Fusion": written("gen_f", n),
@@ -491,7 +504,7 @@ class FusionGAN(Task):
         for label, windows in systems.items():
             for i, window in enumerate(windows[:cfg.midi_per_system]):
                 write_midi(self.to_melody(window, f"fugato fusiongan {label} {i}"),
-                           run.path / "samples" / label / f"sample-{i:03d}.mid")
+                           run.path / "samples" / folder_name(label) / f"sample-{i:03d}.mid")
         rows = []
         for label in [*systems, "real mixture (floor)"]:
             t = table.get(label) or floor
@@ -527,13 +540,18 @@ class FusionGAN(Task):
             "## Training and the gradient estimator\n\n"
             "G_F and every adversarial generator get gradients by REINFORCE with "
             f"{self.config.net.rollouts} Monte-Carlo rollouts per prefix (SeqGAN). Its effect: "
-            "the MLE system is G_F's twin without it (same initial weights, same pooled data, "
-            "maximum likelihood for the whole run), so the MLE and Fusion rows differ only by "
-            "the policy-gradient phases; the rewards below are the critics' mean scores of "
-            "each generator's finished windows.\n\n"
+            "the MLE 1:1 system is G_F's twin without it (same initial weights, same data: A "
+            "and B in equal shares, maximum likelihood for the whole run), so the MLE 1:1 and "
+            "Fusion rows differ only by the adversarial phases; the rewards below are the "
+            "critics' mean scores of each generator's finished windows.\n\n"
             "![training curves](plots/training.png)\n\n![rollout rewards](plots/rewards.png)",
         ]) + "\n"
         return results, report
+
+
+def folder_name(system: str) -> str:
+    """A system's label as a portable folder name ("MLE 1:1" -> "MLE-1-1")."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", system).strip("-")
 
 
 def random_windows(reference: np.ndarray, n: int, encoding: EventEncoding,
