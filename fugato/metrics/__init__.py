@@ -1,5 +1,17 @@
 """Metrics as their own package: no metric is computed inside a model module."""
 
+from fugato.metrics.dance import (
+    beat_align_score,
+    beat_alignment,
+    beat_hit_rate,
+    chroma_key_shift,
+    diversity,
+    frechet_joint_distance,
+    joint_speed,
+    kinematic_beats,
+    notes_accuracy,
+    transpose_chroma,
+)
 from fugato.metrics.kde import SIGMA as KDE_SIGMA
 from fugato.metrics.kde import kde_log_density, kde_score
 from fugato.metrics.melody import (
@@ -14,13 +26,23 @@ from fugato.metrics.mgeval import relative_evaluation
 
 __all__ = [
     "KDE_SIGMA",
+    "beat_align_score",
+    "beat_alignment",
+    "beat_hit_rate",
+    "chroma_key_shift",
+    "diversity",
     "duration_bins",
     "duration_distribution",
     "earth_movers",
     "euclidean",
+    "frechet_joint_distance",
     "fusion_scores",
+    "joint_speed",
     "kde_log_density",
     "kde_score",
+    "kinematic_beats",
+    "notes_accuracy",
     "pitch_class_distribution",
     "relative_evaluation",
+    "transpose_chroma",
 ]

@@ -28,15 +28,21 @@ def _key_templates() -> np.ndarray:
 _TEMPLATES = _key_templates()
 
 
+def histogram_key_correlations(histograms: np.ndarray) -> np.ndarray:
+    """(..., 12) pitch-class histograms (or summed chroma) -> (..., 24) Pearson correlations
+    with each key (major C..B, then minor C..B); all zeros for a flat histogram."""
+    h = np.asarray(histograms, dtype=np.float64)
+    std = h.std(axis=-1, keepdims=True)
+    z = (h - h.mean(axis=-1, keepdims=True)) / np.where(std > 0, std, 1.0)
+    return np.where(std > 0, z @ _TEMPLATES.T / 12, 0.0)
+
+
 def key_correlations(melody: Melody) -> np.ndarray:
-    """(24,) Pearson correlations of the melody's duration-weighted pitch-class histogram with
-    each key (major C..B, then minor C..B); all zeros for a melody without notes."""
-    histogram = np.bincount(melody.pitches.astype(np.int64) % 12,
-                            weights=melody.durations.astype(np.float64), minlength=12)
-    if histogram.std() == 0:
-        return np.zeros(24)
-    z = (histogram - histogram.mean()) / histogram.std()
-    return _TEMPLATES @ z / 12
+    """(24,) correlations of the melody's duration-weighted pitch-class histogram with each key
+    (`histogram_key_correlations`); all zeros for a melody without notes."""
+    return histogram_key_correlations(np.bincount(
+        melody.pitches.astype(np.int64) % 12, weights=melody.durations.astype(np.float64),
+        minlength=12))
 
 
 def estimate_key(melody: Melody) -> str | None:
