@@ -100,6 +100,10 @@ def cmd_sample(args: argparse.Namespace) -> None:
     run = load_run(args.run, checkpoint=args.checkpoint, device=args.device or "auto")
     options = {"generator": args.generator} if args.generator else {}
     samples = run.sample(args.n, seed=args.seed, **options)
+    if hasattr(run.task, "write_samples"):  # a model with its own file format (dances: BVH)
+        paths = run.task.write_samples(samples, Path(args.out))
+        _say(args, f"wrote {len(paths)} files to {args.out}")
+        return
     if hasattr(samples, "numpy"):  # an image model: (N, H, W) in [0, 1]
         import numpy
 
@@ -201,6 +205,31 @@ def _arvae_run(args: argparse.Namespace) -> Any:
     return run
 
 
+def cmd_dance_choreograph(args: argparse.Namespace) -> None:
+    from fugato.models.dualdance import choreograph
+
+    paths = choreograph(_dance_run(args), args.music, args.out, seconds=args.seconds,
+                        seed=args.seed)
+    _say(args, f"wrote {', '.join(str(p) for p in paths)}")
+
+
+def cmd_dance_compose(args: argparse.Namespace) -> None:
+    from fugato.models.dualdance import compose
+
+    paths = compose(_dance_run(args), args.motion, args.out, seconds=args.seconds,
+                    chord=args.chord, seed=args.seed)
+    _say(args, f"wrote {', '.join(str(p) for p in paths)}")
+
+
+def _dance_run(args: argparse.Namespace) -> Any:
+    from fugato.train import load_run
+
+    run = load_run(args.run, checkpoint=args.checkpoint, device=args.device or "auto")
+    if run.config.model != "dualdance":
+        raise FugatoError(f"{args.run}: a {run.config.model!r} run, not a dualdance run")
+    return run
+
+
 # -- parser ----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="fugato", description="Deep generative models of music.")
@@ -299,6 +328,29 @@ def build_parser() -> argparse.ArgumentParser:
     between.add_argument("--out", required=True, help="output folder")
     between.set_defaults(func=cmd_arvae_interpolate)
     for p in (traverse, between):
+        p.add_argument("--checkpoint", default="last", choices=("last", "best"))
+        p.add_argument("--device", default=None)
+
+    dance = verbs.add_parser("dance", help="dual music-dance tools: dance to a song, music "
+                             "for a dance")
+    dance_verbs = dance.add_subparsers(dest="dance_verb", required=True, parser_class=_Parser)
+    choreo = dance_verbs.add_parser("choreograph", parents=[common],
+                                    help="a dance for a song: BVH, frames, GIF and PNG")
+    choreo.add_argument("run", help="a dualdance run folder")
+    choreo.add_argument("--music", required=True, help="an audio file (mp3, wav, ...)")
+    choreo.set_defaults(func=cmd_dance_choreograph)
+    comp = dance_verbs.add_parser("compose", parents=[common],
+                                  help="music for a dance: a MIDI melody of chroma and beats")
+    comp.add_argument("run", help="a dualdance run folder")
+    comp.add_argument("--motion", required=True,
+                      help="a Tang-style .npz (smpl_poses, smpl_trans, fps)")
+    comp.add_argument("--chord", default=None,
+                      help="start chord of the first window, e.g. 'C major', 'a minor'")
+    comp.set_defaults(func=cmd_dance_compose)
+    for p in (choreo, comp):
+        p.add_argument("--out", required=True, help="output folder")
+        p.add_argument("--seconds", type=float, default=None, help="only the first seconds")
+        p.add_argument("--seed", type=int, default=0)
         p.add_argument("--checkpoint", default="last", choices=("last", "best"))
         p.add_argument("--device", default=None)
     return parser

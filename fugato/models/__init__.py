@@ -8,6 +8,7 @@ from fugato.errors import FugatoError
 
 MODELS = {
     "arvae": "fugato.models.arvae:ARVAE",
+    "dualdance": "fugato.models.dualdance:DualDance",
     "fusiongan": "fugato.models.fusiongan:FusionGAN",
     "iml": "fugato.models.iml:IML",
     "melody_lm": "fugato.models.melody_lm:MelodyLM",

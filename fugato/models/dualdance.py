@@ -1,0 +1,705 @@
+"""Dual music-dance (Wu, Liu, Lu, Cheng, ACM MM 2021): music -> dance and dance -> music.
+
+Two `fugato.nn.transformer.Seq2Seq` nets on 75-frame windows (3 s at 25 fps) of the Tang 2018
+ballroom set (`fugato.motion.dataset`), trained jointly:
+
+- `g_md` (G_M->D): music features (T, 53) -> dance frames (T, 147) = 24 joints x 6D rotation +
+  root translation. Start token: the window's initial pose (its first dance frame), which the
+  net learns to reproduce as output 0 and to continue from.
+- `g_dm` (G_D->M): dance frames (T, 147) -> (T, 13) = 12 chroma + 1 beat, both in [0, 1]
+  (sigmoid outputs). The MFCCs and their deltas (40 of the 53 columns) describe timbre, which
+  no melody carries, and are not reconstructed. Start token: a chord root and quality, a
+  24-way one-hot (12 roots x {major, minor}: the best Krumhansl-Kessler key template,
+  `fugato.music.keys.histogram_key_correlations`, of the chroma summed over the window's first
+  `net.chord_frames` frames, 1 s).
+- Both decoders add a random seed vector (N(0, I), `net.seed_dim`) to their inputs, so that
+  the same music with the same start pose can give different dances (`Seq2Seq` docstring).
+
+Losses, all means over the batch (window, frame, joint):
+
+- dance reconstruction: `trans_weight` * L1 of the root translation + `rot_weight` * the
+  squared geodesic angle between predicted and true joint rotations (predicted 6D -> rotation
+  matrix by Gram-Schmidt, `rotation_6d_to_matrix_torch`);
+- music reconstruction: `chroma_weight` * L1 of the chroma + `beat_weight` * L1 of the beat;
+- cycles (`cycle_weight`, 0 = off): music -> dance -> music compares the chroma and beat that
+  `g_dm` writes from `g_md`'s dance with the true ones; dance -> music -> dance feeds `g_md`
+  the true music features with their chroma and beat columns replaced by `g_dm`'s composition
+  (the MFCC columns, which `g_dm` does not write, stay the true ones) and compares the dance
+  it writes with the true dance. The inner net's output is its teacher-forced output (one
+  parallel pass; free-running generation inside a training step would cost 75 decoder passes),
+  and gradients flow through both nets;
+- Gromov-Wasserstein (`gw_weight`, 0 = off): entropic GW (`gw_epsilon`, default the paper's
+  0.2; 20 outer and 30 Sinkhorn iterations) between the batch's music embeddings (`g_md`'s
+  encoder memory, mean-pooled over time) and dance embeddings (`g_dm`'s encoder memory,
+  mean-pooled), each with max-normalised L1 intra-space distances. The dance embeddings are
+  computed without gradient (detached), so the term updates the music encoder only, aligning
+  the music space to the dance space as the paper does. At epsilon 0.2 the entropic plan stays
+  close to independent, so the term is nearly blind to which window matches which (see
+  `fugato.losses.gromov_wasserstein`); lower `gw_epsilon` to make it sharper.
+
+Training runs two `Step`s on every batch with the one optimizer "main", each using each net
+once with gradient (DDP-safe): "music->dance->music" (dance reconstruction + music cycle + GW;
+the detached dance embedding runs the unwrapped dance encoder under no_grad) and
+"dance->music->dance" (music reconstruction + dance cycle). Inputs are standardised inside the
+nets with training-set statistics (buffers, saved in the checkpoint).
+
+Data are split by dance (`DanceDataset.split`): no test window's dance or music was seen in
+training. `evaluate` measures on the test dances' windows; `choreograph` and `compose` chain
+windows for whole songs and motions (the commands `fugato dance choreograph` / `compose`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from fugato.audio.features import BEAT, CHROMA, FPS, N_FEATURES, beat_frames
+from fugato.config import ExperimentConfig
+from fugato.errors import FugatoError
+from fugato.losses.gromov_wasserstein import gromov_wasserstein_loss
+from fugato.motion.dataset import DANCE_DIM, DANCE_ROT6D, DANCE_TRANS, WINDOW
+from fugato.motion.rotations import geodesic_distance_torch, rotation_6d_to_matrix_torch
+from fugato.motion.skeleton import N_JOINTS
+from fugato.nn.transformer import Seq2Seq
+from fugato.train.run import Run
+from fugato.train.task import Batch, Nets, Step, Task, TensorData
+
+MUSIC_OUT = slice(CHROMA.start, BEAT.stop)
+"""The columns of the music features that `g_dm` writes: chroma (12) and beat (1)."""
+N_MUSIC_OUT = MUSIC_OUT.stop - MUSIC_OUT.start  # 13
+N_CHORDS = 24
+"""Start tokens of `g_dm`: major C..B (0..11), then minor C..B (12..23)."""
+
+
+@dataclass
+class DataConfig:
+    folder: str | None = None
+    """The Tang 2018 folder (default: `dance_tang2018/` in the shared data folder)."""
+    names: list[str] | None = None
+    """Only these dances (e.g. ["DANCE_C_1", ...]); None: all. The split is by dance."""
+    max_seconds: float | None = None
+    """Only the first seconds of every dance and its music (quick runs, tests); None: all."""
+    split_seed: int = 0
+    workers: int = 2
+    """Processes that compute music features for dances not yet in the cache."""
+    window: int = WINDOW
+    train_stride: int = WINDOW
+    """Frames between training windows (smaller than `window`: overlapping windows)."""
+    eval_stride: int = WINDOW
+    """Frames between validation and test windows."""
+    max_train_windows: int | None = None
+    """At most this many training windows (a seeded subset); None: all."""
+
+
+@dataclass
+class NetConfig:
+    """Both nets' sizes and the loss weights (they define the model being trained)."""
+
+    d_model: int = 64
+    heads: int = 4
+    enc_layers: int = 2
+    dec_layers: int = 2
+    ff: int = 256
+    dropout: float = 0.1
+    positions: str = "sinusoidal"
+    """"sinusoidal" or "learned"."""
+    seed_dim: int = 16
+    """Size of the random seed vector added to the decoder inputs (0: none)."""
+    chord_frames: int = 25
+    """Frames at a window's start whose summed chroma gives g_dm's start chord (1 s)."""
+    trans_weight: float = 1.0
+    rot_weight: float = 1.0
+    chroma_weight: float = 1.0
+    beat_weight: float = 1.0
+    cycle_weight: float = 1.0
+    """Weight of both cycle losses; 0 turns them off (ablation)."""
+    gw_weight: float = 1.0
+    """Weight of the Gromov-Wasserstein term; 0 turns it off (ablation)."""
+    gw_epsilon: float = 0.2
+    gw_outer_iterations: int = 20
+    gw_sinkhorn_iterations: int = 30
+
+
+@dataclass
+class SampleConfig:
+    eval_windows: int = 400
+    """At most this many test windows for `fugato eval` (a seeded subset)."""
+    diversity_starts: int = 5
+    """Generations per test window for the diversity, each from another window's first pose."""
+    beat_threshold: float = 0.5
+    """A composed beat activation peak at or above this is a beat."""
+    chord: str = "C major"
+    """Start chord of the first window `fugato dance compose` writes (later windows: the chord
+    of the previous window's last second)."""
+    gif_seconds: float = 20.0
+    """`fugato dance choreograph` animates at most this many seconds (the BVH holds all)."""
+
+
+# -- pieces shared by training, evaluation and the commands -------------------------------------
+def chord_indices(chroma: np.ndarray, frames: int = 25) -> np.ndarray:
+    """(..., T, 12) chroma -> (...) int64 chord index in 0..23 (major C..B, minor C..B): the
+    best key template for the chroma summed over the first `frames` frames (0, C major, for a
+    silent start)."""
+    from fugato.music.keys import histogram_key_correlations
+
+    c = np.asarray(chroma, dtype=np.float64)
+    return histogram_key_correlations(c[..., :frames, :].sum(axis=-2)).argmax(axis=-1)
+
+
+def chord_onehot(index: np.ndarray) -> np.ndarray:
+    """(...) chord indices -> (..., 24) float32 one-hot start tokens."""
+    return np.eye(N_CHORDS, dtype=np.float32)[np.asarray(index, dtype=np.int64)]
+
+
+def chord_index(name: str) -> int:
+    """"C major", "f# minor", "Bb", "a minor" -> 0..23; raises FugatoError for others."""
+    from fugato.music.melody import key_tonic
+
+    parts = name.split()
+    tonic = key_tonic(name)
+    quality = parts[1].lower() if len(parts) > 1 else "major"
+    if tonic is None or quality not in ("major", "minor") or len(parts) > 2:
+        raise FugatoError(f"chord {name!r}: expected a root and quality like 'C major' or "
+                          "'f# minor'")
+    return tonic + (12 if quality == "minor" else 0)
+
+
+def dance_terms(pred: torch.Tensor, true: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dance frames (..., 147) -> (L1 of the root translation, mean squared geodesic angle in
+    radians^2 between the joint rotations, predicted 6D by Gram-Schmidt)."""
+    trans = (pred[..., DANCE_TRANS] - true[..., DANCE_TRANS]).abs().mean()
+    shape = (*pred.shape[:-1], N_JOINTS, 6)
+    rp = rotation_6d_to_matrix_torch(pred[..., DANCE_ROT6D].reshape(shape))
+    rt = rotation_6d_to_matrix_torch(true[..., DANCE_ROT6D].reshape(shape))
+    return trans, geodesic_distance_torch(rp, rt).square().mean()
+
+
+def music_terms(pred: torch.Tensor, music: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Composed (..., 13) against music features (..., 53) -> (L1 chroma, L1 beat)."""
+    chroma = (pred[..., :12] - music[..., CHROMA]).abs().mean()
+    beat = (pred[..., 12:] - music[..., BEAT]).abs().mean()
+    return chroma, beat
+
+
+def gw_term(music_memory: torch.Tensor, dance_memory: torch.Tensor, net: NetConfig
+            ) -> torch.Tensor:
+    """Entropic GW between mean-pooled music memories (B, S, d) and dance memories (B, S, d);
+    the dance side is detached, so only the music encoder gets a gradient."""
+    return gromov_wasserstein_loss(music_memory.mean(dim=1), dance_memory.detach().mean(dim=1),
+                                   net.gw_epsilon, net.gw_outer_iterations,
+                                   net.gw_sinkhorn_iterations)
+
+
+def _bare(net: torch.nn.Module) -> Seq2Seq:
+    return getattr(net, "module", net)  # type: ignore[return-value]
+
+
+class DualDance(Task):
+    name = "dualdance"
+    DataConfig = DataConfig
+    NetConfig = NetConfig
+    SampleConfig = SampleConfig
+
+    def __init__(self, config: ExperimentConfig, state: dict[str, Any] | None = None) -> None:
+        super().__init__(config, state)
+        data: DataConfig = config.data
+        net: NetConfig = config.net
+        if net.positions not in ("sinusoidal", "learned"):
+            raise FugatoError(f"net.positions {net.positions!r}: 'sinusoidal' or 'learned'")
+        if net.d_model % net.heads:
+            raise FugatoError(f"net.d_model {net.d_model} is not a multiple of net.heads "
+                              f"{net.heads}")
+        if data.window < 2 or data.train_stride < 1 or data.eval_stride < 1:
+            raise FugatoError("data.window must be >= 2 and the strides >= 1")
+        if not net.gw_epsilon > 0:
+            raise FugatoError("net.gw_epsilon must be positive")
+        chord_index(config.sample.chord)
+        self.statistics: dict[str, np.ndarray] | None = None
+        self.start_pose: np.ndarray | None = (
+            np.asarray(state["start_pose"], dtype=np.float32)
+            if state and "start_pose" in state else None)
+        self._dataset: Any = None
+
+    # -- data ------------------------------------------------------------------------------------
+    def dataset(self) -> Any:
+        """The `DanceDataset` of `data` (built once; music features from the cache)."""
+        if self._dataset is None:
+            from fugato.motion.dataset import DanceDataset
+
+            data: DataConfig = self.config.data
+            self._dataset = DanceDataset.load(data.folder, names=data.names,
+                                              max_seconds=data.max_seconds,
+                                              workers=data.workers, seed=data.split_seed,
+                                              progress=False)
+        return self._dataset
+
+    def windows(self, split: str) -> Any:
+        """`DanceWindows` of a split at the configured window length and stride."""
+        data: DataConfig = self.config.data
+        stride = data.train_stride if split == "train" else data.eval_stride
+        return self.dataset().windows(split, length=data.window, stride=stride)
+
+    def _tensors(self, music: np.ndarray, dance: np.ndarray) -> TensorData:
+        chords = chord_onehot(chord_indices(music[..., CHROMA], self.config.net.chord_frames))
+        return TensorData((torch.as_tensor(music), torch.as_tensor(dance),
+                           torch.as_tensor(chords)))
+
+    def build_data(self) -> tuple[TensorData, TensorData]:
+        data: DataConfig = self.config.data
+        train, valid = self.windows("train"), self.windows("valid")
+        if len(train) == 0:
+            raise FugatoError(f"no training window of {data.window} frames (dances: "
+                              f"{self.dataset().split['train']})")
+        music, dance = train.music, train.dance
+        if data.max_train_windows is not None and len(music) > data.max_train_windows:
+            rng = np.random.default_rng(data.split_seed)
+            keep = np.sort(rng.choice(len(music), data.max_train_windows, replace=False))
+            music, dance = music[keep], dance[keep]
+        frames_m, frames_d = music.reshape(-1, N_FEATURES), dance.reshape(-1, DANCE_DIM)
+        self.statistics = {"music_mean": frames_m.mean(0), "music_std": frames_m.std(0),
+                           "dance_mean": frames_d.mean(0), "dance_std": frames_d.std(0)}
+        # the default first pose of `choreograph`: the training window start nearest the mean
+        firsts = dance[:, 0]
+        centre = firsts.mean(axis=0)
+        self.start_pose = firsts[np.abs(firsts - centre).sum(axis=1).argmin()].copy()
+        return self._tensors(music, dance), self._tensors(valid.music, valid.dance)
+
+    # -- nets ------------------------------------------------------------------------------------
+    def build_nets(self) -> Nets:
+        n: NetConfig = self.config.net
+        sizes = dict(d_model=n.d_model, heads=n.heads, enc_layers=n.enc_layers,
+                     dec_layers=n.dec_layers, ff=n.ff, dropout=n.dropout,
+                     max_len=self.config.data.window, positions=n.positions,
+                     seed_dim=n.seed_dim)
+        g_md = Seq2Seq(N_FEATURES, DANCE_DIM, DANCE_DIM, **sizes)
+        g_dm = Seq2Seq(DANCE_DIM, N_MUSIC_OUT, N_CHORDS, output_activation="sigmoid", **sizes)
+        if self.statistics is not None:
+            s = {k: torch.as_tensor(v) for k, v in self.statistics.items()}
+            g_md.set_statistics("input", s["music_mean"], s["music_std"])
+            for part in ("start", "output"):
+                g_md.set_statistics(part, s["dance_mean"], s["dance_std"])
+            g_dm.set_statistics("input", s["dance_mean"], s["dance_std"])
+        return {"g_md": g_md, "g_dm": g_dm}
+
+    # -- losses ----------------------------------------------------------------------------------
+    def _seed(self, batch: torch.Tensor, fixed: bool) -> torch.Tensor | None:
+        """Zero seeds for validation (deterministic), None (fresh noise) for training."""
+        n = self.config.net.seed_dim
+        return batch.new_zeros(len(batch), n) if fixed and n > 0 else None
+
+    def _dance_loss(self, pred: torch.Tensor, true: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        n: NetConfig = self.config.net
+        trans, rot = dance_terms(pred, true)
+        return n.trans_weight * trans + n.rot_weight * rot, trans, rot
+
+    def _music_loss(self, pred: torch.Tensor, music: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        n: NetConfig = self.config.net
+        chroma, beat = music_terms(pred, music)
+        return n.chroma_weight * chroma + n.beat_weight * beat, chroma, beat
+
+    def loss_music_to_dance(self, nets: Nets, batch: Batch, step: int | None = None,
+                            fixed_seed: bool = False) -> tuple[torch.Tensor, dict[str, float]]:
+        """Dance reconstruction + music -> dance -> music cycle + GW (music encoder only)."""
+        music, dance, chord = batch
+        n: NetConfig = self.config.net
+        dance_hat, music_memory = nets["g_md"](music, dance[:, 0], dance,
+                                               self._seed(music, fixed_seed))
+        loss, trans, rot = self._dance_loss(dance_hat, dance)
+        logs = {"dance_trans": trans.item(), "dance_rot": rot.item(), "dance_recon": loss.item()}
+        if n.gw_weight > 0:
+            with torch.no_grad():
+                dance_memory = _bare(nets["g_dm"]).encode(dance)
+            gw = gw_term(music_memory, dance_memory, n)
+            loss = loss + n.gw_weight * gw
+            logs["gw"] = gw.item()
+        if n.cycle_weight > 0:
+            music_cycle, _ = nets["g_dm"](dance_hat, chord, music[..., MUSIC_OUT],
+                                          self._seed(music, fixed_seed))
+            cycle, chroma, beat = self._music_loss(music_cycle, music)
+            loss = loss + n.cycle_weight * cycle
+            logs.update(cycle_music=cycle.item(), cycle_chroma=chroma.item())
+        logs["loss_md"] = loss.item()
+        return loss, logs
+
+    def loss_dance_to_music(self, nets: Nets, batch: Batch, step: int | None = None,
+                            fixed_seed: bool = False) -> tuple[torch.Tensor, dict[str, float]]:
+        """Music reconstruction + dance -> music -> dance cycle."""
+        music, dance, chord = batch
+        n: NetConfig = self.config.net
+        music_hat, _ = nets["g_dm"](dance, chord, music[..., MUSIC_OUT],
+                                    self._seed(music, fixed_seed))
+        loss, chroma, beat = self._music_loss(music_hat, music)
+        logs = {"music_chroma": chroma.item(), "music_beat": beat.item(),
+                "music_recon": loss.item()}
+        if n.cycle_weight > 0:
+            composed = torch.cat([music[..., : MUSIC_OUT.start], music_hat], dim=-1)
+            dance_cycle, _ = nets["g_md"](composed, dance[:, 0], dance,
+                                          self._seed(music, fixed_seed))
+            cycle, _, rot = self._dance_loss(dance_cycle, dance)
+            loss = loss + n.cycle_weight * cycle
+            logs.update(cycle_dance=cycle.item(), cycle_rot=rot.item())
+        logs["loss_dm"] = loss.item()
+        return loss, logs
+
+    def steps(self) -> list[Step]:
+        return [Step("main", self.loss_music_to_dance), Step("main", self.loss_dance_to_music)]
+
+    @torch.no_grad()
+    def validate(self, nets: Nets, batch: Batch) -> dict[str, float]:
+        a, logs = self.loss_music_to_dance(nets, batch, fixed_seed=True)
+        b, more = self.loss_dance_to_music(nets, batch, fixed_seed=True)
+        return {"loss": float(a + b), **logs, **more}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {} if self.start_pose is None else {"start_pose": self.start_pose.tolist()}
+
+    # -- generation ------------------------------------------------------------------------------
+    def _batched(self, net: str, x: np.ndarray, start: np.ndarray, seed: int,
+                 batch_size: int = 256) -> np.ndarray:
+        """`generate` of net `net` over windows (N, T, in) with start tokens (N, start_dim):
+        (N, T, out) float32; seed vectors drawn from `seed`."""
+        model = _bare(self.nets[net])
+        model.eval()
+        g = torch.Generator().manual_seed(seed)
+        seeds = torch.randn(len(x), max(model.seed_dim, 1), generator=g)[:, : model.seed_dim]
+        out = []
+        for i in range(0, len(x), batch_size):
+            xi = torch.as_tensor(x[i:i + batch_size], dtype=torch.float32, device=self.device)
+            si = torch.as_tensor(start[i:i + batch_size], dtype=torch.float32,
+                                 device=self.device)
+            zi = seeds[i:i + batch_size].to(self.device) if model.seed_dim else None
+            out.append(model.generate(xi, si, seed=zi).cpu().numpy())
+        width = model.out_dim
+        return np.concatenate(out) if out else np.zeros((0, x.shape[1], width), np.float32)
+
+    def generate_dance(self, music: np.ndarray, start_pose: np.ndarray, seed: int = 0
+                       ) -> np.ndarray:
+        """Music windows (N, T, 53) and first poses (N, 147) -> dances (N, T, 147)."""
+        return self._batched("g_md", music, start_pose, seed)
+
+    def generate_music(self, dance: np.ndarray, chords: np.ndarray, seed: int = 0) -> np.ndarray:
+        """Dance windows (N, T, 147) and chord indices (N,) -> (N, T, 13) chroma + beat."""
+        return self._batched("g_dm", dance, chord_onehot(chords), seed)
+
+    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
+        """Dances (n, T, 147) for the music of `n` validation windows (a seeded choice; with
+        replacement when there are fewer), each from its window's true first pose. Turn them
+        into joints with `fugato.motion.dataset.dance_positions`."""
+        windows = self.windows("valid")
+        if len(windows) == 0:
+            windows = self.windows("train")
+        if len(windows) == 0:
+            raise FugatoError("no window to take music from")
+        rng = np.random.default_rng(0 if seed is None else seed)
+        pick = rng.choice(len(windows), n, replace=n > len(windows))
+        return self.generate_dance(windows.music[pick], windows.dance[pick, 0], seed or 0)
+
+    def write_samples(self, dances: np.ndarray, out: Path) -> list[Path]:
+        """`fugato sample`: each dance (T, 147) of `sample` as `sample-000.bvh` + a PNG strip."""
+        from fugato.motion.bvh import write_bvh
+        from fugato.motion.dataset import dance_positions
+        from fugato.motion.plot import plot_stick_strip
+
+        out.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for i, dance in enumerate(dances):
+            path = out / f"sample-{i:03d}.bvh"
+            write_bvh(path, dance_to_motion(dance, path.stem))
+            plot_stick_strip(dance_positions(dance), path.with_suffix(".png"))
+            paths.append(path)
+        return paths
+
+    # -- evaluation ------------------------------------------------------------------------------
+    def evaluate(self, run: Run, seed: int = 0) -> tuple[dict[str, Any], str]:
+        """Metrics on the test dances' windows: (eval.json dict, report markdown)."""
+        from fugato.metrics.dance import (
+            beat_align_score,
+            beat_alignment,
+            beat_hit_rate,
+            diversity,
+            frechet_joint_distance,
+            kinematic_beats,
+            notes_accuracy,
+        )
+        from fugato.motion.dataset import dance_positions
+        from fugato.motion.plot import plot_stick_strip
+        from fugato.motion.skeleton import bone_lengths, rest_positions
+        from fugato.music.chroma import beat_peaks
+        from fugato.report import markdown_table, plot_training_curves
+
+        cfg: SampleConfig = self.config.sample
+        windows = self.windows("test")
+        if len(windows) == 0:
+            raise FugatoError(f"no test window (test dances: {self.dataset().split['test']})")
+        rng = np.random.default_rng(seed)
+        index = np.arange(len(windows))
+        if len(index) > cfg.eval_windows:
+            index = np.sort(rng.choice(len(index), cfg.eval_windows, replace=False))
+        music, dance = windows.music[index], windows.dance[index]
+        n, t = len(music), music.shape[1]
+
+        # music -> dance, from each window's own first pose
+        generated = self.generate_dance(music, dance[:, 0], seed)
+        gen_pos, true_pos = dance_positions(generated), dance_positions(dance)
+        music_beats = [beat_frames(m) for m in music]
+        kin_gen = [kinematic_beats(p) for p in gen_pos]
+        kin_true = [kinematic_beats(p) for p in true_pos]
+
+        def mean(values: list[float]) -> float:
+            finite = [v for v in values if np.isfinite(v)]
+            return float(np.mean(finite)) if finite else float("nan")
+
+        # diversity: G generations per window, each from another window's first pose
+        g = cfg.diversity_starts
+        diversity_value = float("nan")
+        if g >= 2 and n >= 2:
+            everyone = np.arange(n)
+            others = np.stack([rng.choice(np.delete(everyone, i), g, replace=n - 1 < g)
+                               for i in everyone])
+            starts = dance[others, 0].reshape(n * g, DANCE_DIM)
+            many = self.generate_dance(np.repeat(music, g, axis=0), starts, seed + 1)
+            many_pos = dance_positions(many).reshape(n, g, t, N_JOINTS, 3)
+            diversity_value = float(np.mean([diversity(p) for p in many_pos]))
+
+        # dance -> music, from the chord of each window's first second
+        chords = chord_indices(music[..., CHROMA], self.config.net.chord_frames)
+        composed = self.generate_music(dance, chords, seed)
+        pred_beats = [beat_peaks(c[:, 12], cfg.beat_threshold) for c in composed]
+
+        rest = bone_lengths(rest_positions())
+        bones = bone_lengths(gen_pos)
+        results: dict[str, Any] = {
+            "model": self.name, "step": run.step,
+            "gw_weight": self.config.net.gw_weight, "cycle_weight": self.config.net.cycle_weight,
+            "gw_epsilon": self.config.net.gw_epsilon,
+            "frechet": frechet_joint_distance(gen_pos, true_pos),
+            "diversity": diversity_value,
+            "beat_alignment": mean([beat_alignment(k, b)
+                                    for k, b in zip(kin_gen, music_beats, strict=True)]),
+            "beat_align_score": mean([beat_align_score(k, b)
+                                      for k, b in zip(kin_gen, music_beats, strict=True)]),
+            "notes_accuracy": notes_accuracy(composed[..., :12], music[..., CHROMA]),
+            "ground_truth_beat_alignment": mean([beat_alignment(k, b) for k, b
+                                                 in zip(kin_true, music_beats, strict=True)]),
+            "ground_truth_beat_align_score": mean([beat_align_score(k, b) for k, b
+                                                   in zip(kin_true, music_beats, strict=True)]),
+            # what a kinematic beat on a uniformly random frame scores: at 5 frames of
+            # tolerance and a beat every ~12 frames most frames are "on a beat"
+            "beat_alignment_chance": mean([beat_alignment(np.arange(1, t - 1), b)
+                                           for b in music_beats]),
+            "beat_hit_rate": mean([beat_hit_rate(p, b)
+                                   for p, b in zip(pred_beats, music_beats, strict=True)]),
+            "composed_beats_per_window": float(np.mean([len(p) for p in pred_beats])),
+            "true_beats_per_window": float(np.mean([len(b) for b in music_beats])),
+            "chroma_l1": float(np.abs(composed[..., :12] - music[..., CHROMA]).mean()),
+            "generated_nan": int(np.isnan(generated).sum() + np.isnan(composed).sum()),
+            "bone_length_error": float(np.abs(bones - rest).max()),
+            "test_windows": n,
+            "test_dances": sorted(set(windows.names[index].tolist())),
+        }
+
+        plots = run.path / "plots"
+        plot_training_curves(run.metrics(), plots / "training.png",
+                             ("loss_md", "loss_dm", "dance_rot", "music_chroma", "loss"))
+        first = 0
+        plot_stick_strip(gen_pos[first], plots / "dance-generated.png", frames=8, fps=FPS,
+                         title=f"generated ({windows.names[index[first]]}, "
+                               f"{windows.starts[index[first]] / FPS:.1f} s)")
+        plot_stick_strip(true_pos[first], plots / "dance-real.png", frames=8, fps=FPS,
+                         title="real dance, same music")
+        keys = ("frechet", "diversity", "beat_alignment", "beat_align_score",
+                "ground_truth_beat_alignment", "ground_truth_beat_align_score",
+                "beat_alignment_chance", "notes_accuracy", "beat_hit_rate",
+                "composed_beats_per_window", "true_beats_per_window", "chroma_l1",
+                "bone_length_error")
+        units = {"frechet": "m, lower is better (mean joint distance to the real dance)",
+                 "diversity": f"m, {g} start poses per window",
+                 "beat_alignment_chance": "beat_alignment of a kinematic beat on every frame",
+                 "notes_accuracy": "composed vs true strongest pitch class, both keys to C",
+                 "beat_hit_rate": f"composed beats = activation peaks >= {cfg.beat_threshold}",
+                 "bone_length_error": "m, largest change of a bone length from the rest skeleton"}
+        rows = [{"metric": k, "value": results[k], "note": units.get(k, "")} for k in keys]
+        net = self.config.net
+        report = "\n\n".join([
+            f"# Dual music-dance (step {run.step})",
+            f"{n} test windows of {t} frames from {len(results['test_dances'])} test dances "
+            f"(split by dance); GW weight {net.gw_weight} (epsilon {net.gw_epsilon}), cycle "
+            f"weight {net.cycle_weight}. Dances free-running from each window's true first "
+            "pose; music from each window's first-second chord.",
+            markdown_table(rows),
+            "## Training\n\n![training curves](plots/training.png)",
+            "## A generated dance and the real one on the same music\n\n"
+            "![generated](plots/dance-generated.png)\n\n![real](plots/dance-real.png)",
+        ]) + "\n"
+        return results, report
+
+
+# -- whole songs and motions: the `fugato dance` commands ----------------------------------------
+def _dance_run(run: Run) -> DualDance:
+    if run.config.model != "dualdance":
+        raise FugatoError(f"{run.path}: a {run.config.model!r} run, not a dualdance run")
+    return run.task  # type: ignore[return-value]
+
+
+def choreograph_features(task: DualDance, music: np.ndarray, start_pose: np.ndarray,
+                         seed: int = 0) -> np.ndarray:
+    """Music features (n, 53) of a whole song -> dance frames (n, 147) in one coordinate
+    frame: windows overlap by one frame, each window's first pose is the previous window's
+    last frame (its floor-plane translation reset to 0, as in training) and its translation is
+    continued from there. The last window is padded with the song's last row when short."""
+    from fugato.audio.features import pad_frames
+
+    window = task.config.data.window
+    n = len(music)
+    if n == 0:
+        raise FugatoError("no music frames")
+    frames = [start_pose[None].astype(np.float32)]
+    offset = np.zeros(3, dtype=np.float32)
+    start = 0
+    pose = start_pose.astype(np.float32).copy()
+    k = 0
+    while start < n - 1 or k == 0:
+        chunk, _ = pad_frames(music[start:start + window], window)
+        out = task.generate_dance(chunk[None], pose[None], seed + k)[0]
+        out[0] = pose  # the given first pose, exactly
+        out[:, DANCE_TRANS.start] += offset[0]
+        out[:, DANCE_TRANS.start + 2] += offset[2]
+        frames.append(out[1:])
+        last = out[-1].copy()
+        offset[[0, 2]] = last[[DANCE_TRANS.start, DANCE_TRANS.start + 2]]
+        pose = last.copy()
+        pose[[DANCE_TRANS.start, DANCE_TRANS.start + 2]] = 0.0
+        start += window - 1
+        k += 1
+    return np.concatenate(frames)[:n]
+
+
+def dance_to_motion(dance: np.ndarray, name: str) -> Any:
+    """Dance frames (n, 147) -> a 25 fps `Motion` (axis-angle poses, translation)."""
+    from fugato.motion.data import Motion
+    from fugato.motion.rotations import rotation_6d_to_axis_angle
+
+    six = dance[:, DANCE_ROT6D].reshape(len(dance), N_JOINTS, 6).astype(np.float64)
+    return Motion(rotation_6d_to_axis_angle(six), dance[:, DANCE_TRANS], float(FPS), name=name)
+
+
+def choreograph(run: Run, music_path: str | Path, out: str | Path, seconds: float | None = None,
+                seed: int = 0) -> list[Path]:
+    """Dance to a song: `out/<song>.bvh`, `<song>-dance.npy` (n, 147) frames, `<song>.gif`
+    (the first `sample.gif_seconds`) and `<song>.png` (a strip of poses). Returns the paths."""
+    from fugato.atomic import atomic_path
+    from fugato.audio.features import music_features
+    from fugato.motion.bvh import write_bvh
+    from fugato.motion.dataset import dance_positions
+    from fugato.motion.plot import plot_stick_strip, write_stick_gif
+
+    task = _dance_run(run)
+    music_path = Path(music_path)
+    if not music_path.is_file():
+        raise FugatoError(f"{music_path}: no such file")
+    if seconds is not None and not seconds > 0:
+        raise FugatoError(f"--seconds {seconds} is not positive")
+    music = music_features(music_path, duration=seconds)
+    if task.start_pose is None:
+        raise FugatoError(f"{run.path}: the checkpoint holds no start pose")
+    dance = choreograph_features(task, music, task.start_pose, seed)
+    if not np.isfinite(dance).all():
+        raise FugatoError(f"{run.path}: the generated dance has NaN")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = music_path.stem
+    paths = [out / f"{stem}.bvh", out / f"{stem}-dance.npy", out / f"{stem}.gif",
+             out / f"{stem}.png"]
+    write_bvh(paths[0], dance_to_motion(dance, stem))
+    with atomic_path(paths[1]) as tmp, open(tmp, "wb") as f:
+        np.save(f, dance)
+    positions = dance_positions(dance)
+    step = 2  # 12.5 fps is plenty for a stick figure
+    shown = positions[: int(task.config.sample.gif_seconds * FPS)][::step]
+    write_stick_gif(shown, paths[2], fps=FPS / step, title=f"{stem} (generated)")
+    plot_stick_strip(positions, paths[3], frames=10, fps=FPS, title=f"{stem} (generated)")
+    return paths
+
+
+def motion_to_dance(path: str | Path, seconds: float | None = None) -> np.ndarray:
+    """A Tang-style motion `.npz` -> (n, 147) dance frames of its longest valid segment (first
+    `seconds`), resampled to 25 fps and normalised as one training window (x, z from the first
+    frame, y above the segment's floor)."""
+    from fugato.motion.data import load_tang, resample, split_valid
+    from fugato.motion.dataset import FOOT_JOINTS, DanceRecord
+    from fugato.motion.skeleton import forward_kinematics
+
+    motion = load_tang(path)
+    if motion.fps != FPS:
+        motion = resample(motion, FPS)
+    segments = split_valid(motion)
+    if not segments:
+        raise FugatoError(f"{path}: no valid (NaN-free) frame")
+    longest = max(segments, key=len)
+    if seconds is not None:
+        longest = longest[: max(2, int(round(seconds * FPS)))]
+    n = len(longest)
+    if n < 2:
+        raise FugatoError(f"{path}: the longest valid segment has {n} frame")
+    feet = forward_kinematics(longest.poses, longest.trans)[:, FOOT_JOINTS, 1]
+    record = DanceRecord(
+        name=Path(path).stem, poses=longest.poses, trans=longest.trans,
+        music=np.zeros((n, N_FEATURES), np.float32), seg_starts=np.array([longest.start]),
+        seg_lengths=np.array([n]), frames=n, audio_frames=n, audio_cut=0, nan_cut=0,
+        floor=float(np.median(feet.min(axis=1))), audio_md5="")
+    return record.encode(np.arange(n)[None])[1][0]
+
+
+def compose_frames(task: DualDance, dance: np.ndarray, chord: int, seed: int = 0
+                   ) -> np.ndarray:
+    """Dance frames (n, 147) -> composed (n, 13) chroma + beat, window by window (the last
+    padded by repeating the last frame); each window after the first starts from the chord of
+    the previous window's composed last second. Each window's translation is re-normalised
+    to start at x = z = 0, as in training."""
+    window = task.config.data.window
+    n = len(dance)
+    out = []
+    for k, start in enumerate(range(0, n, window)):
+        chunk = dance[start:start + window].copy()
+        if len(chunk) < window:
+            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], window - len(chunk), 0)])
+        chunk[:, [DANCE_TRANS.start, DANCE_TRANS.start + 2]] -= \
+            chunk[:1, [DANCE_TRANS.start, DANCE_TRANS.start + 2]]
+        music = task.generate_music(chunk[None], np.array([chord]), seed + k)[0]
+        out.append(music)
+        frames = task.config.net.chord_frames
+        chord = int(chord_indices(music[-frames:, :12][None], frames)[0])
+    return np.concatenate(out)[:n]
+
+
+def compose(run: Run, motion_path: str | Path, out: str | Path, seconds: float | None = None,
+            chord: str | None = None, seed: int = 0) -> list[Path]:
+    """Music for a dance: `out/<motion>.mid` (a melody: one note per composed beat interval,
+    pitch from the composed chroma, `fugato.music.chroma.chroma_to_melody`) and
+    `<motion>-music.npy` (n, 13) chroma + beat. Returns the paths."""
+    from fugato.atomic import atomic_path
+    from fugato.music.chroma import beat_peaks, chroma_to_melody
+    from fugato.music.io import write_midi
+
+    task = _dance_run(run)
+    if seconds is not None and not seconds > 0:
+        raise FugatoError(f"--seconds {seconds} is not positive")
+    dance = motion_to_dance(motion_path, seconds)
+    composed = compose_frames(task, dance, chord_index(chord or task.config.sample.chord), seed)
+    stem = Path(motion_path).stem
+    beats = beat_peaks(composed[:, 12], task.config.sample.beat_threshold)
+    melody = chroma_to_melody(composed[:, :12], beats, fps=FPS,
+                              title=f"fugato dualdance: music for {stem}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{stem}.mid", out / f"{stem}-music.npy"]
+    write_midi(melody, paths[0])
+    with atomic_path(paths[1]) as tmp, open(tmp, "wb") as f:
+        np.save(f, composed)
+    return paths
