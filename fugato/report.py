@@ -242,8 +242,10 @@ def compare_runs(run_dirs: Sequence[Path], out: Path, metrics: Sequence[str] | N
     standard deviation per group. Returns the JSON dict `{"groups": {group: {metric:
     [values]}}, "medians": ..., "summary": {group: {path: [mean, sd]}}}`."""
     groups: dict[str, dict[str, list[float]]] = {}
+    models: dict[str, str] = {}
     for run_dir in run_dirs:
         results = json.loads((Path(run_dir) / "eval.json").read_text())
+        models[run_group(Path(run_dir))] = results.get("model", "")
         group = groups.setdefault(run_group(Path(run_dir)), {})
         for key, value in flatten_numbers(results).items():
             group.setdefault(key, []).append(value)
@@ -264,11 +266,23 @@ def compare_runs(run_dirs: Sequence[Path], out: Path, metrics: Sequence[str] | N
     paths = sorted({k for values in summary.values() for k in values})
     every = [{"number": k, **{g: (f"{summary[g][k][0]:.4g} ± {summary[g][k][1]:.2g}"
                                   if k in summary[g] else "") for g in groups}} for k in paths]
+    # a model may lay its numbers out as its paper's tables (`Task.seeds_report`)
+    tables = [_model_tables(models[g], g, summary[g], len(runs_of(groups[g]))) for g in groups]
     write_text(out / "comparison.md", "# Comparison\n\n## Medians over runs\n\n"
                + markdown_table(rows) + "\n\n![box plots](comparison.png)\n\n"
-               "## Every number (mean ± sd over runs)\n\n" + markdown_table(every) + "\n")
+               + "".join(t + "\n\n" for t in tables if t)
+               + "## Every number (mean ± sd over runs)\n\n" + markdown_table(every) + "\n")
     plot_boxplots(groups, metrics, out / "comparison.png", "Metrics over runs (box: quartiles)")
     return result
+
+
+def _model_tables(model: str, group: str, summary: Mapping[str, Sequence[float]],
+                  runs: int) -> str:
+    """The `seeds_report` markdown of the group's model, or "" when it has none."""
+    from fugato.models import MODELS, get_model
+
+    report = getattr(get_model(model), "seeds_report", None) if model in MODELS else None
+    return report(group, summary, runs) if report else ""
 
 
 def runs_of(group: Mapping[str, list[float]]) -> list[float]:

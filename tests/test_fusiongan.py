@@ -152,3 +152,11 @@ def test_eval_writes_table_one_balance_and_figure_six(trained_run: Path) -> None
         files = sorted((trained_run / "samples" / folder_name(system)).glob("*.mid"))
         assert len(files) == 4
         assert converter.parse(files[-1]).highestTime <= 8.0 + 1e-6
+    # over seeds, the comparison lays the numbers out as Table I with mean ± sd
+    from fugato.report import compare_runs
+
+    compare_runs([trained_run, trained_run], trained_run / "compare")
+    text = (trained_run / "compare" / "comparison.md").read_text()
+    fusion_row = next(line for line in text.splitlines() if line.startswith("| Fusion |"))
+    ratio = results["table"]["Fusion"]["npd"]["em"]["ratio"]
+    assert "Table I over 2 seeds" in text and f"{ratio:.4g} ± 0" in fusion_row

@@ -39,6 +39,7 @@ phase 2, G_A rewarded by D_B and G_B by D_A; its samples are half from each).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,8 +56,12 @@ from fugato.music.keys import with_key
 from fugato.music.melody import Melody, TimeSignature
 from fugato.nn.lstm import LSTMGenerator
 from fugato.nn.textcnn import TextCNN
+from fugato.report import markdown_table
 from fugato.train.run import Run
 from fugato.train.task import Batch, Nets, Step, Task, TensorData
+
+SYSTEM_ORDER = ["RM", "MC", "MLE", "MLE 1:1", "GAN", "RL", "Fusion"]
+"""The rows of Table I, in the paper's order (MLE 1:1 is ours)."""
 
 GENERATORS = {"A": "gen_a", "B": "gen_b", "F": "gen_f", "MLE": "mle", "MLE-1:1": "mle_even",
               "GAN": "gen_gan",
@@ -378,6 +383,30 @@ class FusionGAN(Task):
                                 temperature or self.config.sample.temperature)
         return [self.to_melody(w, f"fugato fusiongan {generator} sample {i}")
                 for i, w in enumerate(windows.cpu().numpy())]
+
+    # -- evaluation ----------------------------------------------------------------------------
+    @staticmethod
+    def seeds_report(group: str, summary: Mapping[str, Sequence[float]], runs: int) -> str:
+        """Table I and the balance over seeds: "mean ± sd" cells from `compare_runs`' summary
+        of eval.json paths (`table/SYSTEM/dd/em/ratio`, `balance/SYSTEM`, ...)."""
+        def cell(path: str) -> str:
+            if path not in summary:
+                return ""
+            mean, sd = summary[path]
+            return f"{mean:.4g} ± {sd:.2g}"
+
+        systems = sorted({k.split("/")[1] for k in summary if k.startswith("table/")},
+                         key=lambda s: SYSTEM_ORDER.index(s) if s in SYSTEM_ORDER else 99)
+        rows = [{"system": system,
+                 **{f"{k} {d} {m}": cell(f"table/{system}/{k}/{d}/{m}") for k in ("dd", "npd")
+                    for d in ("eud", "em") for m in ("diff", "ratio")},
+                 "balance": cell(f"balance/{system}")} for system in systems]
+        rows.append({"system": "real mixture (floor)",
+                     **{f"{k} {d} {m}": cell(f"floor/{k}/{d}/{m}") for k in ("dd", "npd")
+                        for d in ("eud", "em") for m in ("diff", "ratio")}, "balance": ""})
+        return (f"## {group}: Table I over {runs} seeds (mean ± sd)\n\n" + markdown_table(rows)
+                + f"\n\nGenre classifier, held-out balanced accuracy: "
+                f"{cell('classifier_accuracy')}.")
 
     # -- evaluation ----------------------------------------------------------------------------
     def evaluate(self, run: Run, seed: int = 0) -> tuple[dict[str, Any], str]:
