@@ -139,6 +139,16 @@ def _nearest_distance(points: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return np.minimum(np.abs(points - left), np.abs(points - right))
 
 
+def _share_near(points: np.ndarray, targets: np.ndarray, tolerance: float) -> float:
+    """Share of `points` within `tolerance` frames of some target: NaN without points, 0
+    without targets."""
+    if len(points) == 0:
+        return float("nan")
+    if len(targets) == 0:
+        return 0.0
+    return float((_nearest_distance(points, targets) <= tolerance).mean())
+
+
 def beat_alignment(kinematic_beats: np.ndarray, music_beats: np.ndarray,
                    tolerance: float = BEAT_TOLERANCE) -> float:
     """The paper's beat alignment: the share of kinematic beats that lie within `tolerance`
@@ -146,13 +156,8 @@ def beat_alignment(kinematic_beats: np.ndarray, music_beats: np.ndarray,
 
     `kinematic_beats`, `music_beats`: (n,) and (m,) frame indices (any order). NaN without
     kinematic beats; 0 with kinematic beats but no music beat."""
-    kin = _beats(kinematic_beats, "kinematic_beats")
-    music = _beats(music_beats, "music_beats")
-    if len(kin) == 0:
-        return float("nan")
-    if len(music) == 0:
-        return 0.0
-    return float((_nearest_distance(kin, music) <= tolerance).mean())
+    return _share_near(_beats(kinematic_beats, "kinematic_beats"),
+                       _beats(music_beats, "music_beats"), tolerance)
 
 
 def beat_align_score(kinematic_beats: np.ndarray, music_beats: np.ndarray,
@@ -243,10 +248,5 @@ def beat_hit_rate(pred_beats: np.ndarray, true_beats: np.ndarray,
     (inclusive; default 2 = 80 ms at 25 fps), in [0, 1]: a recall, so extra predicted beats
     are not punished (report the predicted / true beat count beside it if that matters).
     NaN without true beats; 0 with true beats but no predicted beat."""
-    pred = _beats(pred_beats, "pred_beats")
-    true = _beats(true_beats, "true_beats")
-    if len(true) == 0:
-        return float("nan")
-    if len(pred) == 0:
-        return 0.0
-    return float((_nearest_distance(true, pred) <= tolerance).mean())
+    return _share_near(_beats(true_beats, "true_beats"), _beats(pred_beats, "pred_beats"),
+                       tolerance)
