@@ -95,9 +95,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    from fugato.train import load_run
-
-    run = load_run(args.run, checkpoint=args.checkpoint, device=args.device or "auto")
+    run = _load_run(args)
     options = {"generator": args.generator} if args.generator else {}
     samples = run.sample(args.n, seed=args.seed, **options)
     if hasattr(run.task, "write_samples"):  # a model with its own file format (dances: BVH)
@@ -139,9 +137,8 @@ def write_melodies(melodies: Sequence[Any], out: Path, fmt: str) -> list[Path]:
 
 def cmd_eval(args: argparse.Namespace) -> None:
     from fugato.report import write_eval
-    from fugato.train import load_run
 
-    run = load_run(args.run, checkpoint=args.checkpoint, device=args.device or "auto")
+    run = _load_run(args)
     evaluate = getattr(run.task, "evaluate", None)
     if evaluate is None:
         raise FugatoError(f"model {run.config.model!r} has no evaluation")
@@ -180,7 +177,7 @@ def cmd_seeds(args: argparse.Namespace) -> None:
 def cmd_arvae_traverse(args: argparse.Namespace) -> None:
     from fugato.models.arvae import input_bar, traverse
 
-    run = _arvae_run(args)
+    run = _load_run(args, "arvae")
     bars = None if args.random else input_bar(run.task, args.input, args.bar)
     paths = traverse(run, args.attribute, args.out, bars=bars, steps=args.steps,
                      value_range=(args.range[0], args.range[1]), seed=args.seed)
@@ -190,25 +187,26 @@ def cmd_arvae_traverse(args: argparse.Namespace) -> None:
 def cmd_arvae_interpolate(args: argparse.Namespace) -> None:
     from fugato.models.arvae import input_bar, interpolate
 
-    run = _arvae_run(args)
+    run = _load_run(args, "arvae")
     paths = interpolate(run, input_bar(run.task, args.a, args.bar_a),
                         input_bar(run.task, args.b, args.bar_b), args.out, steps=args.steps)
     _say(args, f"wrote {len(paths) - 1} MIDI files and {paths[-1]}")
 
 
-def _arvae_run(args: argparse.Namespace) -> Any:
+def _load_run(args: argparse.Namespace, model: str | None = None) -> Any:
+    """The run of `args.run` (`--checkpoint`, `--device`); with `model`, refuse any other."""
     from fugato.train import load_run
 
     run = load_run(args.run, checkpoint=args.checkpoint, device=args.device or "auto")
-    if run.config.model != "arvae":
-        raise FugatoError(f"{args.run}: an {run.config.model!r} run, not an arvae run")
+    if model is not None and run.config.model != model:
+        raise FugatoError(f"{args.run}: a {run.config.model!r} run, not a {model!r} run")
     return run
 
 
 def cmd_dance_choreograph(args: argparse.Namespace) -> None:
     from fugato.models.dualdance import choreograph
 
-    paths = choreograph(_dance_run(args), args.music, args.out, seconds=args.seconds,
+    paths = choreograph(_load_run(args), args.music, args.out, seconds=args.seconds,
                         seed=args.seed)
     _say(args, f"wrote {', '.join(str(p) for p in paths)}")
 
@@ -216,18 +214,9 @@ def cmd_dance_choreograph(args: argparse.Namespace) -> None:
 def cmd_dance_compose(args: argparse.Namespace) -> None:
     from fugato.models.dualdance import compose
 
-    paths = compose(_dance_run(args), args.motion, args.out, seconds=args.seconds,
+    paths = compose(_load_run(args), args.motion, args.out, seconds=args.seconds,
                     chord=args.chord, seed=args.seed)
     _say(args, f"wrote {', '.join(str(p) for p in paths)}")
-
-
-def _dance_run(args: argparse.Namespace) -> Any:
-    from fugato.train import load_run
-
-    run = load_run(args.run, checkpoint=args.checkpoint, device=args.device or "auto")
-    if run.config.model != "dualdance":
-        raise FugatoError(f"{args.run}: a {run.config.model!r} run, not a dualdance run")
-    return run
 
 
 # -- parser ----------------------------------------------------------------------------------

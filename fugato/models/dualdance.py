@@ -71,6 +71,8 @@ from fugato.train.task import Batch, Nets, Step, Task, TensorData
 MUSIC_OUT = slice(CHROMA.start, BEAT.stop)
 """The columns of the music features that `g_dm` writes: chroma (12) and beat (1)."""
 N_MUSIC_OUT = MUSIC_OUT.stop - MUSIC_OUT.start  # 13
+FLOOR_PLANE = [DANCE_TRANS.start, DANCE_TRANS.start + 2]
+"""The dance frame columns of the root's x and z (floor plane), reset to 0 at a window start."""
 N_CHORDS = 24
 """Start tokens of `g_dm`: major C..B (0..11), then minor C..B (12..23)."""
 
@@ -451,7 +453,9 @@ class DualDance(Task):
         kin_gen = [kinematic_beats(p) for p in gen_pos]
         kin_true = [kinematic_beats(p) for p in true_pos]
 
-        def mean(values: list[float]) -> float:
+        def window_mean(metric: Any, points: list[np.ndarray]) -> float:
+            """Mean over the windows of metric(points[i], music_beats[i]), NaNs left out."""
+            values = [metric(p, b) for p, b in zip(points, music_beats, strict=True)]
             finite = [v for v in values if np.isfinite(v)]
             return float(np.mean(finite)) if finite else float("nan")
 
@@ -484,21 +488,15 @@ class DualDance(Task):
             "frechet_root_relative": frechet_joint_distance(gen_pos - gen_pos[..., :1, :],
                                                             true_pos - true_pos[..., :1, :]),
             "diversity": diversity_value,
-            "beat_alignment": mean([beat_alignment(k, b)
-                                    for k, b in zip(kin_gen, music_beats, strict=True)]),
-            "beat_align_score": mean([beat_align_score(k, b)
-                                      for k, b in zip(kin_gen, music_beats, strict=True)]),
+            "beat_alignment": window_mean(beat_alignment, kin_gen),
+            "beat_align_score": window_mean(beat_align_score, kin_gen),
             "notes_accuracy": notes_accuracy(composed[..., :12], music[..., CHROMA]),
-            "ground_truth_beat_alignment": mean([beat_alignment(k, b) for k, b
-                                                 in zip(kin_true, music_beats, strict=True)]),
-            "ground_truth_beat_align_score": mean([beat_align_score(k, b) for k, b
-                                                   in zip(kin_true, music_beats, strict=True)]),
+            "ground_truth_beat_alignment": window_mean(beat_alignment, kin_true),
+            "ground_truth_beat_align_score": window_mean(beat_align_score, kin_true),
             # what a kinematic beat on a uniformly random frame scores: at 5 frames of
             # tolerance and a beat every ~12 frames most frames are "on a beat"
-            "beat_alignment_chance": mean([beat_alignment(np.arange(1, t - 1), b)
-                                           for b in music_beats]),
-            "beat_hit_rate": mean([beat_hit_rate(p, b)
-                                   for p, b in zip(pred_beats, music_beats, strict=True)]),
+            "beat_alignment_chance": window_mean(beat_alignment, [np.arange(1, t - 1)] * n),
+            "beat_hit_rate": window_mean(beat_hit_rate, pred_beats),
             "composed_beats_per_window": float(np.mean([len(p) for p in pred_beats])),
             "true_beats_per_window": float(np.mean([len(b) for b in music_beats])),
             "chroma_l1": float(np.abs(composed[..., :12] - music[..., CHROMA]).mean()),
@@ -566,7 +564,7 @@ def choreograph_features(task: DualDance, music: np.ndarray, start_pose: np.ndar
     if n == 0:
         raise FugatoError("no music frames")
     frames = [start_pose[None].astype(np.float32)]
-    offset = np.zeros(3, dtype=np.float32)
+    offset = np.zeros(2, dtype=np.float32)
     start = 0
     pose = start_pose.astype(np.float32).copy()
     k = 0
@@ -574,13 +572,11 @@ def choreograph_features(task: DualDance, music: np.ndarray, start_pose: np.ndar
         chunk, _ = pad_frames(music[start:start + window], window)
         out = task.generate_dance(chunk[None], pose[None], seed + k)[0]
         out[0] = pose  # the given first pose, exactly
-        out[:, DANCE_TRANS.start] += offset[0]
-        out[:, DANCE_TRANS.start + 2] += offset[2]
+        out[:, FLOOR_PLANE] += offset
         frames.append(out[1:])
-        last = out[-1].copy()
-        offset[[0, 2]] = last[[DANCE_TRANS.start, DANCE_TRANS.start + 2]]
-        pose = last.copy()
-        pose[[DANCE_TRANS.start, DANCE_TRANS.start + 2]] = 0.0
+        offset = out[-1, FLOOR_PLANE].copy()
+        pose = out[-1].copy()
+        pose[FLOOR_PLANE] = 0.0
         start += window - 1
         k += 1
     return np.concatenate(frames)[:n]
@@ -589,10 +585,11 @@ def choreograph_features(task: DualDance, music: np.ndarray, start_pose: np.ndar
 def dance_to_motion(dance: np.ndarray, name: str) -> Any:
     """Dance frames (n, 147) -> a 25 fps `Motion` (axis-angle poses, translation)."""
     from fugato.motion.data import Motion
-    from fugato.motion.rotations import rotation_6d_to_axis_angle
+    from fugato.motion.dataset import decode_dance
+    from fugato.motion.rotations import matrix_to_axis_angle
 
-    six = dance[:, DANCE_ROT6D].reshape(len(dance), N_JOINTS, 6).astype(np.float64)
-    return Motion(rotation_6d_to_axis_angle(six), dance[:, DANCE_TRANS], float(FPS), name=name)
+    rotations, trans = decode_dance(dance)
+    return Motion(matrix_to_axis_angle(rotations), trans, float(FPS), name=name)
 
 
 def choreograph(run: Run, music_path: str | Path, out: str | Path, seconds: float | None = None,
@@ -606,14 +603,12 @@ def choreograph(run: Run, music_path: str | Path, out: str | Path, seconds: floa
     from fugato.motion.plot import plot_stick_strip, write_stick_gif
 
     task = _dance_run(run)
-    music_path = Path(music_path)
-    if not music_path.is_file():
-        raise FugatoError(f"{music_path}: no such file")
-    if seconds is not None and not seconds > 0:
-        raise FugatoError(f"--seconds {seconds} is not positive")
-    music = music_features(music_path, duration=seconds)
     if task.start_pose is None:
         raise FugatoError(f"{run.path}: the checkpoint holds no start pose")
+    if seconds is not None and not seconds > 0:
+        raise FugatoError(f"--seconds {seconds} is not positive")
+    music_path = Path(music_path)
+    music = music_features(music_path, duration=seconds)  # BadInputError for a missing file
     dance = choreograph_features(task, music, task.start_pose, seed)
     if not np.isfinite(dance).all():
         raise FugatoError(f"{run.path}: the generated dance has NaN")
@@ -668,18 +663,15 @@ def compose_frames(task: DualDance, dance: np.ndarray, chord: int, seed: int = 0
     padded by repeating the last frame); each window after the first starts from the chord of
     the previous window's composed last second. Each window's translation is re-normalised
     to start at x = z = 0, as in training."""
-    window = task.config.data.window
+    window, frames = task.config.data.window, task.config.net.chord_frames
     n = len(dance)
     out = []
     for k, start in enumerate(range(0, n, window)):
-        chunk = dance[start:start + window].copy()
-        if len(chunk) < window:
-            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], window - len(chunk), 0)])
-        chunk[:, [DANCE_TRANS.start, DANCE_TRANS.start + 2]] -= \
-            chunk[:1, [DANCE_TRANS.start, DANCE_TRANS.start + 2]]
+        chunk = dance[start:start + window]
+        chunk = np.pad(chunk, ((0, window - len(chunk)), (0, 0)), mode="edge")
+        chunk[:, FLOOR_PLANE] -= chunk[:1, FLOOR_PLANE]
         music = task.generate_music(chunk[None], np.array([chord]), seed + k)[0]
         out.append(music)
-        frames = task.config.net.chord_frames
         chord = int(chord_indices(music[-frames:, :12][None], frames)[0])
     return np.concatenate(out)[:n]
 

@@ -39,7 +39,7 @@ phase 2, G_A rewarded by D_B and G_B by D_A; its samples are half from each).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -397,18 +397,14 @@ class FusionGAN(Task):
 
         systems = sorted({k.split("/")[1] for k in summary if k.startswith("table/")},
                          key=lambda s: SYSTEM_ORDER.index(s) if s in SYSTEM_ORDER else 99)
-        rows = [{"system": system,
-                 **{f"{k} {d} {m}": cell(f"table/{system}/{k}/{d}/{m}") for k in ("dd", "npd")
-                    for d in ("eud", "em") for m in ("diff", "ratio")},
-                 "balance": cell(f"balance/{system}")} for system in systems]
-        rows.append({"system": "real mixture (floor)",
-                     **{f"{k} {d} {m}": cell(f"floor/{k}/{d}/{m}") for k in ("dd", "npd")
-                        for d in ("eud", "em") for m in ("diff", "ratio")}, "balance": ""})
+        rows = [table_one_row(system, lambda k, d, m, s=system: cell(f"table/{s}/{k}/{d}/{m}"),
+                              cell(f"balance/{system}")) for system in systems]
+        rows.append(table_one_row("real mixture (floor)",
+                                  lambda k, d, m: cell(f"floor/{k}/{d}/{m}"), ""))
         return (f"## {group}: Table I over {runs} seeds (mean ± sd)\n\n" + markdown_table(rows)
                 + f"\n\nGenre classifier, held-out balanced accuracy: "
                 f"{cell('classifier_accuracy')}.")
 
-    # -- evaluation ----------------------------------------------------------------------------
     def evaluate(self, run: Run, seed: int = 0) -> tuple[dict[str, Any], str]:
         """Table I (DD / NPD x EUD / EM x Diff / Ratio) for every system against held-out A and
         B, the genre balance of each system, the classifier's held-out accuracy, the sampling
@@ -423,7 +419,7 @@ class FusionGAN(Task):
             relative_evaluation,
         )
         from fugato.music.io import write_midi
-        from fugato.report import markdown_table, plot_distributions, plot_training_curves
+        from fugato.report import plot_distributions, plot_training_curves
 
         cfg: SampleConfig = self.config.sample
         n = cfg.eval_windows
@@ -458,13 +454,11 @@ class FusionGAN(Task):
         bins = duration_bins()
         features = {"dd": (duration_distribution, bins), "npd": (pitch_class_distribution,
                                                                  np.arange(12))}
-        dists = {"A": melodies(test_a), "B": melodies(test_b)}
-        hist: dict[str, dict[str, np.ndarray]] = {k: {} for k in features}
-        for label, windows in {"A": test_a, "B": test_b, **systems,
-                               "real mixture (floor)": systems_floor}.items():
-            mel = dists.get(label) or melodies(windows)
-            for key, (fn, _) in features.items():
-                hist[key][label] = fn(mel)
+        # every set decoded once: the histograms and the mgeval features share the melodies
+        decoded = {label: melodies(windows) for label, windows in {
+            "A": test_a, "B": test_b, **systems, "real mixture (floor)": systems_floor}.items()}
+        hist = {key: {label: fn(mel) for label, mel in decoded.items()}
+                for key, (fn, _) in features.items()}
 
         def scores(label: str) -> dict[str, dict[str, dict[str, float]]]:
             out: dict[str, dict[str, dict[str, float]]] = {}
@@ -509,12 +503,12 @@ class FusionGAN(Task):
 
         # mgeval-style relative evaluation of every system against each held-out genre
         per_set = cfg.mgeval_windows
-        reference = {g: [dists[g][i] for i in rng.choice(len(dists[g]),
-                                                         min(per_set, len(dists[g])),
-                                                         replace=False)] for g in ("A", "B")}
-        compared = {**systems, "real mixture (floor)": systems_floor}
-        relative = {label: {g: relative_evaluation(reference[g], melodies(windows[:per_set]))
-                            for g in ("A", "B")} for label, windows in compared.items()}
+        reference = {g: [decoded[g][i] for i in rng.choice(len(decoded[g]),
+                                                           min(per_set, len(decoded[g])),
+                                                           replace=False)] for g in ("A", "B")}
+        relative = {label: {g: relative_evaluation(reference[g], decoded[label][:per_set])
+                            for g in ("A", "B")}
+                    for label in [*systems, "real mixture (floor)"]}
         results["mgeval"] = relative
 
         plots = run.path / "plots"
@@ -534,13 +528,9 @@ class FusionGAN(Task):
             for i, window in enumerate(windows[:cfg.midi_per_system]):
                 write_midi(self.to_melody(window, f"fugato fusiongan {label} {i}"),
                            run.path / "samples" / folder_name(label) / f"sample-{i:03d}.mid")
-        rows = []
-        for label in [*systems, "real mixture (floor)"]:
-            t = table.get(label) or floor
-            rows.append({"system": label,
-                         **{f"{k} {d} {m}": t[k][d][m] for k in features for d in ("eud", "em")
-                            for m in ("diff", "ratio")},
-                         "balance": balance.get(label, float("nan"))})
+        scored = {**table, "real mixture (floor)": floor}
+        rows = [table_one_row(label, lambda k, d, m, t=scored[label]: t[k][d][m],
+                              balance.get(label, float("nan"))) for label in scored]
         relative_rows = [
             {"system": label, **{f"{stat} vs {g}": float(np.mean([f[stat] for f in r[g].values()]))
                                  for stat in ("overlap", "kl") for g in ("A", "B")}}
@@ -576,6 +566,15 @@ class FusionGAN(Task):
             "![training curves](plots/training.png)\n\n![rollout rewards](plots/rewards.png)",
         ]) + "\n"
         return results, report
+
+
+def table_one_row(system: str, value: Callable[[str, str, str], Any], balance: Any
+                  ) -> dict[str, Any]:
+    """One row of Table I: `value(feature, distance, score)` for feature dd / npd, distance
+    eud / em, score diff / ratio, then the balance."""
+    return {"system": system, **{f"{k} {d} {m}": value(k, d, m) for k in ("dd", "npd")
+                                 for d in ("eud", "em") for m in ("diff", "ratio")},
+            "balance": balance}
 
 
 def folder_name(system: str) -> str:

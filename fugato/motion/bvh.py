@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from fugato.atomic import atomic_path
+from fugato.atomic import write_text
 from fugato.errors import BadInputError, FugatoError
-from fugato.motion.data import Motion, _first_line
+from fugato.motion.data import Motion
 from fugato.motion.rotations import euler_to_matrix, matrix_to_axis_angle, matrix_to_euler_zxy
 from fugato.motion.skeleton import SMPL_JOINT_NAMES, SMPL_OFFSETS, SMPL_PARENTS
+from fugato.music.io import _one_line
 
 _ROOT_CHANNELS = ("Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation", "Yrotation")
 _JOINT_CHANNELS = ("Zrotation", "Xrotation", "Yrotation")
@@ -79,8 +80,7 @@ def write_bvh(path: str | Path, motion: Motion, scale: float = 100.0) -> None:
     np.savetxt(body, table, fmt="%.6f")
     text = (_hierarchy(scale) + f"MOTION\nFrames: {len(motion)}\n"
             f"Frame Time: {1.0 / motion.fps:.8f}\n" + body.getvalue())
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
+    write_text(path, text)
 
 
 @dataclass
@@ -141,7 +141,7 @@ def read_bvh(path: str | Path) -> BvhData:
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as error:
-        raise BadInputError(path, f"cannot read the file ({_first_line(error)})") from None
+        raise BadInputError(path, f"cannot read the file ({_one_line(error)})") from None
     head, sep, tail = text.partition("MOTION")
     if not sep or "HIERARCHY" not in head:
         raise BadInputError(path, "not a BVH file (no HIERARCHY and MOTION sections)")
@@ -157,7 +157,7 @@ def read_bvh(path: str | Path) -> BvhData:
         while i < len(tokens):
             tok = tokens[i]
             if tok in ("ROOT", "JOINT"):
-                parents.append(next((s for s in reversed(stack) if s >= 0), -1) if stack else -1)
+                parents.append(next((s for s in reversed(stack) if s >= 0), -1))
                 names.append(tokens[i + 1])
                 offsets.append([0.0, 0.0, 0.0])
                 channels.append(())
@@ -198,7 +198,7 @@ def read_bvh(path: str | Path) -> BvhData:
         table = np.loadtxt(io.StringIO("\n".join(rows)), ndmin=2) if rows else \
             np.zeros((0, n_channels))
     except (ValueError, IndexError, StopIteration) as error:
-        raise BadInputError(path, f"malformed BVH ({_first_line(error)})") from None
+        raise BadInputError(path, f"malformed BVH ({_one_line(error)})") from None
     if len(table) != frames or table.shape[1] != n_channels:
         raise BadInputError(path, f"motion table is {table.shape}, the header says "
                                   f"{frames} frames of {n_channels} channels")

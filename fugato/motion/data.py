@@ -34,6 +34,7 @@ from fugato.motion.rotations import (
     quaternion_to_axis_angle,
 )
 from fugato.motion.skeleton import N_JOINTS, forward_kinematics
+from fugato.music.io import _one_line
 
 AISTPP_FPS = 60.0
 
@@ -158,15 +159,20 @@ def resample(motion: Motion, fps: float) -> Motion:
     return motion.replace(poses=poses, trans=trans, fps=float(fps), start=start)
 
 
-def _first_line(error: BaseException) -> str:
-    """An exception's message on one line (user-facing errors are one line)."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def _require_file(path: Path) -> None:
     if not path.is_file():
         raise BadInputError(path, "no such file")
+
+
+def _load_pickle(path: Path) -> object:
+    """The object in a pickle file; `BadInputError` naming the file if it cannot be read.
+    Only open pickles you trust: unpickling can run code."""
+    _require_file(path)
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    except Exception as error:  # pickle raises many types on a bad file
+        raise BadInputError(path, f"not a readable pickle ({type(error).__name__})") from None
 
 
 def _array(data: object, key: str, path: Path) -> np.ndarray:
@@ -198,7 +204,7 @@ def load_tang(path: str | Path) -> Motion:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise BadInputError(path, f"not a readable .npz file ({_first_line(error)})") from None
+        raise BadInputError(path, f"not a readable .npz file ({_one_line(error)})") from None
     poses = _array(arrays, "smpl_poses", path)
     trans = _array(arrays, "smpl_trans", path)
     _checked(poses, trans, path)
@@ -221,12 +227,7 @@ def load_aistpp(path: str | Path, fps: float | None = 25.0) -> Motion:
     docstring for its units), resampled to `fps` (None: keep 60 fps). AIST++ has no audio in
     shared/data: `audio` is None. Only open pickles you trust: unpickling can run code."""
     path = Path(path)
-    _require_file(path)
-    try:
-        with open(path, "rb") as f:
-            data = pickle.load(f)
-    except Exception as error:  # pickle raises many types on a bad file
-        raise BadInputError(path, f"not a readable pickle ({type(error).__name__})") from None
+    data = _load_pickle(path)
     if not isinstance(data, dict):
         raise BadInputError(path, f"holds a {type(data).__name__}, expected a dict")
     poses = _array(data, "smpl_poses", path)
@@ -249,12 +250,7 @@ def load_aistpp_keypoints(path: str | Path, optimised: bool = True) -> np.ndarra
     forward kinematics). `optimised`: the `keypoints3d_optim` entry, without the NaN that the
     raw triangulation `keypoints3d` has in some frames."""
     path = Path(path)
-    _require_file(path)
-    try:
-        with open(path, "rb") as f:
-            data = pickle.load(f)
-    except Exception as error:
-        raise BadInputError(path, f"not a readable pickle ({type(error).__name__})") from None
+    data = _load_pickle(path)
     key = "keypoints3d_optim" if optimised else "keypoints3d"
     points = _array(data, key, path)
     if points.ndim != 3 or points.shape[1:] != (17, 3):

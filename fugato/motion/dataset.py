@@ -43,6 +43,7 @@ positions.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -50,7 +51,7 @@ import math
 import re
 import shutil
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,7 +185,6 @@ class DanceRecord:
     nan_cut: int
     floor: float
     audio_md5: str
-    _rot6d: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.poses)
@@ -194,12 +194,16 @@ class DanceRecord:
         """(k,) row of each segment's first frame in `poses` / `music`."""
         return np.concatenate([[0], np.cumsum(self.seg_lengths)[:-1]]).astype(np.int64)
 
+    def spans(self) -> Iterator[tuple[int, int, int]]:
+        """(row in `poses`, first frame in the source file, length) of each valid segment."""
+        return zip(self.seg_offsets.tolist(), self.seg_starts.tolist(),
+                   self.seg_lengths.tolist(), strict=True)
+
+    @functools.cached_property
     def rotation_6d(self) -> np.ndarray:
         """(n, 144) float32 6D rotations of the kept frames (computed once, then kept)."""
-        if self._rot6d is None:
-            six = matrix_to_rotation_6d(axis_angle_to_matrix(self.poses))
-            self._rot6d = six.reshape(len(self), 6 * N_JOINTS).astype(np.float32)
-        return self._rot6d
+        six = matrix_to_rotation_6d(axis_angle_to_matrix(self.poses))
+        return six.reshape(len(self), 6 * N_JOINTS).astype(np.float32)
 
     def encode(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rows `index` (N, L) of the kept frames, each row one contiguous run within a
@@ -208,7 +212,7 @@ class DanceRecord:
         trans = self.trans[index].astype(np.float64)
         trans[..., [0, 2]] -= trans[..., :1, [0, 2]]
         trans[..., 1] -= self.floor
-        dance = np.concatenate([self.rotation_6d()[index], trans.astype(np.float32)], axis=-1)
+        dance = np.concatenate([self.rotation_6d[index], trans.astype(np.float32)], axis=-1)
         return self.music[index], dance
 
     def arrays(self) -> dict[str, Any]:
@@ -451,8 +455,7 @@ class DanceDataset:
         steps = np.arange(length)
         for name in self._names_of(split):
             record = self.dances[name]
-            for offset, start, n in zip(record.seg_offsets.tolist(), record.seg_starts.tolist(),
-                                        record.seg_lengths.tolist(), strict=True):
+            for offset, start, n in record.spans():
                 if n < length:
                     uncovered += n
                     continue
@@ -476,8 +479,7 @@ class DanceDataset:
         out = []
         for name in self._names_of(split):
             record = self.dances[name]
-            for offset, start, n in zip(record.seg_offsets.tolist(), record.seg_starts.tolist(),
-                                        record.seg_lengths.tolist(), strict=True):
+            for offset, start, n in record.spans():
                 m, d = record.encode(offset + np.arange(n)[None])
                 out.append(DanceSegment(name, start, m[0], d[0]))
         return out
@@ -501,11 +503,6 @@ class DanceDataset:
                        for s, v in self.split.items()},
             "skipped": [list(s) for s in self.skipped],
         }
-
-
-def load_dance_dataset(folder: str | Path | None = None, **options: Any) -> DanceDataset:
-    """`DanceDataset.load(folder, **options)`."""
-    return DanceDataset.load(folder, **options)
 
 
 # -- building and the cache -----------------------------------------------------------------------

@@ -58,15 +58,13 @@ def plot_stick_strip(positions: np.ndarray, path: str | Path, frames: int = 8,
     plt = _pyplot()
     pos, h, v = _checked(positions, parents, view)
     picks = np.unique(np.linspace(0, len(pos) - 1, max(1, frames)).round().astype(int))
-    shown = pos[picks]
-    centred = shown[..., h] - shown[:, :1, h]
-    half = max(float(np.nanmax(np.abs(centred), initial=0.0)), 0.3) + 0.05
+    shown = pos[picks]  # a copy (fancy indexing): centre each figure on its pelvis in place
+    shown[..., h] -= shown[:, :1, h]
+    half = max(float(np.nanmax(np.abs(shown[..., h]), initial=0.0)), 0.3) + 0.05
     lo = float(np.nanmin(shown[..., v], initial=0.0)) - 0.05
     hi = float(np.nanmax(shown[..., v], initial=1.0)) + 0.05
     fig, axes = plt.subplots(1, len(picks), figsize=(1.6 * len(picks), 3.4), squeeze=False)
     for ax, k, pose in zip(axes[0], picks, shown, strict=True):
-        pose = pose.copy()
-        pose[:, h] -= pose[0, h]
         _draw(ax, pose, parents, h, v)
         ax.set_xlim(-half, half)
         ax.set_ylim(lo, hi)
