@@ -170,7 +170,8 @@ def cmd_seeds(args: argparse.Namespace) -> None:
     from fugato.train.seeds import run_seeds
 
     result = run_seeds(args.configs, args.seeds, args.out, args.jobs, args.set,
-                       args.metrics or None, say=lambda text: _say(args, text))
+                       args.metrics or None, say=lambda text: _say(args, text),
+                       variants=args.variant)
     _print_medians(args, result)
 
 
@@ -288,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     seeds.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config value in every run")
     seeds.add_argument("--metrics", nargs="*", help="which metrics to compare (default: all)")
+    seeds.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE,...",
+                       help="an ablation: every config runs once per variant with its overrides "
+                            "(NAME: alone = the config as it is); a group each")
     seeds.set_defaults(func=cmd_seeds)
 
     arvae = verbs.add_parser("arvae", help="AR-VAE tools: attribute traversals, interpolation")

@@ -263,13 +263,17 @@ def compare_runs(run_dirs: Sequence[Path], out: Path, metrics: Sequence[str] | N
               "metrics": list(metrics), "summary": summary}
     write_text(out / "comparison.json", json.dumps(result, indent=2) + "\n")
     rows = [{"group": g, "runs": len(runs_of(groups[g])), **medians[g]} for g in groups]
+    means = [{"group": g, "runs": len(runs_of(groups[g])),
+              **{m: f"{summary[g][m][0]:.4g} ± {summary[g][m][1]:.2g}" for m in metrics}}
+             for g in groups]
     paths = sorted({k for values in summary.values() for k in values})
     every = [{"number": k, **{g: (f"{summary[g][k][0]:.4g} ± {summary[g][k][1]:.2g}"
                                   if k in summary[g] else "") for g in groups}} for k in paths]
     # a model may lay its numbers out as its paper's tables (`Task.seeds_report`)
     tables = [_model_tables(models[g], g, summary[g], len(runs_of(groups[g]))) for g in groups]
     write_text(out / "comparison.md", "# Comparison\n\n## Medians over runs\n\n"
-               + markdown_table(rows) + "\n\n![box plots](comparison.png)\n\n"
+               + markdown_table(rows) + "\n\n## Mean ± sd over runs\n\n"
+               + markdown_table(means) + "\n\n![box plots](comparison.png)\n\n"
                + "".join(t + "\n\n" for t in tables if t)
                + "## Every number (mean ± sd over runs)\n\n" + markdown_table(every) + "\n")
     plot_boxplots(groups, metrics, out / "comparison.png", "Metrics over runs (box: quartiles)")

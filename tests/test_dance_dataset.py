@@ -16,7 +16,10 @@ from fugato.motion.dataset import (
     DanceDataset,
     dance_positions,
     dance_split,
+    heading,
+    turn,
 )
+from fugato.motion.rotations import matrix_to_rotation_6d
 from fugato.paths import data_dir
 
 TANG = (data_dir(required=False) or Path("/nonexistent")) / "dance_tang2018"
@@ -152,14 +155,19 @@ def test_real_dances_windows_decode_to_the_source() -> None:
         source = load_tang(TANG / f"{name}.npz")
         mine = w.names == name
         index = w.starts[mine][:, None] + np.arange(75)
-        six = w.dance[mine][..., DANCE_ROT6D].reshape(*index.shape, 24, 6)
+        # every window starts facing +z; turned back, it is the source
+        np.testing.assert_allclose(heading(w.dance[mine][:, 0]), 0.0, atol=1e-5)
+        source_heading = heading(matrix_to_rotation_6d(axis_angle_to_matrix(
+            source.poses[index[:, 0], 0])))
+        back = turn(w.dance[mine], source_heading[:, None])
+        six = back[..., DANCE_ROT6D].reshape(*index.shape, 24, 6)
         np.testing.assert_allclose(rotation_6d_to_matrix(six),
                                    axis_angle_to_matrix(source.poses[index]), atol=1e-5)
         # positions from the windows = the source's, moved by the normalisation
         floor = ds.dances[name].floor
         true = forward_kinematics(source.poses[index], source.trans[index])
         offset = source.trans[index[:, 0]][:, None, None, :] * [1, 0, 1] + [0, floor, 0]
-        np.testing.assert_allclose(dance_positions(w.dance[mine]), true - offset, atol=1e-4)
+        np.testing.assert_allclose(dance_positions(back), true - offset, atol=1e-4)
         assert 0.6 < w.dance[mine][..., 145].mean() < 1.2  # pelvis above the floor, metres
     # the split of a loaded dataset: by dance, no overlap
     assert sorted(sum(ds.split.values(), [])) == sorted(names)
@@ -176,3 +184,21 @@ def test_pool_build_and_identical_music_kept_together(tmp_path: Path) -> None:
     assert any(set(ds.names) <= set(v) for v in ds.split.values())
     assert all(r.frames == 100 and r.audio_cut == 0 for r in ds.dances.values())
     np.testing.assert_array_equal(ds.dances["DANCE_W_1"].music, ds.dances["DANCE_W_2"].music)
+
+
+def test_turn_is_a_rigid_rotation_about_the_vertical_and_shifts_the_heading() -> None:
+    rng = np.random.default_rng(4)
+    rot = matrix_to_rotation_6d(axis_angle_to_matrix(rng.normal(0, 0.7, (3, 5, 24, 3))))
+    dance = np.concatenate([rot.reshape(3, 5, 144), rng.normal(0, 0.3, (3, 5, 3))], -1)
+    turned = turn(dance, 0.7)
+    np.testing.assert_allclose(np.angle(np.exp(1j * (heading(turned) - heading(dance)))), 0.7,
+                               atol=1e-9)
+    before = dance_positions(dance).reshape(3, -1, 3)
+    after = dance_positions(turned).reshape(3, -1, 3)
+
+    def distances(p: np.ndarray) -> np.ndarray:  # every joint of every frame to every other
+        return np.linalg.norm(p[:, None] - p[:, :, None], axis=-1)
+
+    np.testing.assert_allclose(distances(after), distances(before), atol=1e-9)
+    np.testing.assert_allclose(after[..., 1], before[..., 1], atol=1e-9)  # heights stay
+    np.testing.assert_allclose(turn(turned, -0.7), dance, atol=1e-12)

@@ -18,6 +18,8 @@ from fugato.models.dualdance import (
     dance_terms,
     gw_term,
     music_terms,
+    root_position,
+    root_velocity,
 )
 from fugato.motion.rotations import axis_angle_to_matrix, matrix_to_rotation_6d
 from fugato.music.chroma import beat_peaks, chroma_to_melody
@@ -45,6 +47,14 @@ def _random_dance(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarra
     return np.concatenate([rot.reshape(*shape, 144), trans], axis=-1).astype(np.float32)
 
 
+def _random_music(rng: np.random.Generator, shape: tuple[int, ...]) -> torch.Tensor:
+    """Random music features (*shape, 53): MFCC-like normals, chroma in [0, 1], 0/1 beats."""
+    music = rng.normal(size=(*shape, 53))
+    music[..., 40:52] = rng.uniform(size=(*shape, 12))
+    music[..., 52] = rng.uniform(size=shape) < 0.1
+    return torch.as_tensor(music.astype(np.float32))
+
+
 # -- the seq2seq net ------------------------------------------------------------------------------
 def test_decoder_is_causal_and_generation_matches_teacher_forcing() -> None:
     torch.manual_seed(0)
@@ -69,6 +79,24 @@ def test_decoder_is_causal_and_generation_matches_teacher_forcing() -> None:
     torch.testing.assert_close(net(x, start, generated, seed)[0], generated)
     assert not torch.allclose(net.generate(x, start, seed=seed + 1), generated)
     assert net.generate(x, start, length=4, seed=seed).shape == (3, 4, 7)
+
+
+def test_scheduled_sampling_feeds_back_own_predictions() -> None:
+    torch.manual_seed(0)
+    net = Seq2Seq(5, 7, 3, d_model=16, heads=2, enc_layers=1, dec_layers=2, ff=32,
+                  dropout=0.0, max_len=12, seed_dim=4).eval()
+    x, start = torch.randn(3, 12, 5), torch.randn(3, 3)
+    target, seed = torch.randn(3, 12, 7), torch.randn(3, 4)
+    forced, _ = net(x, start, target, seed)
+    torch.testing.assert_close(net(x, start, target, seed, feedback=0.0)[0], forced)
+    # every previous frame its own prediction, passes = length: exactly free-running
+    free, _ = net(x, start, target, seed, feedback=1.0, passes=12)
+    torch.testing.assert_close(free, net.generate(x, start, seed=seed))
+    assert not torch.allclose(free, forced)
+    # the graded pass keeps its gradient
+    out, _ = net(x, start, target, seed, feedback=0.5)
+    out.sum().backward()
+    assert all(p.grad is not None for p in net.decoder.parameters())
 
 
 def test_statistics_standardise_inputs_and_sigmoid_outputs() -> None:
@@ -117,6 +145,22 @@ def test_dance_loss_zero_for_identical_rotations_positive_otherwise() -> None:
     composed = torch.full((2, 5, 13), 0.5)
     chroma, beat = music_terms(composed, music)
     assert float(chroma) == pytest.approx(0.5) and float(beat) == pytest.approx(0.5)
+    # weighted cross-entropy: a beat frame counts pos_weight times
+    music[0, 0, 52] = 1.0
+    _, beat = music_terms(composed, music, beat_pos_weight=9.0)
+    assert float(beat) == pytest.approx(math.log(2) * (9 + 9) / 10)
+
+
+def test_root_velocity_round_trip() -> None:
+    rng = np.random.default_rng(3)
+    dance = _random_dance(rng, (2, 6))
+    steps = root_velocity(dance)
+    np.testing.assert_allclose(steps[:, 1:, 144], np.diff(dance[..., 144], axis=1), atol=1e-6)
+    np.testing.assert_array_equal(steps[..., 145], dance[..., 145])  # height stays as it is
+    np.testing.assert_array_equal(steps[:, 0], dance[:, 0])
+    np.testing.assert_allclose(root_position(steps), dance, atol=1e-6)
+    torch.testing.assert_close(root_position(root_velocity(torch.as_tensor(dance))),
+                               torch.as_tensor(dance))
 
 
 def _tiny_task(*overrides: str) -> DualDance:
@@ -128,7 +172,7 @@ def test_gw_gradient_reaches_the_music_encoder_only() -> None:
     task = _tiny_task("net.trans_weight=0", "net.rot_weight=0", "net.cycle_weight=0")
     nets = task.build_nets()
     rng = np.random.default_rng(1)
-    music = torch.as_tensor(rng.normal(size=(6, 75, 53)).astype(np.float32))
+    music = _random_music(rng, (6, 75))
     dance = torch.as_tensor(_random_dance(rng, (6, 75)))
     chords = torch.eye(24)[:6]
     loss, logs = task.loss_music_to_dance(nets, (music, dance, chords))
@@ -151,8 +195,8 @@ def test_gw_gradient_reaches_the_music_encoder_only() -> None:
 def test_switches_turn_terms_off_and_both_steps_train_both_nets() -> None:
     torch.manual_seed(0)
     rng = np.random.default_rng(2)
-    batch = (torch.as_tensor(rng.normal(size=(4, 75, 53)).astype(np.float32)),
-             torch.as_tensor(_random_dance(rng, (4, 75))), torch.eye(24)[:4])
+    batch = (_random_music(rng, (4, 75)), torch.as_tensor(_random_dance(rng, (4, 75))),
+             torch.eye(24)[:4])
     off = _tiny_task("net.gw_weight=0", "net.cycle_weight=0")
     nets = off.build_nets()
     _, logs = off.loss_music_to_dance(nets, batch)

@@ -9,12 +9,24 @@ import pytest
 
 from fugato.errors import FugatoError
 from fugato.report import compare_runs, flatten_numbers, run_group
+from fugato.train.seeds import parse_variant, run_folder
 
 
 def test_run_group_strips_only_a_numeric_seed_suffix() -> None:
     assert run_group(Path("runs/arvae-folk-quick-seed12")) == "arvae-folk-quick"
     assert run_group(Path("runs/arvae-seedless")) == "arvae-seedless"
     assert run_group(Path("runs/demo")) == "demo"
+
+
+def test_variants_name_their_overrides_and_run_folders() -> None:
+    assert parse_variant("neither:net.gw_weight=0,net.cycle_weight=0") == (
+        "neither", ["net.gw_weight=0", "net.cycle_weight=0"])
+    assert parse_variant("both:") == ("both", [])
+    folder = run_folder(Path("out"), Path("configs/dd-quick.toml"), 2, "gw_only")
+    assert folder == Path("out/dd-quick-gw_only-seed2") and run_group(folder) == "dd-quick-gw_only"
+    for bad in ("noname", ":x=1", "a b:x=1", "a:x"):
+        with pytest.raises(FugatoError, match="variant"):
+            parse_variant(bad)
 
 
 def _fake_run(root: Path, name: str, **metrics: float) -> Path:

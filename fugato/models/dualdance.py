@@ -12,6 +12,12 @@ ballroom set (`fugato.motion.dataset`), trained jointly:
   24-way one-hot (12 roots x {major, minor}: the best Krumhansl-Kessler key template,
   `fugato.music.keys.histogram_key_correlations`, of the chroma summed over the window's first
   `net.chord_frames` frames, 1 s).
+- `g_md` writes the root's floor-plane translation as per-frame steps (`net.root`,
+  `root_velocity`), summed into positions before every loss, so that feeding back its own
+  frames does not feed back where the dancer stands; the paper's losses see positions.
+- Both direct reconstruction passes use parallel scheduled sampling (`net.feedback`,
+  `Seq2Seq.forward`): teacher forcing alone left free-running dances 0.7 m off by frame 10
+  (1 m by frame 25) while teacher-forced ones were 2-3 cm off (400 steps, quick config).
 - Both decoders add a random seed vector (N(0, I), `net.seed_dim`) to their inputs, so that
   the same music with the same start pose can give different dances (`Seq2Seq` docstring).
 
@@ -20,7 +26,11 @@ Losses, all means over the batch (window, frame, joint):
 - dance reconstruction: `trans_weight` * L1 of the root translation + `rot_weight` * the
   squared geodesic angle between predicted and true joint rotations (predicted 6D -> rotation
   matrix by Gram-Schmidt, `rotation_6d_to_matrix_torch`);
-- music reconstruction: `chroma_weight` * L1 of the chroma + `beat_weight` * L1 of the beat;
+- music reconstruction: `chroma_weight` * L1 of the chroma + `beat_weight` * the beat term:
+  the paper's L1 (`beat_loss = "l1"`) or, by default, binary cross-entropy with the positive
+  frames weighted by the training set's ratio of non-beat to beat frames (`"bce"`). Beats fall
+  on ~1 frame in 12, and the L1 minimiser of a 0/1 target that is 1 less than half the time is
+  0: under L1 the composed beat column collapses to zero (measured: no composed beat at all);
 - cycles (`cycle_weight`, 0 = off): music -> dance -> music compares the chroma and beat that
   `g_dm` writes from `g_md`'s dance with the true ones; dance -> music -> dance feeds `g_md`
   the true music features with their chroma and beat columns replaced by `g_dm`'s composition
@@ -117,6 +127,17 @@ class NetConfig:
     rot_weight: float = 1.0
     chroma_weight: float = 1.0
     beat_weight: float = 1.0
+    beat_loss: str = "bce"
+    """"bce" (weighted binary cross-entropy, module docstring) or "l1" (the paper's)."""
+    root: str = "velocity"
+    """How `g_md` writes the root's floor-plane (x, z) translation: "velocity" (per-frame
+    steps, integrated into positions before every loss and output) or "position"."""
+    feedback: float = 0.5
+    """Scheduled sampling (`Seq2Seq.forward`): the share of previous frames that the direct
+    reconstruction passes of both nets take from their own prediction, reached linearly at
+    `feedback_ramp` of training; 0: pure teacher forcing."""
+    feedback_ramp: float = 0.5
+    feedback_passes: int = 1
     cycle_weight: float = 1.0
     """Weight of both cycle losses; 0 turns them off (ablation)."""
     gw_weight: float = 1.0
@@ -180,11 +201,35 @@ def dance_terms(pred: torch.Tensor, true: torch.Tensor) -> tuple[torch.Tensor, t
     return trans, geodesic_distance_torch(rp, rt).square().mean()
 
 
-def music_terms(pred: torch.Tensor, music: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Composed (..., 13) against music features (..., 53) -> (L1 chroma, L1 beat)."""
+def music_terms(pred: torch.Tensor, music: torch.Tensor, beat_pos_weight: float | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Composed (..., 13) against music features (..., 53) -> (L1 chroma, beat term): L1 of
+    the beat when `beat_pos_weight` is None, else binary cross-entropy with beat frames
+    weighted by `beat_pos_weight` (the mean of weight * BCE over all frames)."""
     chroma = (pred[..., :12] - music[..., CHROMA]).abs().mean()
-    beat = (pred[..., 12:] - music[..., BEAT]).abs().mean()
-    return chroma, beat
+    p, target = pred[..., 12:], music[..., BEAT]
+    if beat_pos_weight is None:
+        return chroma, (p - target).abs().mean()
+    p = p.clamp(1e-6, 1 - 1e-6)  # sigmoid outputs saturate in float32
+    weight = 1.0 + (beat_pos_weight - 1.0) * target
+    return chroma, torch.nn.functional.binary_cross_entropy(p, target, weight=weight)
+
+
+def root_velocity(dance: Any) -> Any:
+    """Dance frames (..., T, 147), numpy or torch -> the same with the root's x and z from
+    frame 1 on replaced by their per-frame steps (frame 0 keeps its position), the inverse of
+    `root_position`. Free-running generation that feeds back positions compounds their errors
+    (measured: 0.7 m off by frame 10); steps carry no memory of where the dancer is."""
+    out = dance.clone() if isinstance(dance, torch.Tensor) else dance.copy()
+    out[..., 1:, FLOOR_PLANE] = dance[..., 1:, FLOOR_PLANE] - dance[..., :-1, FLOOR_PLANE]
+    return out
+
+
+def root_position(frames: Any) -> Any:
+    """Inverse of `root_velocity`: x and z steps summed into positions (differentiable)."""
+    out = frames.clone() if isinstance(frames, torch.Tensor) else frames.copy()
+    out[..., FLOOR_PLANE] = frames[..., FLOOR_PLANE].cumsum(-2)
+    return out
 
 
 def gw_term(music_memory: torch.Tensor, dance_memory: torch.Tensor, net: NetConfig
@@ -219,6 +264,12 @@ class DualDance(Task):
             raise FugatoError("data.window must be >= 2 and the strides >= 1")
         if not net.gw_epsilon > 0:
             raise FugatoError("net.gw_epsilon must be positive")
+        if net.root not in ("velocity", "position"):
+            raise FugatoError(f"net.root {net.root!r}: 'velocity' or 'position'")
+        if not 0 <= net.feedback <= 1:
+            raise FugatoError(f"net.feedback {net.feedback} is not in [0, 1]")
+        if net.beat_loss not in ("bce", "l1"):
+            raise FugatoError(f"net.beat_loss {net.beat_loss!r}: 'bce' or 'l1'")
         chord_index(config.sample.chord)
         self.statistics: dict[str, np.ndarray] | None = None
         self.start_pose: np.ndarray | None = (
@@ -262,8 +313,10 @@ class DualDance(Task):
             keep = np.sort(rng.choice(len(music), data.max_train_windows, replace=False))
             music, dance = music[keep], dance[keep]
         frames_m, frames_d = music.reshape(-1, N_FEATURES), dance.reshape(-1, DANCE_DIM)
+        frames_v = self._net_dance(dance).reshape(-1, DANCE_DIM)
         self.statistics = {"music_mean": frames_m.mean(0), "music_std": frames_m.std(0),
-                           "dance_mean": frames_d.mean(0), "dance_std": frames_d.std(0)}
+                           "dance_mean": frames_d.mean(0), "dance_std": frames_d.std(0),
+                           "net_dance_mean": frames_v.mean(0), "net_dance_std": frames_v.std(0)}
         # the default first pose of `choreograph`: the training window start nearest the mean
         firsts = dance[:, 0]
         centre = firsts.mean(axis=0)
@@ -283,9 +336,35 @@ class DualDance(Task):
             s = {k: torch.as_tensor(v) for k, v in self.statistics.items()}
             g_md.set_statistics("input", s["music_mean"], s["music_std"])
             for part in ("start", "output"):
-                g_md.set_statistics(part, s["dance_mean"], s["dance_std"])
+                g_md.set_statistics(part, s["net_dance_mean"], s["net_dance_std"])
             g_dm.set_statistics("input", s["dance_mean"], s["dance_std"])
         return {"g_md": g_md, "g_dm": g_dm}
+
+    # -- the root's representation and scheduled sampling ---------------------------------------
+    def _net_dance(self, dance: Any) -> Any:
+        """Dance frames (..., T, 147) as `g_md` reads and writes them (numpy or torch)."""
+        return root_velocity(dance) if self.config.net.root == "velocity" else dance
+
+    def _world_dance(self, frames: Any) -> Any:
+        """`g_md`'s frames (..., T, 147) -> dance frames (root positions)."""
+        return root_position(frames) if self.config.net.root == "velocity" else frames
+
+    def _feedback(self, step: int | None) -> float:
+        """Scheduled-sampling probability at training `step` (0 in validation)."""
+        n: NetConfig = self.config.net
+        if step is None or n.feedback == 0:
+            return 0.0
+        ramp = n.feedback_ramp * self.config.train.max_steps
+        return n.feedback * min(1.0, step / ramp) if ramp > 0 else n.feedback
+
+    def _music_to_dance(self, nets: Nets, music: torch.Tensor, dance: torch.Tensor,
+                        seed: torch.Tensor | None, step: int | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`g_md` teacher-forced on `dance` (B, T, 147): (dance frames, music memory)."""
+        target = self._net_dance(dance)
+        out, memory = nets["g_md"](music, target[:, 0], target, seed, self._feedback(step),
+                                   self.config.net.feedback_passes)
+        return self._world_dance(out), memory
 
     # -- losses ----------------------------------------------------------------------------------
     def _seed(self, batch: torch.Tensor, fixed: bool) -> torch.Tensor | None:
@@ -299,10 +378,18 @@ class DualDance(Task):
         trans, rot = dance_terms(pred, true)
         return n.trans_weight * trans + n.rot_weight * rot, trans, rot
 
-    def _music_loss(self, pred: torch.Tensor, music: torch.Tensor
+    def _beat_pos_weight(self, nets: Nets) -> float | None:
+        """Non-beat / beat frame ratio of the training music (from `g_md`'s input statistics,
+        so a loaded run has it too) for the "bce" beat loss; None for "l1"."""
+        if self.config.net.beat_loss == "l1":
+            return None
+        share = float(_bare(nets["g_md"]).input_shift[BEAT.start])
+        return (1.0 - share) / share if 0 < share < 1 else 1.0
+
+    def _music_loss(self, pred: torch.Tensor, music: torch.Tensor, pos_weight: float | None
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n: NetConfig = self.config.net
-        chroma, beat = music_terms(pred, music)
+        chroma, beat = music_terms(pred, music, pos_weight)
         return n.chroma_weight * chroma + n.beat_weight * beat, chroma, beat
 
     def loss_music_to_dance(self, nets: Nets, batch: Batch, step: int | None = None,
@@ -310,8 +397,8 @@ class DualDance(Task):
         """Dance reconstruction + music -> dance -> music cycle + GW (music encoder only)."""
         music, dance, chord = batch
         n: NetConfig = self.config.net
-        dance_hat, music_memory = nets["g_md"](music, dance[:, 0], dance,
-                                               self._seed(music, fixed_seed))
+        dance_hat, music_memory = self._music_to_dance(nets, music, dance,
+                                                       self._seed(music, fixed_seed), step)
         loss, trans, rot = self._dance_loss(dance_hat, dance)
         logs = {"dance_trans": trans.item(), "dance_rot": rot.item(), "dance_recon": loss.item()}
         if n.gw_weight > 0:
@@ -323,7 +410,8 @@ class DualDance(Task):
         if n.cycle_weight > 0:
             music_cycle, _ = nets["g_dm"](dance_hat, chord, music[..., MUSIC_OUT],
                                           self._seed(music, fixed_seed))
-            cycle, chroma, beat = self._music_loss(music_cycle, music)
+            cycle, chroma, beat = self._music_loss(music_cycle, music,
+                                                   self._beat_pos_weight(nets))
             loss = loss + n.cycle_weight * cycle
             logs.update(cycle_music=cycle.item(), cycle_chroma=chroma.item())
         logs["loss_md"] = loss.item()
@@ -335,14 +423,15 @@ class DualDance(Task):
         music, dance, chord = batch
         n: NetConfig = self.config.net
         music_hat, _ = nets["g_dm"](dance, chord, music[..., MUSIC_OUT],
-                                    self._seed(music, fixed_seed))
-        loss, chroma, beat = self._music_loss(music_hat, music)
+                                    self._seed(music, fixed_seed), self._feedback(step),
+                                    n.feedback_passes)
+        loss, chroma, beat = self._music_loss(music_hat, music, self._beat_pos_weight(nets))
         logs = {"music_chroma": chroma.item(), "music_beat": beat.item(),
                 "music_recon": loss.item()}
         if n.cycle_weight > 0:
             composed = torch.cat([music[..., : MUSIC_OUT.start], music_hat], dim=-1)
-            dance_cycle, _ = nets["g_md"](composed, dance[:, 0], dance,
-                                          self._seed(music, fixed_seed))
+            dance_cycle, _ = self._music_to_dance(nets, composed, dance,
+                                                  self._seed(music, fixed_seed))
             cycle, _, rot = self._dance_loss(dance_cycle, dance)
             loss = loss + n.cycle_weight * cycle
             logs.update(cycle_dance=cycle.item(), cycle_rot=rot.item())
@@ -383,7 +472,7 @@ class DualDance(Task):
     def generate_dance(self, music: np.ndarray, start_pose: np.ndarray, seed: int = 0
                        ) -> np.ndarray:
         """Music windows (N, T, 53) and first poses (N, 147) -> dances (N, T, 147)."""
-        return self._batched("g_md", music, start_pose, seed)
+        return self._world_dance(self._batched("g_md", music, start_pose, seed))
 
     def generate_music(self, dance: np.ndarray, chords: np.ndarray, seed: int = 0) -> np.ndarray:
         """Dance windows (N, T, 147) and chord indices (N,) -> (N, T, 13) chroma + beat."""
@@ -555,28 +644,32 @@ def choreograph_features(task: DualDance, music: np.ndarray, start_pose: np.ndar
                          seed: int = 0) -> np.ndarray:
     """Music features (n, 53) of a whole song -> dance frames (n, 147) in one coordinate
     frame: windows overlap by one frame, each window's first pose is the previous window's
-    last frame (its floor-plane translation reset to 0, as in training) and its translation is
-    continued from there. The last window is padded with the song's last row when short."""
+    last frame, normalised as in training (floor-plane translation 0, facing +z), and the
+    window is turned back and moved to continue from there. The last window is padded with
+    the song's last row when short."""
     from fugato.audio.features import pad_frames
+    from fugato.motion.dataset import heading, turn
 
     window = task.config.data.window
     n = len(music)
     if n == 0:
         raise FugatoError("no music frames")
-    frames = [start_pose[None].astype(np.float32)]
-    offset = np.zeros(2, dtype=np.float32)
+    last = start_pose.astype(np.float32)[None]
+    frames = [last]
     start = 0
-    pose = start_pose.astype(np.float32).copy()
     k = 0
     while start < n - 1 or k == 0:
         chunk, _ = pad_frames(music[start:start + window], window)
-        out = task.generate_dance(chunk[None], pose[None], seed + k)[0]
-        out[0] = pose  # the given first pose, exactly
-        out[:, FLOOR_PLANE] += offset
+        yaw, origin = heading(last[0]), last[0, FLOOR_PLANE].copy()
+        pose = last.copy()
+        pose[:, FLOOR_PLANE] = 0.0
+        pose = turn(pose, -yaw)
+        out = task.generate_dance(chunk[None], pose, seed + k)[0]
+        out[0] = pose[0]  # the given first pose, exactly
+        out = turn(out, yaw)
+        out[:, FLOOR_PLANE] += origin
         frames.append(out[1:])
-        offset = out[-1, FLOOR_PLANE].copy()
-        pose = out[-1].copy()
-        pose[FLOOR_PLANE] = 0.0
+        last = out[-1:]
         start += window - 1
         k += 1
     return np.concatenate(frames)[:n]
@@ -661,8 +754,10 @@ def compose_frames(task: DualDance, dance: np.ndarray, chord: int, seed: int = 0
                    ) -> np.ndarray:
     """Dance frames (n, 147) -> composed (n, 13) chroma + beat, window by window (the last
     padded by repeating the last frame); each window after the first starts from the chord of
-    the previous window's composed last second. Each window's translation is re-normalised
-    to start at x = z = 0, as in training."""
+    the previous window's composed last second. Each window is normalised as in training
+    (starting at x = z = 0, facing +z)."""
+    from fugato.motion.dataset import heading, turn
+
     window, frames = task.config.data.window, task.config.net.chord_frames
     n = len(dance)
     out = []
@@ -670,6 +765,7 @@ def compose_frames(task: DualDance, dance: np.ndarray, chord: int, seed: int = 0
         chunk = dance[start:start + window]
         chunk = np.pad(chunk, ((0, window - len(chunk)), (0, 0)), mode="edge")
         chunk[:, FLOOR_PLANE] -= chunk[:1, FLOOR_PLANE]
+        chunk = turn(chunk, -heading(chunk[0]))
         music = task.generate_music(chunk[None], np.array([chord]), seed + k)[0]
         out.append(music)
         chord = int(chord_indices(music[-frames:, :12][None], frames)[0])

@@ -154,12 +154,28 @@ class Seq2Seq(nn.Module):
 
     # -- training and generation -----------------------------------------------------------------
     def forward(self, x: torch.Tensor, start: torch.Tensor, target: torch.Tensor,
-                seed: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                seed: torch.Tensor | None = None, feedback: float = 0.0, passes: int = 1
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         """Teacher forcing: (outputs (B, T, out_dim) with T = target's length, memory
-        (B, S, d_model)). Output t sees the start token and target frames 0..t-1 only."""
+        (B, S, d_model)). Output t sees the start token and target frames 0..t-1 only.
+
+        `feedback` > 0 is parallel scheduled sampling (Duckworth et al. 2019): `passes`
+        decoder passes without gradient each replace every previous frame, with probability
+        `feedback` per frame, by the net's own prediction of it (from the previous pass's mixed
+        inputs), and the graded pass decodes from that mix. A net trained on true previous
+        frames alone has never seen its own errors, and free-running generation compounds them
+        (exposure bias); this shows it its errors at the cost of `passes` forward passes."""
         memory = self.encode(x)
-        out = self.decode(memory, start, target[:, :-1], self._seed(len(x), seed, memory))
-        return out, memory
+        seed_token = self._seed(len(x), seed, memory)
+        previous = target[:, :-1]
+        if feedback > 0 and previous.shape[1] > 0:
+            true_previous = previous
+            with torch.no_grad():
+                for _ in range(passes):
+                    guess = self.decode(memory, start, previous, seed_token)[:, :-1]
+                    own = torch.rand(*guess.shape[:2], 1, device=guess.device) < feedback
+                    previous = torch.where(own, guess, true_previous)
+        return self.decode(memory, start, previous, seed_token), memory
 
     @torch.no_grad()
     def generate(self, x: torch.Tensor, start: torch.Tensor, length: int | None = None,

@@ -4,6 +4,10 @@ Each (config, seed) pair is one run folder `out/{config stem}-seed{seed}`, train
 by the `fugato` command in its own process, `jobs` of them at a time with the CPU threads shared
 between them. A run that already has `eval.json` is skipped and one with a checkpoint is
 resumed, so a killed sweep continues where it stopped.
+
+Variants (ablations) are named sets of overrides, `NAME:key=value,key=value` (`NAME:` alone: the
+config as it is): every config runs once per variant and seed, in `out/{stem}-{NAME}-seed{seed}`,
+and each variant is a group of its own in the comparison.
 """
 
 from __future__ import annotations
@@ -19,8 +23,22 @@ from typing import Any
 from fugato.errors import FugatoError
 
 
-def run_folder(out: Path, config: Path, seed: int) -> Path:
-    return out / f"{config.stem}-seed{seed}"
+def run_folder(out: Path, config: Path, seed: int, variant: str | None = None) -> Path:
+    stem = f"{config.stem}-{variant}" if variant else config.stem
+    return out / f"{stem}-seed{seed}"
+
+
+def parse_variant(text: str) -> tuple[str, list[str]]:
+    """"NAME:key=value,key=value" -> (NAME, ["key=value", ...]); raises FugatoError."""
+    name, sep, sets = text.partition(":")
+    if not sep or not name or not name.replace("_", "").replace("-", "").isalnum():
+        raise FugatoError(f"--variant {text!r}: expected NAME:key=value,key=value (NAME of "
+                          "letters, digits, - and _)")
+    overrides = [item for item in sets.split(",") if item]
+    bad = [item for item in overrides if "=" not in item]
+    if bad:
+        raise FugatoError(f"--variant {text!r}: {bad[0]!r} is not key=value")
+    return name, overrides
 
 
 def _train_and_eval(config: Path, seed: int, run_dir: Path, log: Path, overrides: Sequence[str],
@@ -48,8 +66,10 @@ def _train_and_eval(config: Path, seed: int, run_dir: Path, log: Path, overrides
 
 def run_seeds(configs: Sequence[str | Path], seeds: Sequence[int], out: str | Path,
               jobs: int = 1, overrides: Sequence[str] = (), metrics: Sequence[str] | None = None,
-              say: Callable[[str], None] = print) -> dict[str, Any]:
-    """Train + evaluate every config at every seed, then `compare_runs` over all of them.
+              say: Callable[[str], None] = print, variants: Sequence[str] = ()
+              ) -> dict[str, Any]:
+    """Train + evaluate every config at every seed (and every variant, module docstring),
+    then `compare_runs` over all of them.
 
     Returns the comparison dict (`fugato.report.compare_runs`); raises FugatoError naming the
     runs that failed (the others are kept and compared next time)."""
@@ -65,11 +85,16 @@ def run_seeds(configs: Sequence[str | Path], seeds: Sequence[int], out: str | Pa
     if jobs < 1:
         raise FugatoError("--jobs must be at least 1")
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    todo = [(p, s, run_folder(out, p, s)) for p in paths for s in seeds]
+    named = [parse_variant(v) for v in variants] or [(None, [])]
+    if len({name for name, _ in named}) < len(named):
+        raise FugatoError("variant names must be distinct (they name the run folders)")
+    # seed by seed, so that a sweep stopped early has every config and variant at some seeds
+    todo = [(p, s, run_folder(out, p, s, name), [*overrides, *sets])
+            for s in seeds for p in paths for name, sets in named]
     failed = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(_train_and_eval, p, s, run, out / "logs" / f"{run.name}.log",
-                               overrides, threads): run for p, s, run in todo}
+                               sets, threads): run for p, s, run, sets in todo}
         for done, future in enumerate(as_completed(futures), 1):
             run, problem = futures[future], future.result()
             say(f"[{done}/{len(todo)}] {run}: {problem or 'trained and evaluated'}")
@@ -77,4 +102,4 @@ def run_seeds(configs: Sequence[str | Path], seeds: Sequence[int], out: str | Pa
                 failed.append(problem)
     if failed:
         raise FugatoError(f"{len(failed)} of {len(todo)} runs failed: " + "; ".join(failed))
-    return compare_runs([run for _, _, run in todo], out, metrics)
+    return compare_runs([run for _, _, run, _ in todo], out, metrics)
