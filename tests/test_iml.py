@@ -1,6 +1,7 @@
-"""IML two-stage end to end on a few hundred MNIST digits: train, fit the base, reload, sample,
-evaluate; both base distributions and the invertible decoder."""
+"""IML two-stage and its baselines (VAE, GAN, WGAN-GP with the same decoder) end to end on a few
+hundred MNIST digits: train, fit the base, reload, sample, evaluate; the (method, K) sweep."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,28 +13,33 @@ from fugato.paths import data_dir
 from fugato.train import Trainer, load_run
 
 MNIST = (data_dir(required=False) or Path("/nonexistent")) / "mnist"
-pytestmark = pytest.mark.skipif(not MNIST.is_dir(),
-                                reason="shared MNIST data absent (set FUGATO_DATA)")
+needs_mnist = pytest.mark.skipif(not MNIST.is_dir(),
+                                 reason="shared MNIST data absent (set FUGATO_DATA)")
 
 
-def tiny(base: str, decoder: str) -> dict:
+def tiny(base: str = "gmm", decoder: str = "mlp", method: str = "iml", **net: object) -> dict:
     return {
         "model": "iml",
         "data": {"limit": 400, "n_valid": 100, "n_test": 200},
-        "net": {"latent": 3, "hidden": 32, "base": base, "decoder": decoder, "components": 3,
-                "base_iter": 10},
+        "net": {"method": method, "latent": 3, "hidden": 32, "base": base, "decoder": decoder,
+                "components": 3, "base_iter": 10, "critic_rounds": 2, **net},
         "train": {"max_steps": 30, "batch_size": 50, "log_every": 10, "eval_every": 30,
                   "eval_batches": 1, "checkpoint_every": 30, "device": "cpu"},
         "sample": {"eval_samples": 50},
     }
 
 
-@pytest.mark.parametrize("base, decoder", [("gmm", "mlp"), ("hmm", "invertible")])
-def test_train_fit_base_sample_and_evaluate(tmp_path: Path, base: str, decoder: str) -> None:
+def train(raw: dict, folder: Path) -> None:
     from fugato.models import get_model
 
-    config = build_config(tiny(base, decoder))
-    Trainer(get_model("iml")(config), tmp_path / "run", quiet=True).fit()
+    config = build_config(raw)
+    Trainer(get_model("iml")(config), folder, quiet=True).fit()
+
+
+@needs_mnist
+@pytest.mark.parametrize("base, decoder", [("gmm", "mlp"), ("hmm", "invertible")])
+def test_train_fit_base_sample_and_evaluate(tmp_path: Path, base: str, decoder: str) -> None:
+    train(tiny(base, decoder), tmp_path / "run")
     run = load_run(tmp_path / "run", device="cpu")
     assert run.task.base is not None  # fitted at the end of training, restored from the file
     digits = run.sample(6, seed=1)
@@ -42,10 +48,11 @@ def test_train_fit_base_sample_and_evaluate(tmp_path: Path, base: str, decoder: 
     results, report = run.task.evaluate(run)
     score = results["kde"]["IML"]["3"]
     assert isinstance(score, float) and score == score  # finite number, not NaN
-    assert f"{base}_test_loglik_per_code" in results
+    assert results["kde_iml"] == score
+    assert np.isfinite(results[f"{base}_test_loglik_per_code"]["3"])
     if decoder == "invertible":
         assert torch.isfinite(torch.tensor(results["test_loglik"]))
-    assert "KDE score" in report
+    assert "Kernel density score" in report
     if base == "gmm":  # the command line writes image samples as .npy and a PNG grid
         from fugato.cli import main
 
@@ -54,3 +61,105 @@ def test_train_fit_base_sample_and_evaluate(tmp_path: Path, base: str, decoder: 
                      "--quiet"]) == 0
         assert np.load(out / "samples.npy").shape == (4, 28, 28)
         assert (out / "samples.png").stat().st_size > 0
+
+
+@needs_mnist
+@pytest.mark.parametrize("method", ["vae", "gan", "wgan"])
+def test_baselines_train_and_sample_with_the_iml_decoder(tmp_path: Path, method: str) -> None:
+    train(tiny(method=method), tmp_path / method)
+    run = load_run(tmp_path / method, device="cpu")
+    assert run.task.finished and run.task.base is None
+    # exactly IML's decoder: same layers, same shapes
+    iml_decoder = build_iml_decoder()
+    assert {k: v.shape for k, v in run.task.nets["decoder"].state_dict().items()} == \
+        {k: v.shape for k, v in iml_decoder.state_dict().items()}
+    digits = run.sample(5, seed=2)
+    assert digits.shape == (5, 28, 28) and 0 <= float(digits.min()) <= float(digits.max()) <= 1
+    torch.testing.assert_close(run.sample(5, seed=2), digits)
+    logged = [json.loads(line) for line in (tmp_path / method / "metrics.jsonl").open()]
+    valid = [r for r in logged if r["split"] == "valid"]
+    assert valid and all(np.isfinite(r["loss"]) for r in valid)
+
+
+def build_iml_decoder() -> torch.nn.Module:
+    from fugato.models.iml import IML
+
+    return IML(build_config(tiny())).build_nets()["decoder"]
+
+
+def test_each_adversarial_update_moves_only_its_own_net() -> None:
+    from fugato.models.iml import IML
+
+    for method in ("gan", "wgan"):
+        task = IML(build_config(tiny(method=method)))
+        nets = task.build_nets()
+        optimizers = task.optimizers(nets)
+        x = torch.rand(8, 784)
+        for step in task.steps():
+            before = {k: [p.detach().clone() for p in n.parameters()] for k, n in nets.items()}
+            optimizers[step.optimizer].zero_grad(set_to_none=True)
+            step.loss(nets, (x,), 0)[0].backward()
+            optimizers[step.optimizer].step()
+            for name, net in nets.items():
+                moved = any(not torch.equal(a, b) for a, b in zip(before[name], net.parameters(),
+                                                                   strict=True))
+                assert moved == (name == step.optimizer), (method, step.optimizer, name)
+
+
+def test_gradient_penalty_vanishes_for_a_unit_slope_critic() -> None:
+    from fugato.models.iml import gradient_penalty
+
+    torch.manual_seed(0)
+    real, fake = torch.rand(16, 5), torch.rand(16, 5)
+    w = torch.randn(5)
+    unit = torch.nn.Linear(5, 1)
+    with torch.no_grad():
+        unit.weight.copy_(w / w.norm())
+    assert gradient_penalty(unit, real, fake).item() < 1e-12
+    with torch.no_grad():
+        unit.weight.mul_(3.0)  # slope 3 everywhere: penalty (3 - 1)^2 = 4
+    torch.testing.assert_close(gradient_penalty(unit, real, fake), torch.tensor(4.0))
+
+
+@needs_mnist
+def test_sweep_trains_sub_runs_and_scores_every_model_and_k(tmp_path: Path) -> None:
+    from fugato.cli import main
+
+    run_dir = tmp_path / "sweep"
+    raw = tiny(sweep_methods=["iml", "vae", "gan", "wgan"], sweep_latents=[2, 3],
+               exact_loglik=True)
+    raw["train"]["max_steps"] = 10
+    train(raw, run_dir)
+    subs = sorted(p.name for p in (run_dir / "sub").iterdir())
+    assert subs == ["gan-K2", "gan-K3", "iml-K2", "iml-invertible-K3", "vae-K2", "vae-K3",
+                    "wgan-K2", "wgan-K3"]
+    # a sub-run lost after training (e.g. a kill) is trained again by eval; finished ones stay
+    import shutil
+
+    shutil.rmtree(run_dir / "sub" / "gan-K2")
+    kept = (run_dir / "sub" / "vae-K2" / "checkpoints" / "last.pt").stat().st_mtime_ns
+    assert main(["eval", str(run_dir), "--quiet"]) == 0
+    assert (run_dir / "sub" / "vae-K2" / "checkpoints" / "last.pt").stat().st_mtime_ns == kept
+    results = json.loads((run_dir / "eval.json").read_text())
+    assert set(results["kde"]) == {"IML", "VAE", "GAN", "WGAN"}
+    for scores in results["kde"].values():
+        assert set(scores) == {"2", "3"} and all(np.isfinite(v) for v in scores.values())
+    assert set(results["gmm_test_loglik_per_code"]) == {"2", "3"}
+    # the invertible IML is reported beside Fig. 3's models, not as one of them
+    assert results["invertible"]["K"] == 3 and np.isfinite(results["test_loglik"])
+    for name in ("kde_vs_k", "nearest-iml", "nearest-vae", "nearest-gan", "nearest-wgan"):
+        assert (run_dir / "plots" / f"{name}.png").stat().st_size > 0
+    report = (run_dir / "report.md").read_text()
+    assert "| WGAN |" in report and "K = 2" in report
+
+
+def test_seeds_report_lays_out_mean_and_sd_per_model_and_k() -> None:
+    from fugato.models.iml import IML
+
+    summary = {"kde/IML/20": [150.0, 2.0], "kde/IML/60": [140.0, 1.0], "kde/VAE/20": [120.0, 3.0],
+               "kde_iml": [150.0, 2.0], "test_loglik": [-80.0, 4.0]}
+    text = IML.seeds_report("iml-mnist-quick", summary, 3)
+    assert "over 3 seeds" in text
+    assert "| IML | 150.0 ± 2.0 | 140.0 ± 1.0 |" in text
+    assert "| VAE | 120.0 ± 3.0 |  |" in text
+    assert "log-likelihood -80.0 ± 4.0 nats" in text

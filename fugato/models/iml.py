@@ -1,4 +1,4 @@
-"""IML two-stage model (Subakan, Koyejo, Smaragdis 2018) on MNIST digits.
+"""IML two-stage model (Subakan, Koyejo, Smaragdis 2018) on MNIST digits, and its baselines.
 
 Stage 1 (the trainer): an autoencoder, encoder 784 -> hidden -> K and decoder K -> hidden -> 784
 (an MLP, or the invertible perceptron for an exact likelihood), trained on squared error.
@@ -6,14 +6,34 @@ Stage 2 (`on_train_end`, when training ends): a base distribution fitted by
 maximum likelihood on the encoder's codes of the training digits: a full-covariance GMM, or
 the torch HMM (codes as length-1 sequences, i.e. a diagonal mixture; for sequence data the HMM
 runs across frames). Its fitted parameters travel in the checkpoint. Sampling decodes draws.
+
+The baselines of the paper's Fig. 3 share the decoder exactly (MLP K -> hidden -> 784, sigmoid
+output) and differ only in how it is trained and what it decodes (`net.method`):
+
+    "iml"   the two stages above; samples decode draws of the fitted base
+    "vae"   a VAE (Bernoulli pixel likelihood, N(0, I) prior); samples decode prior draws
+    "gan"   a non-saturating GAN with an MLP discriminator; samples decode N(0, I) draws
+    "wgan"  a WGAN with gradient penalty (Gulrajani et al. 2017) rather than weight clipping:
+            clipping needs RMSprop at lr 5e-5 and many thousands of generator steps before its
+            samples leave the blob stage, while the penalty trains with Adam at ordinary rates,
+            which is what a budget of minutes on a CPU allows
+
+A sweep (`net.sweep_methods` x `net.sweep_latents`) trains every other (method, K) pair as a
+sub-run `RUN/sub/<method>-K<k>/` (each a complete run folder, trained by the one Trainer) when
+the run's own training ends, and `evaluate` scores them all: `kde[MODEL][K]`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
 from fugato.config import ExperimentConfig
 from fugato.errors import FugatoError
@@ -21,6 +41,12 @@ from fugato.models.bases import GaussianHMM, GaussianMixture
 from fugato.train.task import Batch, Nets, Step, Task, TensorData
 
 PIXELS = 784
+METHODS = {"iml": "IML", "vae": "VAE", "gan": "GAN", "wgan": "WGAN"}
+"""`net.method` -> the model's name in eval.json (`kde[NAME][K]`) and in plots."""
+INVERTIBLE = "iml-invertible"
+"""The sweep's extra variant: IML with the invertible perceptron decoder (`net.exact_loglik`)."""
+NEIGHBOURS = 12
+"""Samples per model shown beside their nearest training digit."""
 
 
 @dataclass
@@ -36,22 +62,47 @@ class DataConfig:
 
 @dataclass
 class NetConfig:
+    method: str = "iml"
+    """"iml", or a baseline with the same decoder: "vae", "gan", "wgan" (see the module)."""
     latent: int = 20
     """K, the code size (the paper sweeps 20..140)."""
     hidden: int = 600
     decoder: str = "mlp"
-    """"mlp" (ReLU, sigmoid output) or "invertible" (tailed tanh, tailed sigmoid)."""
+    """"mlp" (ReLU, sigmoid output) or "invertible" (tailed tanh, tailed sigmoid; iml only)."""
     base: str = "gmm"
     """"gmm" (scikit-learn, full covariance) or "hmm" (torch, diagonal emissions)."""
     components: int = 30
     base_iter: int = 100
     """EM iterations of the base distribution."""
+    adversarial_lr: float = 2e-4
+    """Adam learning rate of the GAN's and WGAN's two nets (train.lr trains IML and VAE)."""
+    critic_rounds: int = 5
+    """WGAN: critic updates per generator update (each on a fresh batch); the GAN uses 1."""
+    gp_weight: float = 10.0
+    """WGAN: weight of the gradient penalty E[(|grad D(x_hat)| - 1)^2]."""
+    sweep_methods: list[str] = field(default_factory=list)
+    """With `sweep_latents`: the (method, K) grid this run trains as sub-runs and scores."""
+    sweep_latents: list[int] = field(default_factory=list)
+    exact_loglik: bool = False
+    """Sweep: also train IML with the invertible perceptron decoder at this run's K (sub-run
+    `iml-invertible-K<k>`) and report its exact held-out log-likelihood, `test_loglik`."""
 
 
 @dataclass
 class SampleConfig:
     eval_samples: int = 1000
     kde_sigma: float = 0.2
+    """Kernel width on pixels in [0, 1]: the IML reference code's value (its paper's text
+    writes N(x; sample, 0.1 I)); scores are comparable only at the same width."""
+
+
+def gradient_penalty(critic: torch.nn.Module, real: torch.Tensor,
+                     fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP's E[(|grad_x D(x)| - 1)^2] at random points x between real and fake (B, D)."""
+    mix = torch.rand(len(real), 1, device=real.device)
+    between = (mix * real + (1 - mix) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
+    return ((grad.norm(dim=-1) - 1) ** 2).mean()
 
 
 class IML(Task):
@@ -63,13 +114,26 @@ class IML(Task):
     def __init__(self, config: ExperimentConfig, state: dict[str, Any] | None = None) -> None:
         super().__init__(config, state)
         net: NetConfig = config.net
+        for method in (net.method, *net.sweep_methods):
+            if method not in METHODS:
+                raise FugatoError(f"net.method: unknown method {method!r} "
+                                  f"({', '.join(METHODS)})")
         if net.base not in ("gmm", "hmm"):
             raise FugatoError(f"net.base: unknown base distribution {net.base!r} (gmm, hmm)")
         if net.decoder not in ("mlp", "invertible"):
             raise FugatoError(f"net.decoder: unknown decoder {net.decoder!r} (mlp, invertible)")
+        if net.decoder == "invertible" and net.method != "iml":
+            raise FugatoError("net.decoder: the invertible decoder is IML's (net.method 'iml')")
+        if bool(net.sweep_methods) != bool(net.sweep_latents):
+            raise FugatoError("net.sweep_methods and net.sweep_latents: give both or neither")
         self.base: GaussianMixture | GaussianHMM | None = None
+        self.finished = bool(state and state.get("finished"))
         if state and state.get("base"):
             self.base = self._base_from_state(state["base"])
+
+    @property
+    def method(self) -> str:
+        return self.config.net.method
 
     # -- data ----------------------------------------------------------------------------------
     def splits(self) -> dict[str, torch.Tensor]:
@@ -92,32 +156,118 @@ class IML(Task):
 
     # -- model ---------------------------------------------------------------------------------
     def build_nets(self) -> Nets:
+        """"decoder" (the generator of every method) plus "encoder" (iml: K outputs; vae: mean
+        and log-variance, 2K) or "critic" (gan, wgan: one logit / score per image)."""
         from fugato.nn.invertible import InvertiblePerceptron
         from fugato.nn.mlp import MLP
 
         net: NetConfig = self.config.net
-        encoder = MLP([PIXELS, net.hidden, net.latent], "relu")
         if net.decoder == "invertible":
             decoder: torch.nn.Module = InvertiblePerceptron([net.latent, net.hidden, PIXELS],
                                                             ["tanh", "sigmoid"])
         else:
             decoder = MLP([net.latent, net.hidden, PIXELS], "relu", output="sigmoid")
-        return {"encoder": encoder, "decoder": decoder}
+        if self.method in ("gan", "wgan"):
+            return {"critic": MLP([PIXELS, net.hidden, 1], "leaky_relu"), "decoder": decoder}
+        codes = 2 * net.latent if self.method == "vae" else net.latent
+        return {"encoder": MLP([PIXELS, net.hidden, codes], "relu"), "decoder": decoder}
 
-    def _loss(self, nets: Nets, batch: Batch, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def optimizers(self, nets: Nets) -> dict[str, torch.optim.Optimizer]:
+        """IML, VAE: one AdamW ("main"). GAN, WGAN: one Adam per net, betas (0.5, 0.999) for the
+        GAN (DCGAN's) and (0.5, 0.9) for the WGAN-GP (Gulrajani et al.'s)."""
+        if self.method not in ("gan", "wgan"):
+            return super().optimizers(nets)
+        net: NetConfig = self.config.net
+        betas = (0.5, 0.999) if self.method == "gan" else (0.5, 0.9)
+        return {name: torch.optim.Adam(nets[name].parameters(), lr=net.adversarial_lr,
+                                       betas=betas) for name in ("critic", "decoder")}
+
+    def steps(self) -> list[Step]:
+        if self.method == "iml":
+            return [Step("main", self._autoencoder)]
+        if self.method == "vae":
+            return [Step("main", self._vae)]
+        if self.method == "gan":
+            return [Step("critic", self._discriminator), Step("decoder", self._generator)]
+        # A generator update every `critic_rounds` steps; the critic sees a new batch each step.
+        return [Step("critic", self._critic),
+                Step("decoder", self._generator, every=self.config.net.critic_rounds)]
+
+    def _noise(self, n: int, device: torch.device) -> torch.Tensor:
+        """(n, K) draws of N(0, I): the latent prior of the VAE, GAN and WGAN."""
+        return torch.randn(n, self.config.net.latent, device=device)
+
+    def _autoencoder(self, nets: Nets, batch: Batch, step: int
+                     ) -> tuple[torch.Tensor, dict[str, float]]:
         (x,) = batch
         recon = nets["decoder"](nets["encoder"](x))
         # Squared error summed over pixels, averaged over digits.
         loss = ((recon - x) ** 2).sum(-1).mean()
         return loss, {"loss": loss.item()}
 
-    def steps(self) -> list[Step]:
-        return [Step("main", self._loss)]
+    def _vae(self, nets: Nets, batch: Batch, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """Negative ELBO per digit (nats): Bernoulli cross-entropy summed over pixels + KL."""
+        (x,) = batch
+        mean, log_var = nets["encoder"](x).chunk(2, dim=-1)
+        z = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
+        recon = F.binary_cross_entropy(nets["decoder"](z), x, reduction="sum") / len(x)
+        kl = 0.5 * (mean**2 + log_var.exp() - 1 - log_var).sum(-1).mean()
+        loss = recon + kl
+        return loss, {"loss": loss.item(), "recon": recon.item(), "kl": kl.item()}
+
+    def _discriminator(self, nets: Nets, batch: Batch, step: int
+                       ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Binary cross-entropy of real (label 1) against decoded noise (label 0)."""
+        (x,) = batch
+        real = nets["critic"](x)
+        fake = nets["critic"](nets["decoder"](self._noise(len(x), x.device)).detach())
+        loss = (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+                + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+        return loss, {"d_loss": loss.item()}
+
+    def _critic(self, nets: Nets, batch: Batch, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """-(E D(real) - E D(fake)) + gp_weight * gradient penalty."""
+        from fugato.losses.wasserstein import critic_loss
+
+        (x,) = batch
+        fake = nets["decoder"](self._noise(len(x), x.device)).detach()
+        gap = critic_loss(nets["critic"](x), nets["critic"](fake))
+        penalty = gradient_penalty(nets["critic"], x, fake)
+        loss = gap + self.config.net.gp_weight * penalty
+        return loss, {"wasserstein": -gap.item(), "penalty": penalty.item()}
+
+    def _generator(self, nets: Nets, batch: Batch, step: int
+                   ) -> tuple[torch.Tensor, dict[str, float]]:
+        """GAN: non-saturating -log D(G(z)); WGAN: -E D(G(z))."""
+        (x,) = batch
+        scores = nets["critic"](nets["decoder"](self._noise(len(x), x.device)))
+        if self.method == "gan":
+            loss = F.binary_cross_entropy_with_logits(scores, torch.ones_like(scores))
+        else:
+            loss = -scores.mean()
+        return loss, {"g_loss": loss.item()}
+
+    @torch.no_grad()
+    def validate(self, nets: Nets, batch: Batch) -> dict[str, float]:
+        """"loss": IML's squared error, the VAE's negative ELBO, the GAN discriminator's
+        cross-entropy, or the WGAN critic's Wasserstein estimate (the penalty needs gradients
+        and is left out)."""
+        if self.method == "iml":
+            return self._autoencoder(nets, batch, 0)[1]
+        if self.method == "vae":
+            return self._vae(nets, batch, 0)[1]
+        if self.method == "gan":
+            return {"loss": self._discriminator(nets, batch, 0)[1]["d_loss"]}
+        from fugato.losses.wasserstein import critic_loss
+
+        (x,) = batch
+        fake = nets["decoder"](self._noise(len(x), x.device))
+        return {"loss": -float(critic_loss(nets["critic"](x), nets["critic"](fake)))}
 
     # -- stage 2: the base distribution --------------------------------------------------------
     @torch.no_grad()
     def encode(self, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-        """(N, K) float64 codes of images (N, 784)."""
+        """(N, K) float64 codes of images (N, 784) (IML's encoder)."""
         encoder = self.nets["encoder"]
         out = [encoder(images[i : i + batch_size].to(self.device)).double().cpu()
                for i in range(0, len(images), batch_size)]
@@ -134,8 +284,16 @@ class IML(Task):
         return self.base.fit(codes[:, None, :], n_iter=net.base_iter, generator=generator)
 
     def on_train_end(self, nets: Nets, train: TensorData) -> None:
+        """IML fits its base on the training codes; every method marks itself finished; a
+        sweep then trains its sub-runs. This run's last checkpoint is written after them, so a
+        kill during the sweep is resumed by `fugato train --resume` (which redoes this run's
+        steps since its previous checkpoint, then skips the finished sub-runs)."""
         self.nets = nets
-        self.fit_base(self.encode(train.tensors[0]))
+        if self.method == "iml":
+            self.fit_base(self.encode(train.tensors[0]))
+        self.finished = True
+        if self.sweep() and self.run_dir is not None:
+            self.train_sweep(self.run_dir)
 
     def _base_from_state(self, state: dict[str, Any]) -> GaussianMixture | GaussianHMM:
         if state["kind"] == "gmm":
@@ -146,12 +304,13 @@ class IML(Task):
         return hmm
 
     def state_dict(self) -> dict[str, Any]:
-        if self.base is None:
-            return {}
+        out: dict[str, Any] = {"finished": self.finished}
         if isinstance(self.base, GaussianMixture):
-            return {"base": {"kind": "gmm", "params": self.base.state()}}
-        params = {k: v.tolist() for k, v in self.base.state_dict().items()}
-        return {"base": {"kind": "hmm", "params": params}}
+            out["base"] = {"kind": "gmm", "params": self.base.state()}
+        elif self.base is not None:
+            params = {k: v.tolist() for k, v in self.base.state_dict().items()}
+            out["base"] = {"kind": "hmm", "params": params}
+        return out
 
     def base_log_likelihood(self, codes: torch.Tensor) -> torch.Tensor:
         """(N,) log-density of codes (N, K) under the base distribution (nats)."""
@@ -159,6 +318,67 @@ class IML(Task):
         if isinstance(self.base, GaussianHMM):
             return self.base.log_likelihood(codes[:, None, :].double())
         return self.base.log_likelihood(codes.double())
+
+    # -- the sweep: other (method, K) pairs as sub-runs ----------------------------------------
+    def sweep(self) -> list[tuple[str, int]]:
+        """(variant, K) pairs this run scores: its own first, then the sweep grid, then
+        (`net.exact_loglik`) the invertible IML; empty: no sweep. A variant is a method or
+        `INVERTIBLE`."""
+        net: NetConfig = self.config.net
+        grid = [(m, k) for m in net.sweep_methods for k in net.sweep_latents]
+        if not grid:
+            return []
+        if net.exact_loglik and net.decoder != "invertible":
+            grid.append((INVERTIBLE, net.latent))
+        own = (net.method, net.latent)
+        return [own, *[pair for pair in grid if pair != own]]
+
+    @staticmethod
+    def sub_run_dir(run_dir: Path, variant: str, latent: int) -> Path:
+        return run_dir / "sub" / f"{variant}-K{latent}"
+
+    def sub_config(self, variant: str, latent: int) -> ExperimentConfig:
+        """This run's config with another variant (a method or `INVERTIBLE`) and K, and no
+        sweep of its own."""
+        config = copy.deepcopy(self.config)
+        net: NetConfig = config.net
+        net.method = "iml" if variant == INVERTIBLE else variant
+        net.decoder = "invertible" if variant == INVERTIBLE else "mlp"
+        net.latent = latent
+        net.sweep_methods, net.sweep_latents, net.exact_loglik = [], [], False
+        return config
+
+    @staticmethod
+    def is_finished(run_dir: Path) -> bool:
+        """Whether the run folder holds a run that reached its end (`on_train_end` ran)."""
+        from fugato.train.checkpoint import load_checkpoint
+
+        last = run_dir / "checkpoints" / "last.pt"
+        return last.is_file() and bool(load_checkpoint(last)["task_state"].get("finished"))
+
+    def train_sweep(self, run_dir: Path) -> None:
+        """Train (or resume) every sub-run of the sweep that has not finished, one after the
+        other in this process, each by the one Trainer in `sub_run_dir(run_dir, ...)`."""
+        from tqdm.auto import tqdm
+
+        from fugato.train.distributed import init_distributed
+        from fugato.train.trainer import Trainer
+
+        todo = [(v, k) for v, k in self.sweep()[1:]
+                if not self.is_finished(self.sub_run_dir(run_dir, v, k))]
+        if not todo:
+            return
+        if init_distributed(self.device).enabled:
+            # Each nested Trainer would join and leave the process group under the outer one.
+            raise FugatoError("a sweep (net.sweep_methods) trains its sub-runs in one process; "
+                              "run it without torchrun")
+        for variant, latent in tqdm(todo, desc="sweep", unit="run", disable=None):
+            folder = self.sub_run_dir(run_dir, variant, latent)
+            resume = (folder / "checkpoints" / "last.pt").is_file()
+            Trainer(IML(self.sub_config(variant, latent)), folder, quiet=True).fit(resume=resume)
+            if not self.is_finished(folder):  # stopped by a signal: stop the sweep too
+                raise FugatoError(f"{folder}: stopped before its end; `fugato train --resume "
+                                  f"--run-dir {run_dir}` finishes the sweep")
 
     # -- sampling ------------------------------------------------------------------------------
     def _require_base(self) -> GaussianMixture | GaussianHMM:
@@ -169,10 +389,12 @@ class IML(Task):
 
     @torch.no_grad()
     def sample(self, n: int, seed: int | None = None) -> torch.Tensor:
-        """(n, 28, 28) digits in [0, 1]: decoded draws of the base distribution."""
-        base = self._require_base()
+        """(n, 28, 28) digits in [0, 1]: decoded draws of the base distribution (IML) or of
+        N(0, I) (VAE, GAN, WGAN)."""
         generator = torch.Generator().manual_seed(0 if seed is None else seed)
-        if isinstance(base, GaussianHMM):
+        if self.method != "iml":
+            codes = torch.randn(n, self.config.net.latent, generator=generator)
+        elif isinstance(base := self._require_base(), GaussianHMM):
             codes = base.sample(n, 1, generator)[0][:, 0]
         else:
             codes = base.sample(n, generator=generator)
@@ -181,45 +403,153 @@ class IML(Task):
         return images.reshape(n, 28, 28).cpu()
 
     # -- evaluation ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def exact_test_loglik(self, images: torch.Tensor) -> float:
+        """Mean exact log-likelihood (nats per digit) of images (N, 784) under the invertible
+        perceptron decoder and the base: base log-density of the inverted point minus the
+        log-volume (see `fugato.nn.invertible`)."""
+        from fugato.nn.invertible import InvertiblePerceptron
+
+        decoder = self.nets["decoder"]
+        assert isinstance(decoder, InvertiblePerceptron), "net.decoder is not 'invertible'"
+        loglik = decoder.log_likelihood(images.to(self.device),
+                                        lambda z: self.base_log_likelihood(z.cpu()).to(z))
+        return float(loglik.mean())
+
     def evaluate(self, run: Any, seed: int = 0) -> tuple[dict[str, Any], str]:
-        """Held-out KDE score of decoded samples and the base's held-out log-likelihood."""
+        """Held-out KDE score of every (method, K) of the sweep (or of this run alone), the
+        IML bases' held-out log-likelihoods, the Fig. 3 plot, nearest-neighbour grids."""
         from fugato.metrics import kde_score
-        from fugato.report import markdown_table, plot_image_grid, plot_training_curves
+        from fugato.report import markdown_table, plot_lines, plot_training_curves
+        from fugato.train.run import load_run
 
         cfg: SampleConfig = self.config.sample
         net: NetConfig = self.config.net
-        self._require_base()
-        test = self.splits()["test"]
-        samples = self.sample(cfg.eval_samples, seed=seed).reshape(cfg.eval_samples, -1)
-        codes = self.encode(test)
+        if self.method == "iml":
+            self._require_base()
+        # Normally a no-op: a finished run's sweep is complete. A sub-run folder removed since
+        # (say, to retrain it with other settings) is trained again here.
+        self.train_sweep(run.path)
+        parts = self.splits()
+        test = parts["test"]
+        kde: dict[str, dict[str, float]] = {}
+        base_loglik: dict[str, float] = {}
+        neighbours: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        invertible: dict[str, float] = {}
+        for variant, latent in self.sweep() or [(self.method, net.latent)]:
+            task = self if variant == self.method and latent == net.latent else load_run(
+                self.sub_run_dir(run.path, variant, latent), device=str(self.device)).task
+            assert isinstance(task, IML)
+            samples = task.sample(cfg.eval_samples, seed=seed).reshape(cfg.eval_samples, -1)
+            score = kde_score(test, samples, cfg.kde_sigma)
+            if task.config.net.decoder == "invertible":
+                invertible = {"K": latent, "kde": score,
+                              "test_loglik": task.exact_test_loglik(test)}
+            if variant == INVERTIBLE:  # not one of Fig. 3's models
+                continue
+            kde.setdefault(METHODS[variant], {})[str(latent)] = score
+            if variant == "iml":
+                base_loglik[str(latent)] = float(task.base_log_likelihood(task.encode(test))
+                                                 .mean())
+            if latent == net.latent:
+                shown = samples[:NEIGHBOURS]
+                nearest = torch.cdist(shown, parts["train"]).argmin(-1)
+                neighbours[METHODS[variant]] = (shown, parts["train"][nearest])
+        latents = sorted({int(k) for scores in kde.values() for k in scores})
         results: dict[str, Any] = {
             "model": self.name,
-            "kde": {"IML": {str(net.latent): kde_score(test, samples, cfg.kde_sigma)}},
-            "kde_sigma": cfg.kde_sigma,
-            "samples": cfg.eval_samples,
-            "test_digits": len(test),
-            f"{net.base}_test_loglik_per_code": float(self.base_log_likelihood(codes).mean()),
+            # the box plots of `fugato seeds` compare the top-level numbers: each model at K
+            **{f"kde_{name.lower()}": scores[str(net.latent)] for name, scores in kde.items()
+               if str(net.latent) in scores},
+            "kde": kde,
+            f"{net.base}_test_loglik_per_code": base_loglik,
+            "settings": {"K": net.latent, "kde_sigma": cfg.kde_sigma,
+                         "samples": cfg.eval_samples, "test_digits": len(test)},
         }
-        if net.decoder == "invertible":
-            decoder = self.nets["decoder"]
-            with torch.no_grad():
-                loglik = decoder.log_likelihood(test.to(self.device),
-                                                lambda z: self.base_log_likelihood(z.cpu()).to(z))
-            results["test_loglik"] = float(loglik.mean())
-        rows = [{"what": k, "value": v} for k, v in results.items()
-                if isinstance(v, float)]
-        rows.insert(0, {"what": f"KDE score (sigma {cfg.kde_sigma}), K = {net.latent}",
-                        "value": results["kde"]["IML"][str(net.latent)]})
+        if invertible:
+            results["test_loglik"] = invertible["test_loglik"]
+            results["invertible"] = invertible
+
         plots = run.path / "plots"
         plot_training_curves(run.metrics(), plots / "training.png")
-        shown = samples[:50].reshape(-1, 28, 28).numpy()
-        plot_image_grid(shown, plots / "samples.png", title="decoded base draws")
+        plot_lines(np.array(latents),
+                   {name: np.array([scores.get(str(k), np.nan) for k in latents])
+                    for name, scores in kde.items()},
+                   plots / "kde_vs_k.png", "K (latent size)",
+                   f"KDE score (nats, sigma {cfg.kde_sigma})",
+                   f"Held-out KDE score, {cfg.eval_samples} samples per model")
+        grids = self._plot_neighbours(neighbours, plots, net.latent)
+        extra = []
+        if base_loglik:
+            extra.append(f"Held-out log-likelihood of IML's codes under its {net.base.upper()} "
+                         "base (nats per code): "
+                         + ", ".join(f"K = {k}: {v:.1f}" for k, v in base_loglik.items()) + ".")
+        if invertible:
+            extra.append(f"IML with the invertible perceptron decoder (K = {invertible['K']}): "
+                         f"exact held-out log-likelihood {invertible['test_loglik']:.1f} nats "
+                         f"per digit (of its projection onto the decoder's K-dimensional "
+                         f"image); KDE score {invertible['kde']:.1f}.")
         report = "\n\n".join([
-            "# IML two-stage: MNIST",
-            f"{cfg.eval_samples} decoded draws of the {net.base.upper()} base "
-            f"({net.components} components) against {len(test)} held-out digits.",
-            markdown_table(rows),
-            "## Samples\n\n![samples](plots/samples.png)",
+            "# IML two-stage and baselines: MNIST",
+            f"Kernel density score (mean over {len(test)} held-out digits of the log of a "
+            f"Gaussian kernel density, sigma {cfg.kde_sigma}, built on {cfg.eval_samples} "
+            "samples per model; nats, larger is better). IML decodes draws of its "
+            f"{net.base.upper()} base ({net.components} components); VAE, GAN and WGAN share "
+            "its decoder and decode N(0, I) draws.",
+            markdown_table(kde_rows(kde, latents)),
+            "![KDE score against K](plots/kde_vs_k.png)",
+            *extra,
+            f"## Samples (K = {net.latent}) beside their nearest training digit",
+            *grids,
             "## Training\n\n![training curves](plots/training.png)",
         ]) + "\n"
         return results, report
+
+    @staticmethod
+    def _plot_neighbours(neighbours: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+                         plots: Path, latent: int) -> list[str]:
+        """One grid per model: samples (top row) over their nearest training digits (L2,
+        bottom row); returns the markdown images."""
+        from fugato.report import plot_image_grid
+
+        out = []
+        for name, (shown, nearest) in neighbours.items():
+            images = torch.cat([shown, nearest]).reshape(-1, 28, 28).numpy()
+            path = plots / f"nearest-{name.lower()}.png"
+            plot_image_grid(images, path, columns=len(shown),
+                            title=f"{name}, K = {latent}: samples over nearest training digits")
+            out.append(f"![{name} samples and nearest training digits]"
+                       f"(plots/{path.name})")
+        return out
+
+    @staticmethod
+    def seeds_report(group: str, summary: Mapping[str, Sequence[float]], runs: int) -> str:
+        """The KDE table (models x K) as "mean ± sd" over seeds, from `compare_runs`' summary
+        of eval.json paths `kde/MODEL/K`."""
+        from fugato.report import markdown_table
+
+        kde: dict[str, dict[str, tuple[float, float]]] = {}
+        for path, (mean, sd) in summary.items():
+            head, _, rest = path.partition("/")
+            if head == "kde" and "/" in rest:
+                name, _, latent = rest.partition("/")
+                kde.setdefault(name, {})[latent] = (mean, sd)
+        if not kde:
+            return ""
+        latents = sorted({int(k) for scores in kde.values() for k in scores})
+        text = (f"## {group}: held-out KDE score over {runs} seeds (mean ± sd, nats)\n\n"
+                + markdown_table(kde_rows(kde, latents)))
+        if "test_loglik" in summary:
+            mean, sd = summary["test_loglik"]
+            text += (f"\n\nIML with the invertible perceptron decoder: exact held-out "
+                     f"log-likelihood {mean:.1f} ± {sd:.1f} nats per digit.")
+        return text
+
+
+def kde_rows(kde: Mapping[str, Mapping[str, Any]], latents: Sequence[int]) -> list[dict[str, Any]]:
+    """Table rows, one per model, one column per K: a score, or (mean, sd) as "mean ± sd"."""
+    def cell(value: Any) -> Any:
+        return f"{value[0]:.1f} ± {value[1]:.1f}" if isinstance(value, tuple) else value
+
+    return [{"model": name, **{f"K = {k}": cell(scores.get(str(k), "")) for k in latents}}
+            for name, scores in kde.items()]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -76,6 +77,8 @@ class Task:
         self.config = config
         self.device = torch.device("cpu")
         self.nets: Nets = {}
+        self.run_dir: Path | None = None
+        """The run folder while the trainer runs this task (set by `Trainer.fit`)."""
 
     # -- what the trainer calls ------------------------------------------------------------
     def build_nets(self) -> Nets:

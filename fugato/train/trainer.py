@@ -146,6 +146,7 @@ class Trainer:
             D.barrier(info)
 
         self.task.device = device
+        self.task.run_dir = self.run_dir
         nets = {name: net.to(device) for name, net in self.task.build_nets().items()}
         self.task.nets = nets
         optimizers = self.task.optimizers(nets)
