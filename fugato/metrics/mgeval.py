@@ -120,3 +120,120 @@ def relative_evaluation(reference: Sequence[Melody], generated: Sequence[Melody]
             "inter_mean": float(inter.mean()),
         }
     return results
+
+
+# -- bar-to-bar transition features ---------------------------------------------------------
+# The features above describe a piece as a whole (or note to note); these describe how each
+# bar follows the one before it, so they separate a coherent multi-bar melody from bars drawn
+# independently (e.g. an HMM across bar codes against i.i.d. mixture draws of bars).
+
+BAR_GRID = TPQ // 12
+"""Onset positions within a bar are compared on a grid of 1/12 quarter note (sixteenths and
+triplets both fit)."""
+
+
+def _bar_table(melody: Melody) -> tuple[np.ndarray, np.ndarray, int]:
+    """(bar index (n,) of every note, onset slot within its bar (n,), number of bars).
+
+    Bars follow `melody.bar_starts()` (so the time signature sets their length); notes
+    before the first bar line (a pickup) join the first bar."""
+    starts = melody.bar_starts()
+    if len(starts) == 0:
+        return np.zeros(len(melody), dtype=np.int64), np.zeros(len(melody), dtype=np.int64), 1
+    bar = np.clip(np.searchsorted(starts, melody.onsets, side="right") - 1, 0, None)
+    slot = np.clip(melody.onsets - starts[bar], 0, None) // BAR_GRID
+    return bar, slot.astype(np.int64), len(starts)
+
+
+def _consecutive(values: np.ndarray, valid: np.ndarray, distance: Callable[
+        [np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+    """Mean of distance(values[i], values[i + 1]) over consecutive bars both `valid`: (1,)."""
+    both = valid[:-1] & valid[1:]
+    if not both.any():
+        return np.zeros(1)
+    return np.array([float(distance(values[:-1][both], values[1:][both]).mean())])
+
+
+def _bar_pitch_shift(m: Melody) -> np.ndarray:
+    """Mean |change of a bar's mean pitch| from bar to bar, in semitones."""
+    bar, _, n = _bar_table(m)
+    counts = np.bincount(bar, minlength=n)
+    means = np.bincount(bar, weights=m.pitches.astype(np.float64), minlength=n)
+    means = means / np.maximum(counts, 1)
+    return _consecutive(means, counts > 0, lambda a, b: np.abs(a - b))
+
+
+def _bar_pitch_class_change(m: Melody) -> np.ndarray:
+    """Mean L1 distance (0..2) between successive bars' pitch-class histograms."""
+    bar, _, n = _bar_table(m)
+    hist = np.zeros((n, 12))
+    np.add.at(hist, (bar, m.pitches.astype(np.int64) % 12), 1.0)
+    counts = hist.sum(1)
+    hist = hist / np.maximum(counts, 1)[:, None]
+    return _consecutive(hist, counts > 0, lambda a, b: np.abs(a - b).sum(-1))
+
+
+def _bar_rhythm_change(m: Melody) -> np.ndarray:
+    """Mean Jaccard distance (0..1) between successive bars' sets of onset positions."""
+    bar, slot, n = _bar_table(m)
+    width = int(max(slot.max(initial=0) + 1, 1))
+    grid = np.zeros((n, width), dtype=bool)
+    grid[bar, slot] = True
+
+    def jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        union = (a | b).sum(-1)
+        return 1.0 - (a & b).sum(-1) / np.maximum(union, 1)
+
+    return _consecutive(grid, grid.any(1), jaccard)
+
+
+def _bar_density_change(m: Melody) -> np.ndarray:
+    """Mean |change of the number of notes| from bar to bar."""
+    bar, _, n = _bar_table(m)
+    counts = np.bincount(bar, minlength=n).astype(np.float64)
+    return _consecutive(counts, np.ones(n, dtype=bool), lambda a, b: np.abs(a - b))
+
+
+def _bar_line_interval(m: Melody) -> np.ndarray:
+    """Mean |interval| in semitones from the last note of a bar to the first of the next."""
+    bar, _, n = _bar_table(m)
+    if len(m) < 2:
+        return np.zeros(1)
+    crossing = np.flatnonzero(np.diff(bar) == 1)  # note i ends a bar, note i + 1 starts the next
+    if len(crossing) == 0:
+        return np.zeros(1)
+    p = m.pitches.astype(np.float64)
+    return np.array([float(np.abs(p[crossing + 1] - p[crossing]).mean())])
+
+
+BAR_TRANSITION_FEATURES: dict[str, Callable[[Melody], np.ndarray]] = {
+    "bar_pitch_shift": _bar_pitch_shift,
+    "bar_pitch_class_change": _bar_pitch_class_change,
+    "bar_rhythm_change": _bar_rhythm_change,
+    "bar_density_change": _bar_density_change,
+    "bar_line_interval": _bar_line_interval,
+}
+"""Bar-to-bar transition features: name -> function of one melody giving a (1,) vector."""
+
+
+def bar_transition_evaluation(reference: Sequence[Melody], generated: Sequence[Melody],
+                              features: Sequence[str] = tuple(BAR_TRANSITION_FEATURES)
+                              ) -> dict[str, dict[str, float]]:
+    """`relative_evaluation` on the bar-to-bar transition features: per feature, the overlap
+    area and KL between the reference's intra-set distances and the reference-vs-generated
+    inter-set distances, plus the mean feature value of each set."""
+    results = {}
+    for name in features:
+        fn = BAR_TRANSITION_FEATURES[name]
+        ref = np.stack([fn(m) for m in reference])
+        gen = np.stack([fn(m) for m in generated])
+        intra_ref = intra_set_distances(ref)
+        inter = inter_set_distances(ref, gen)
+        overlap, kl = overlap_and_kl(intra_ref, inter)
+        results[name] = {
+            "overlap": overlap,
+            "kl": kl,
+            "reference_mean": float(ref.mean()),
+            "generated_mean": float(gen.mean()),
+        }
+    return results

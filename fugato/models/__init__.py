@@ -9,8 +9,12 @@ from fugato.errors import FugatoError
 MODELS = {
     "arvae": "fugato.models.arvae:ARVAE",
     "dualdance": "fugato.models.dualdance:DualDance",
+    "factorgan": "fugato.models.factorgan:FactorGAN",
+    "factorgan-separation": "fugato.models.factorgan_separation:FactorGANSeparation",
     "fusiongan": "fugato.models.fusiongan:FusionGAN",
     "iml": "fugato.models.iml:IML",
+    "iml-audio": "fugato.models.iml_sequences:IMLAudio",
+    "iml-melody": "fugato.models.iml_sequences:IMLMelody",
     "melody_lm": "fugato.models.melody_lm:MelodyLM",
 }
 

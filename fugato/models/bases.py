@@ -51,11 +51,49 @@ def _frame_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
     return torch.arange(steps, device=lengths.device)[:, None] < lengths[None, :]
 
 
+COVARIANCES = ("diag", "full")
+
+# Elements of the (S, chunk, D) temporaries of the full-covariance emissions and M-step: frames
+# go through in chunks of at most this many S x D blocks (64 MiB in float64), so 300 states x
+# 80 dims x 20000 frames never builds a 3.8 GB tensor. A loop over chunks, not frames.
+_CHUNK_ELEMENTS = 1 << 23
+
+
+def _frame_chunks(n: int, per_frame: int) -> list[slice]:
+    """Slices cutting `n` frames into chunks whose temporaries hold `per_frame` elements each
+    frame, at most `_CHUNK_ELEMENTS` a chunk."""
+    step = max(1, _CHUNK_ELEMENTS // max(per_frame, 1))
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def _floor_eigenvalues(cov: torch.Tensor, floor: float) -> torch.Tensor:
+    """(..., D, D) symmetric matrices with every eigenvalue below `floor` raised to it.
+
+    The maximiser of the Gaussian log-likelihood given a scatter matrix under the constraint
+    "all eigenvalues >= floor" (the full-covariance analogue of clamping variances, so EM stays
+    monotone); a ridge (+ floor * I) would move every eigenvalue and is not. Matrices already
+    above the floor come back unchanged (bit for bit), without an eigendecomposition round
+    trip."""
+    cov = 0.5 * (cov + cov.mT)
+    values, vectors = torch.linalg.eigh(cov)
+    low = (values < floor).any(-1)
+    if not low.any():
+        return cov
+    fixed = (vectors * values.clamp_min(floor)[..., None, :]) @ vectors.mT
+    return torch.where(low[..., None, None], 0.5 * (fixed + fixed.mT), cov)
+
+
 class GaussianHMM(nn.Module):
-    """A hidden Markov model with diagonal Gaussian emissions, batched over sequences.
+    """A hidden Markov model with Gaussian emissions, batched over sequences.
+
+    `covariance="diag"` (default): each state's covariance is diagonal, buffer `variances`
+    (S, D). `covariance="full"`: unrestricted, buffer `covars` (S, D, D); emission densities go
+    through batched Cholesky factors and cost about S x D^2 per frame instead of S x D.
 
     Parameters (buffers, so `state_dict()` saves them): `startprob` (S,), `transmat` (S, S)
-    with rows summing to 1, `means` (S, D), `variances` (S, D). Computation runs in the
+    with rows summing to 1, `means` (S, D), and `variances` or `covars`; `from_state_dict`
+    rebuilds a model of the right kind from one. `min_var` floors the variances (diag) or the
+    eigenvalues of each covariance (full), in the data's units squared. Computation runs in the
     buffers' dtype and device (float64 by default; float32 is about twice as fast).
 
     Forward-backward is scaled: every step is one batched matrix product over all sequences,
@@ -64,19 +102,75 @@ class GaussianHMM(nn.Module):
     """
 
     def __init__(self, n_states: int, dim: int, min_var: float = 1e-3,
-                 dtype: torch.dtype = torch.float64) -> None:
+                 dtype: torch.dtype = torch.float64, covariance: str = "diag") -> None:
         super().__init__()
+        if covariance not in COVARIANCES:
+            raise ValueError(f"covariance must be one of {COVARIANCES}, not {covariance!r}")
         self.n_states, self.dim, self.min_var = n_states, dim, min_var
+        self.covariance = covariance
+        self.full = covariance == "full"
         s = n_states
         self.register_buffer("startprob", torch.full((s,), 1.0 / s, dtype=dtype))
         self.register_buffer("transmat", torch.full((s, s), 1.0 / s, dtype=dtype))
         self.register_buffer("means", torch.zeros(s, dim, dtype=dtype))
-        self.register_buffer("variances", torch.ones(s, dim, dtype=dtype))
+        if self.full:
+            self.register_buffer("covars", torch.eye(dim, dtype=dtype).repeat(s, 1, 1))
+        else:
+            self.register_buffer("variances", torch.ones(s, dim, dtype=dtype))
+
+    @classmethod
+    def from_state_dict(cls, params: dict[str, torch.Tensor], min_var: float = 1e-3
+                        ) -> GaussianHMM:
+        """A model with the sizes, dtype and covariance kind of `params` (a `state_dict()`:
+        `covars` means full, `variances` diagonal), loaded with them."""
+        means = torch.as_tensor(params["means"])
+        hmm = cls(*means.shape, min_var=min_var, dtype=means.dtype,
+                  covariance="full" if "covars" in params else "diag")
+        hmm.load_state_dict(params)
+        return hmm
+
+    def extra_repr(self) -> str:
+        return (f"n_states={self.n_states}, dim={self.dim}, covariance={self.covariance!r}, "
+                f"min_var={self.min_var}")
+
+    def covariance_matrices(self) -> torch.Tensor:
+        """(S, D, D) covariance of each state's emission, whichever the kind."""
+        return self.covars if self.full else torch.diag_embed(self.variances)
 
     # -- densities -----------------------------------------------------------------------------
+    def _cholesky(self) -> torch.Tensor:
+        """(S, D, D) lower Cholesky factors L_s of the covariances (L_s L_s^T = covars_s)."""
+        return torch.linalg.cholesky(self.covars)
+
+    def _full_emission_log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., S) log N(x; mean_s, covars_s) of frames `x` (..., D).
+
+        With P_s = L_s^-1 (one batched triangular solve against the identity), the Mahalanobis
+        term is |P_s x - P_s mean_s|^2: all states come out of one broadcast matrix product
+        (n, D) @ (S, D, D)^T -> (S, n, D) per chunk of frames, with no difference tensor to
+        form first and no solve per frame."""
+        chol = self._cholesky()
+        eye = torch.eye(self.dim, dtype=chol.dtype, device=chol.device).expand_as(chol)
+        prec = torch.linalg.solve_triangular(chol, eye, upper=False)  # (S, D, D), lower
+        prec_t = prec.mT
+        shift = (self.means[:, None, :] @ prec_t)  # (S, 1, D): P_s mean_s as a row
+        # log N = -D/2 log 2 pi - log det L_s - |y|^2 / 2
+        const = (-0.5 * self.dim * math.log(2 * math.pi)
+                 - torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1))  # (S,)
+        flat = x.reshape(-1, self.dim)
+        out = torch.empty(len(flat), self.n_states, dtype=chol.dtype, device=chol.device)
+        for part in _frame_chunks(len(flat), self.n_states * self.dim):
+            y = flat[part] @ prec_t - shift  # (S, n, D)
+            out[part] = (const[:, None] - 0.5 * y.square().sum(-1)).T
+        return out.reshape(*x.shape[:-1], self.n_states)
+
     def emission_log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """(..., S) log N(x; mean_s, diag var_s) of frames `x` (..., D), as two matrix products
-        (expanding the square) instead of an (..., S, D) difference tensor."""
+        """(..., S) log N(x; mean_s, cov_s) of frames `x` (..., D), nats.
+
+        Diagonal: two matrix products (expanding the square) instead of an (..., S, D)
+        difference tensor. Full: `_full_emission_log_prob`."""
+        if self.full:
+            return self._full_emission_log_prob(x)
         inv = 1.0 / self.variances
         const = -0.5 * (self.dim * math.log(2 * math.pi) + torch.log(self.variances).sum(-1)
                         + (self.means**2 * inv).sum(-1))
@@ -136,7 +230,8 @@ class GaussianHMM(nn.Module):
     def init_from_data(self, x: torch.Tensor, mask: torch.Tensor,
                        generator: torch.Generator | None = None, kmeans_iter: int = 5) -> None:
         """Means from a few k-means (Lloyd) steps over the real frames, seeded with distinct
-        random frames; variances the global variance; sticky uniform transitions."""
+        random frames; variances the global variance (full: every state the global covariance,
+        eigenvalues floored); sticky uniform transitions."""
         frames = x.transpose(0, 1)[mask]
         n = len(frames)
         pick = torch.randperm(n, generator=generator)[: self.n_states].to(frames.device)
@@ -152,13 +247,31 @@ class GaussianHMM(nn.Module):
             sums = torch.zeros_like(means).index_add_(0, assign, frames)
             means = torch.where(counts[:, None] > 0, sums / counts.clamp_min(1)[:, None], means)
         self.means.copy_(means)
-        self.variances.copy_(frames.var(0, unbiased=False).clamp_min(self.min_var).expand_as(
-            self.variances))
+        if self.full:
+            centred = frames - frames.mean(0)
+            cov = _floor_eigenvalues(centred.T @ centred / n, self.min_var)
+            self.covars.copy_(cov.expand_as(self.covars))
+        else:
+            self.variances.copy_(frames.var(0, unbiased=False).clamp_min(self.min_var)
+                                 .expand_as(self.variances))
         s = self.n_states
         self.startprob.fill_(1.0 / s)
         stay = 0.5 if s > 1 else 1.0
         self.transmat.fill_((1 - stay) / max(s - 1, 1))
         self.transmat.fill_diagonal_(stay)
+
+    def _scatter(self, g: torch.Tensor, frames: torch.Tensor, means: torch.Tensor
+                 ) -> torch.Tensor:
+        """(S, D, D) posterior-weighted scatter sum_n g_ns (x_n - m_s)(x_n - m_s)^T of frames
+        (N, D) with weights g (N, S) about means (S, D): centred before the product (not
+        E[xx^T] - m m^T) so float32 loses nothing to cancellation; one batched matrix product
+        per chunk of frames."""
+        out = torch.zeros(self.n_states, self.dim, self.dim, dtype=frames.dtype,
+                          device=frames.device)
+        for part in _frame_chunks(len(frames), self.n_states * self.dim):
+            diff = frames[part] - means[:, None, :]  # (S, n, D)
+            out += (diff * g[part].T[..., None]).mT @ diff
+        return out
 
     @torch.no_grad()
     def em_step(self, x: torch.Tensor, lengths: torch.Tensor) -> float:
@@ -185,9 +298,14 @@ class GaussianHMM(nn.Module):
         used = counts > 1e-10  # a state no frame visits keeps its emission parameters
         denom = counts.clamp_min(1e-10)[:, None]
         means = (g.T @ frames) / denom
-        variances = ((g.T @ frames**2) / denom - means**2).clamp_min(self.min_var)
+        if self.full:
+            covars = _floor_eigenvalues(self._scatter(g, frames, means) / denom[..., None],
+                                        self.min_var)
+            self.covars.copy_(torch.where(used[:, None, None], covars, self.covars))
+        else:
+            variances = ((g.T @ frames**2) / denom - means**2).clamp_min(self.min_var)
+            self.variances.copy_(torch.where(used[:, None], variances, self.variances))
         self.means.copy_(torch.where(used[:, None], means, self.means))
-        self.variances.copy_(torch.where(used[:, None], variances, self.variances))
         start = gamma[0].sum(0)
         self.startprob.copy_(start / start.sum())
         rows = xi.sum(-1, keepdim=True)
@@ -199,7 +317,8 @@ class GaussianHMM(nn.Module):
             generator: torch.Generator | None = None, init: bool = True,
             tol: float = 0.0) -> list[float]:
         """Baum-Welch EM. Returns the mean log-likelihood per real frame before each update
-        (non-decreasing: the variance floor is a clamp, the exact constrained M-step).
+        (non-decreasing: the variance floor is a clamp, and the full covariances' floor a clamp
+        of their eigenvalues, both the exact constrained M-step).
         `init=False` continues from the current parameters; `tol` stops early on a gain
         below it (nats per frame)."""
         x, lengths = pad_sequences(x, lengths, self.means.dtype, self.means.device)
@@ -250,7 +369,36 @@ class GaussianHMM(nn.Module):
         idx = torch.from_numpy(states).to(self.means.device)
         noise = torch.randn(n, length, self.dim, generator=generator, dtype=cpu)
         noise = noise.to(self.means.device, self.means.dtype)
+        if self.full:
+            # mean + L eps: covariance L L^T; the same noise draws as the diagonal path.
+            chol = self._cholesky()[idx]  # (n, length, D, D)
+            return self.means[idx] + (chol @ noise[..., None]).squeeze(-1), idx
         return self.means[idx] + self.variances[idx].sqrt() * noise, idx
+
+    # -- without the chain ---------------------------------------------------------------------
+    @torch.no_grad()
+    def stationary_distribution(self, squarings: int = 20) -> torch.Tensor:
+        """(S,) long-run state occupancy: startprob A^(2^squarings), by repeated squaring of the
+        transition matrix (rows renormalised each time against rounding drift). For the
+        aperiodic chains EM fits (every self-transition > 0) this is the stationary
+        distribution whenever the chain mixes within 2^20 (~10^6) steps."""
+        power = self.transmat
+        for _ in range(squarings):
+            power = power @ power
+            power = power / power.sum(-1, keepdim=True)
+        p = self.startprob @ power
+        return p / p.sum()
+
+    @torch.no_grad()
+    def iid_log_likelihood(self, x: Sequences, lengths: torch.Tensor | None = None
+                           ) -> torch.Tensor:
+        """(B,) log p(sequence) in nats with the frames i.i.d. under the HMM's own emissions
+        mixed by `stationary_distribution()`: the same model without its transitions."""
+        x, lengths = pad_sequences(x, lengths, self.means.dtype, self.means.device)
+        logb = self.emission_log_prob(x)  # (B, T, S)
+        per_frame = torch.logsumexp(logb + torch.log(self.stationary_distribution()), -1)
+        mask = _frame_mask(lengths, x.shape[1]).T
+        return torch.where(mask, per_frame, 0.0).sum(-1)
 
 
 class GaussianMixture:
