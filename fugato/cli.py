@@ -194,6 +194,14 @@ def cmd_arvae_interpolate(args: argparse.Namespace) -> None:
     _say(args, f"wrote {len(paths) - 1} MIDI files and {paths[-1]}")
 
 
+def cmd_separate(args: argparse.Namespace) -> None:
+    from fugato.models.factorgan_separation import separate_file
+
+    run = _load_run(args, "factorgan-separation")
+    paths = separate_file(run, args.input, args.out, args.separator, args.seed)
+    _say(args, f"wrote {', '.join(str(p) for p in paths)}")
+
+
 def _load_run(args: argparse.Namespace, model: str | None = None) -> Any:
     """The run of `args.run` (`--checkpoint`, `--device`); with `model`, refuse any other."""
     from fugato.train import load_run
@@ -293,6 +301,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="an ablation: every config runs once per variant with its overrides "
                             "(NAME: alone = the config as it is); a group each")
     seeds.set_defaults(func=cmd_seeds)
+
+    separate = verbs.add_parser("separate", parents=[common],
+                                help="split a WAV into vocals and accompaniment (a "
+                                     "factorgan-separation run)")
+    separate.add_argument("run", help="a factorgan-separation run folder")
+    separate.add_argument("--input", required=True, help="the mixture: a WAV (any rate, "
+                          "any channels)")
+    separate.add_argument("--out", required=True, help="output folder")
+    separate.add_argument("--separator", default=None, help="which trained setting, e.g. "
+                          "factorgan/5 or gan/25 (default: FactorGAN with the most pairs)")
+    separate.add_argument("--seed", type=int, default=0, help="the generator's noise")
+    separate.add_argument("--checkpoint", default="last", choices=("last", "best"))
+    separate.add_argument("--device", default=None)
+    separate.set_defaults(func=cmd_separate)
 
     arvae = verbs.add_parser("arvae", help="AR-VAE tools: attribute traversals, interpolation")
     arvae_verbs = arvae.add_subparsers(dest="arvae_verb", required=True, parser_class=_Parser)

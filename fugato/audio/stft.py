@@ -1,0 +1,98 @@
+"""STFT, inverse STFT, mask-based separation spectra and WAV input/output for source separation.
+
+The separation models work on magnitude spectrograms at 22.05 kHz: STFT of 512 samples
+(periodic Hann), hop 256, the highest (Nyquist) bin dropped so that 256 bins remain (a power of
+two for the U-Net), magnitudes compressed with log1p (Stoller et al.'s normalisation).
+
+The STFT is `fugato.audio.frames.frame_signal` (windowed frames, `frame - hop` zeros in front)
+followed by one real FFT per frame; the inverse is one inverse real FFT per frame followed by
+`fugato.audio.frames.overlap_add`, which divides by the window sum: the exact inverse of an
+unmodified STFT. Being linear, it also keeps what a mask promises: the inverse of `mask * X`
+plus the inverse of `(1 - mask) * X` is the inverse of `X`, the mixture, to rounding error.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from fugato.atomic import atomic_path
+from fugato.audio.frames import frame_signal, n_frames, overlap_add
+from fugato.errors import BadInputError
+
+SAMPLE_RATE = 22050
+N_FFT = 512
+HOP = 256
+BINS = N_FFT // 2
+"""Frequency bins the models see: the 257 of a 512-point real FFT less the Nyquist bin."""
+
+
+def stft(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
+    """Complex STFT of signals (..., N) -> (..., n_fft // 2 + 1, T), T = `frames(N)`;
+    periodic Hann window, `n_fft - hop` zeros in front (see `frame_signal`)."""
+    return np.swapaxes(np.fft.rfft(frame_signal(x, n_fft, hop), axis=-1), -1, -2)
+
+
+def istft(spec: np.ndarray, hop: int = HOP, length: int | None = None) -> np.ndarray:
+    """Inverse of `stft`: complex (..., n_fft // 2 + 1, T) -> real signals (..., length)."""
+    n_fft = 2 * (spec.shape[-2] - 1)
+    frames = np.fft.irfft(np.swapaxes(spec, -1, -2), n=n_fft, axis=-1)
+    return overlap_add(frames, hop, length)
+
+
+def frames(n_samples: int, n_fft: int = N_FFT, hop: int = HOP) -> int:
+    """STFT frames T of a signal of `n_samples` samples."""
+    return n_frames(n_samples, n_fft, hop)
+
+
+def log_magnitudes(spec: np.ndarray) -> np.ndarray:
+    """log1p |X| of the lowest `BINS` bins: complex (..., BINS + 1, T) -> float32 (..., BINS, T)."""
+    return np.log1p(np.abs(spec[..., :BINS, :])).astype(np.float32)
+
+
+def full_mask(mask: np.ndarray) -> np.ndarray:
+    """A mask over the `BINS` model bins (..., BINS, T) extended to all BINS + 1 STFT bins: the
+    Nyquist bin takes the mask of the bin below it, so that mask and 1 - mask still share out
+    every bin of the mixture."""
+    return np.concatenate([mask, mask[..., -1:, :]], axis=-2)
+
+
+def apply_mask(mixture: np.ndarray, mask: np.ndarray, length: int | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Two sources from a mixture's STFT (..., BINS + 1, T) and a mask in [0, 1] (..., BINS, T):
+    (istft(mask X), istft((1 - mask) X)), each (..., length). The phase is the mixture's; the two
+    always add up to istft(X), the mixture."""
+    mask = full_mask(np.asarray(mask, dtype=np.float64))
+    return istft(mask * mixture, length=length), istft((1.0 - mask) * mixture, length=length)
+
+
+def read_wav(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+    """(audio (channels, N) float64, sample rate) of an audio file; `BadInputError` (one line
+    naming the file) when it is missing or unreadable."""
+    import soundfile
+
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(path, "no such file")
+    try:
+        audio, rate = soundfile.read(path, dtype="float64", always_2d=True)
+    except Exception as error:  # soundfile raises its own error types, all unreadable input
+        raise BadInputError(path, f"not a readable audio file ({str(error).splitlines()[0]})"
+                            ) from None
+    if audio.size == 0:
+        raise BadInputError(path, "no samples")
+    return np.ascontiguousarray(audio.T), int(rate)
+
+
+def write_float_wav(audio: np.ndarray, path: str | os.PathLike[str],
+                    sample_rate: int = SAMPLE_RATE) -> None:
+    """Write audio (N,) or (channels, N) as a 32-bit float WAV atomically, unclipped: estimates
+    that add up to a mixture must keep doing so after writing (16-bit PCM would round and clip)."""
+    import soundfile
+
+    audio = np.asarray(audio, dtype=np.float32)
+    with atomic_path(path) as tmp:
+        soundfile.write(tmp, audio.T if audio.ndim == 2 else audio, sample_rate,
+                        subtype="FLOAT", format="WAV")
