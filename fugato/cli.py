@@ -171,7 +171,7 @@ def cmd_seeds(args: argparse.Namespace) -> None:
 
     result = run_seeds(args.configs, args.seeds, args.out, args.jobs, args.set,
                        args.metrics or None, say=lambda text: _say(args, text),
-                       variants=args.variant)
+                       variants=args.variant, threads=args.threads)
     _print_medians(args, result)
 
 
@@ -297,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     seeds.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config value in every run")
     seeds.add_argument("--metrics", nargs="*", help="which metrics to compare (default: all)")
+    seeds.add_argument("--threads", type=int, default=None,
+                       help="CPU threads per run (default: the cores shared between the jobs)")
     seeds.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE,...",
                        help="an ablation: every config runs once per variant with its overrides "
                             "(NAME: alone = the config as it is); a group each")

@@ -66,10 +66,12 @@ def _train_and_eval(config: Path, seed: int, run_dir: Path, log: Path, overrides
 
 def run_seeds(configs: Sequence[str | Path], seeds: Sequence[int], out: str | Path,
               jobs: int = 1, overrides: Sequence[str] = (), metrics: Sequence[str] | None = None,
-              say: Callable[[str], None] = print, variants: Sequence[str] = ()
-              ) -> dict[str, Any]:
+              say: Callable[[str], None] = print, variants: Sequence[str] = (),
+              threads: int | None = None) -> dict[str, Any]:
     """Train + evaluate every config at every seed (and every variant, module docstring),
-    then `compare_runs` over all of them.
+    then `compare_runs` over all of them. `threads`: CPU threads per run (default: the cores
+    shared between the `jobs`; give 1 when other work shares the machine, since torch's
+    threads spin-wait for a busy core).
 
     Returns the comparison dict (`fugato.report.compare_runs`); raises FugatoError naming the
     runs that failed (the others are kept and compared next time)."""
@@ -84,7 +86,9 @@ def run_seeds(configs: Sequence[str | Path], seeds: Sequence[int], out: str | Pa
         raise FugatoError("configs must have distinct file names (they name the run folders)")
     if jobs < 1:
         raise FugatoError("--jobs must be at least 1")
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    if threads is not None and threads < 1:
+        raise FugatoError("--threads must be at least 1")
+    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     named = [parse_variant(v) for v in variants] or [(None, [])]
     if len({name for name, _ in named}) < len(named):
         raise FugatoError("variant names must be distinct (they name the run folders)")
