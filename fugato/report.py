@@ -140,6 +140,26 @@ def plot_heatmaps(maps: Mapping[str, np.ndarray], extent: float, path: Path, xla
     save_figure(fig, path)
 
 
+def plot_spectrograms(signals: Mapping[str, np.ndarray], path: Path, sample_rate: int,
+                      title: str | None = None) -> None:
+    """One log-magnitude spectrogram panel (`fugato.audio.stft.log_spectrogram`) per named mono
+    signal, stacked, time in seconds and frequency in kHz."""
+    from fugato.audio.stft import log_spectrogram
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(signals), 1, figsize=(9, 2.2 * len(signals)), squeeze=False)
+    for ax, (name, x) in zip(axes[:, 0], signals.items(), strict=True):
+        ax.imshow(log_spectrogram(x), origin="lower", aspect="auto", cmap="magma",
+                  extent=(0, len(x) / sample_rate, 0, sample_rate / 2000))
+        ax.set_ylabel("kHz")
+        ax.set_title(name, fontsize=9)
+    axes[-1, 0].set_xlabel("seconds")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, Path(path))
+
+
 def plot_piano_rolls(melodies: Sequence[Any], labels: Sequence[str], path: Path,
                      title: str) -> None:
     """Short melodies (`Melody`) as piano rolls side by side, each captioned by its label."""
@@ -160,6 +180,22 @@ def plot_piano_rolls(melodies: Sequence[Any], labels: Sequence[str], path: Path,
     axes[0][0].set_ylabel("MIDI pitch", fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.9))  # room above the two-line captions for the title
     fig.suptitle(title, fontsize=9)
+    save_figure(fig, path)
+
+
+def plot_melody_rows(melodies: Mapping[str, Any], path: Path) -> None:
+    """Multi-bar melodies (`Melody`) as piano rolls, one row each, bar lines every 4 quarters."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(melodies), 1, figsize=(12, 1.8 * len(melodies)),
+                             squeeze=False, sharex=True)
+    for ax, (label, m) in zip(axes[:, 0], melodies.items(), strict=True):
+        ax.barh(m.pitches, m.durations / TPQ, left=m.onsets / TPQ, height=0.8)
+        for bar in range(0, int(math.ceil(max(m.end, 1) / TPQ)) + 1, 4):
+            ax.axvline(bar, color="0.8", lw=0.6, zorder=0)
+        ax.set_ylabel("MIDI")
+        ax.set_title(label, fontsize=9)
+    axes[-1, 0].set_xlabel("quarter notes")
+    fig.tight_layout()
     save_figure(fig, path)
 
 

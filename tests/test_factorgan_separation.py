@@ -3,13 +3,15 @@ round trip, BSS Eval SDR on cases with known values, deterministic chorale stems
 end to end (train GAN and FactorGAN, evaluate, `fugato separate` a WAV)."""
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from fugato.audio.stft import BINS, apply_mask, istft, read_wav, stft, write_float_wav
+from fugato.audio.stft import BINS, apply_mask, istft, stft
+from fugato.audio.wav import read_wav, write_audio
 from fugato.config import build_config
 from fugato.metrics.separation import bss_eval_sources
 from fugato.models.factorgan import FactorDiscriminators
@@ -58,6 +60,27 @@ def test_sdr_of_true_silent_and_interfered_estimates() -> None:
     assert silent[1] == -np.inf and silent[0] > 100
     half = bss_eval_sources(sources, np.stack([sources.sum(0) / 2] * 2))["sdr"]
     assert (np.abs(half) < 1).all()  # equal-power sources: about 0 dB
+
+
+def test_sdr_equals_mir_eval_and_scores_silent_estimates_alone() -> None:
+    mir_eval = pytest.importorskip("mir_eval")
+    rng = np.random.default_rng(5)
+    refs = rng.standard_normal((2, 3000))
+    ests = refs + 0.2 * refs[::-1] + 0.3 * rng.standard_normal((2, 3000))
+    ours = bss_eval_sources(refs, ests)
+    with warnings.catch_warnings():  # mir_eval 0.8 deprecates its separation module
+        warnings.simplefilter("ignore", FutureWarning)
+        theirs = mir_eval.separation.bss_eval_sources(refs, ests, compute_permutation=False)
+    for i, key in enumerate(("sdr", "sir", "sar")):
+        np.testing.assert_allclose(ours[key], theirs[i], rtol=0, atol=1e-6)
+    # mir_eval refuses a silent estimate; we give it -inf and score the other one as if alone
+    silent = bss_eval_sources(refs, np.stack([ests[0], np.zeros(3000)]))
+    for i, key in enumerate(("sdr", "sir", "sar")):
+        assert silent[key][1] == -np.inf
+        np.testing.assert_allclose(silent[key][0], theirs[i][0], rtol=0, atol=1e-6)
+    assert (bss_eval_sources(refs, np.zeros((2, 3000)))["sdr"] == -np.inf).all()
+    with pytest.raises(ValueError, match="silent"):
+        bss_eval_sources(np.stack([refs[0], np.zeros(3000)]), ests)
 
 
 def test_discriminators_and_unet_shapes() -> None:
@@ -136,7 +159,7 @@ def test_tiny_run_trains_evaluates_and_separates(cache: Path, tmp_path: Path,
     for name, rate, audio in (("mono", 22050, 0.3 * rng.standard_normal(30000)),
                               ("stereo", 16000, 0.3 * rng.standard_normal((2, 20000)))):
         wav = tmp_path / f"{name}.wav"
-        write_float_wav(audio, wav, rate)
+        write_audio(audio, wav, rate, float32=True)
         out = tmp_path / f"out-{name}"
         assert main(["separate", str(run), "--input", str(wav), "--out", str(out),
                      "--separator", "gan/1", "--quiet"]) == 0

@@ -20,8 +20,8 @@ from fugato.audio.frames import (
     periodic_hann,
     snr_db,
     window_sum,
-    write_audio,
 )
+from fugato.audio.wav import write_audio
 from fugato.metrics.mgeval import BAR_TRANSITION_FEATURES, bar_transition_evaluation
 from fugato.models.bases import GaussianHMM
 from fugato.models.iml_sequences import SequenceBases
@@ -81,7 +81,7 @@ def test_snr_known_answer() -> None:
 
 def test_write_audio_is_read_back(tmp_path: Path) -> None:
     t = np.arange(8000) / 8000
-    write_audio(0.5 * np.sin(2 * np.pi * 440 * t), tmp_path / "a.wav")
+    write_audio(0.5 * np.sin(2 * np.pi * 440 * t), tmp_path / "a.wav", 8000)
     audio, sr = soundfile.read(tmp_path / "a.wav")
     assert sr == 8000 and len(audio) == 8000
     assert np.max(np.abs(audio - 0.5 * np.sin(2 * np.pi * 440 * t))) < 1e-4

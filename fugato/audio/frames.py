@@ -1,4 +1,4 @@
-"""Framing, overlap-add, SNR, spectrograms and WAV writing for frame-wise audio models.
+"""Framing, overlap-add and SNR for frame-wise audio models; `fugato.audio.stft` builds on them.
 
 The IML audio system cuts audio into windowed frames (8 kHz, 800 samples = 100 ms, periodic
 Hann, hop 400 = 50% overlap), codes and decodes each frame, and puts the decoded frames back
@@ -13,11 +13,7 @@ adds (2 for 50% overlap), never a Python loop over frames.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
-
-from fugato.atomic import atomic_path
 
 SAMPLE_RATE = 8000
 FRAME = 800
@@ -103,43 +99,3 @@ def snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
     reference = np.asarray(reference, dtype=np.float64)
     error = reference - np.asarray(estimate, dtype=np.float64)
     return float(10 * np.log10(np.sum(reference**2) / max(np.sum(error**2), 1e-30)))
-
-
-def log_spectrogram(x: np.ndarray, n_fft: int = 256, hop: int = 64) -> np.ndarray:
-    """(n_fft // 2 + 1, T) magnitude STFT in dB (periodic Hann), floored 80 dB below the peak."""
-    spec = np.abs(np.fft.rfft(frame_signal(x, n_fft, hop), axis=-1)).T
-    db = 20 * np.log10(np.maximum(spec, 1e-10))
-    return np.maximum(db, db.max() - 80.0)
-
-
-def plot_spectrograms(signals: dict[str, np.ndarray], path: str | os.PathLike[str],
-                      sample_rate: int = SAMPLE_RATE, title: str | None = None) -> None:
-    """One log-magnitude spectrogram panel per named signal, stacked, written as a PNG."""
-    from pathlib import Path
-
-    from fugato.report import _pyplot, save_figure
-
-    plt = _pyplot()
-    fig, axes = plt.subplots(len(signals), 1, figsize=(9, 2.2 * len(signals)), squeeze=False)
-    for ax, (name, x) in zip(axes[:, 0], signals.items(), strict=True):
-        db = log_spectrogram(np.asarray(x, dtype=np.float64))
-        seconds = len(x) / sample_rate
-        ax.imshow(db, origin="lower", aspect="auto", cmap="magma",
-                  extent=(0, seconds, 0, sample_rate / 2000))
-        ax.set_ylabel("kHz")
-        ax.set_title(name, fontsize=9)
-    axes[-1, 0].set_xlabel("seconds")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, Path(path))
-
-
-def write_audio(audio: np.ndarray, path: str | os.PathLike[str],
-                sample_rate: int = SAMPLE_RATE) -> None:
-    """Write mono audio (N,) as a 16-bit PCM WAV atomically; samples are clipped to [-1, 1]."""
-    import soundfile
-
-    with atomic_path(path) as tmp:
-        soundfile.write(tmp, np.clip(np.asarray(audio, dtype=np.float64), -1, 1), sample_rate,
-                        subtype="PCM_16", format="WAV")

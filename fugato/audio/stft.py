@@ -1,4 +1,4 @@
-"""STFT, inverse STFT, mask-based separation spectra and WAV input/output for source separation.
+"""STFT, inverse STFT, log spectrograms and mask-based separation spectra.
 
 The separation models work on magnitude spectrograms at 22.05 kHz: STFT of 512 samples
 (periodic Hann), hop 256, the highest (Nyquist) bin dropped so that 256 bins remain (a power of
@@ -13,14 +13,9 @@ plus the inverse of `(1 - mask) * X` is the inverse of `X`, the mixture, to roun
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 
-from fugato.atomic import atomic_path
 from fugato.audio.frames import frame_signal, n_frames, overlap_add
-from fugato.errors import BadInputError
 
 SAMPLE_RATE = 22050
 N_FFT = 512
@@ -47,6 +42,14 @@ def frames(n_samples: int, n_fft: int = N_FFT, hop: int = HOP) -> int:
     return n_frames(n_samples, n_fft, hop)
 
 
+def log_spectrogram(x: np.ndarray, n_fft: int = 256, hop: int = 64) -> np.ndarray:
+    """Magnitude STFT of a signal (N,) in dB, (n_fft // 2 + 1, T), floored 80 dB below its
+    peak (for plots)."""
+    db = 20 * np.log10(np.maximum(np.abs(stft(np.asarray(x, dtype=np.float64), n_fft, hop)),
+                                  1e-10))
+    return np.maximum(db, db.max() - 80.0)
+
+
 def log_magnitudes(spec: np.ndarray) -> np.ndarray:
     """log1p |X| of the lowest `BINS` bins: complex (..., BINS + 1, T) -> float32 (..., BINS, T)."""
     return np.log1p(np.abs(spec[..., :BINS, :])).astype(np.float32)
@@ -66,33 +69,3 @@ def apply_mask(mixture: np.ndarray, mask: np.ndarray, length: int | None = None
     always add up to istft(X), the mixture."""
     mask = full_mask(np.asarray(mask, dtype=np.float64))
     return istft(mask * mixture, length=length), istft((1.0 - mask) * mixture, length=length)
-
-
-def read_wav(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
-    """(audio (channels, N) float64, sample rate) of an audio file; `BadInputError` (one line
-    naming the file) when it is missing or unreadable."""
-    import soundfile
-
-    path = Path(path)
-    if not path.is_file():
-        raise BadInputError(path, "no such file")
-    try:
-        audio, rate = soundfile.read(path, dtype="float64", always_2d=True)
-    except Exception as error:  # soundfile raises its own error types, all unreadable input
-        raise BadInputError(path, f"not a readable audio file ({str(error).splitlines()[0]})"
-                            ) from None
-    if audio.size == 0:
-        raise BadInputError(path, "no samples")
-    return np.ascontiguousarray(audio.T), int(rate)
-
-
-def write_float_wav(audio: np.ndarray, path: str | os.PathLike[str],
-                    sample_rate: int = SAMPLE_RATE) -> None:
-    """Write audio (N,) or (channels, N) as a 32-bit float WAV atomically, unclipped: estimates
-    that add up to a mixture must keep doing so after writing (16-bit PCM would round and clip)."""
-    import soundfile
-
-    audio = np.asarray(audio, dtype=np.float32)
-    with atomic_path(path) as tmp:
-        soundfile.write(tmp, audio.T if audio.ndim == 2 else audio, sample_rate,
-                        subtype="FLOAT", format="WAV")

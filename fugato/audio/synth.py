@@ -10,7 +10,6 @@ import os
 
 import numpy as np
 
-from fugato.atomic import atomic_path
 from fugato.music.melody import TPQ, Melody
 
 # Relative amplitudes of harmonics 1, 2, 3, ... per timbre.
@@ -84,9 +83,7 @@ def render(melody: Melody, sample_rate: int = 22050, program: str = "sine",
 def write_wav(melody: Melody, path: str | os.PathLike[str], sample_rate: int = 22050,
               program: str = "sine", gain: float = 0.3) -> None:
     """Render a melody and write a 16-bit mono WAV file atomically."""
-    from scipy.io import wavfile
+    from fugato.audio.wav import write_audio
 
-    audio = render(melody, sample_rate=sample_rate, program=program, gain=gain)
-    pcm = np.round(audio * 32767).astype(np.int16)
-    with atomic_path(path) as tmp:
-        wavfile.write(tmp, sample_rate, pcm)
+    write_audio(render(melody, sample_rate=sample_rate, program=program, gain=gain), path,
+                sample_rate)

@@ -100,6 +100,16 @@ def overlap_and_kl(p_values: np.ndarray, q_values: np.ndarray, points: int = 100
     return min(overlap, 1.0), kl
 
 
+def _compare_sets(ref: np.ndarray, gen: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """(the reference's intra-set distances, the reference-vs-generated inter-set distances,
+    {"overlap", "kl"} between the two) of per-piece features (n, d) and (m, d)."""
+    intra_ref = intra_set_distances(ref)
+    inter = inter_set_distances(ref, gen)
+    overlap, kl = overlap_and_kl(intra_ref, inter)
+    return intra_ref, inter, {"overlap": overlap, "kl": kl}
+
+
 def relative_evaluation(reference: Sequence[Melody], generated: Sequence[Melody],
                         features: Sequence[str] = tuple(FEATURES)) -> dict[str, dict[str, float]]:
     """Per feature: overlap area and KL between the reference's intra-set distances and the
@@ -108,12 +118,9 @@ def relative_evaluation(reference: Sequence[Melody], generated: Sequence[Melody]
     results = {}
     for name in features:
         ref, gen = piece_features(reference, name), piece_features(generated, name)
-        intra_ref = intra_set_distances(ref)
-        inter = inter_set_distances(ref, gen)
-        overlap, kl = overlap_and_kl(intra_ref, inter)
+        intra_ref, inter, compared = _compare_sets(ref, gen)
         results[name] = {
-            "overlap": overlap,
-            "kl": kl,
+            **compared,
             "intra_reference_mean": float(intra_ref.mean()) if len(intra_ref) else 0.0,
             "intra_generated_mean": float(intra_set_distances(gen).mean()) if len(gen) > 1
             else 0.0,
@@ -227,12 +234,8 @@ def bar_transition_evaluation(reference: Sequence[Melody], generated: Sequence[M
         fn = BAR_TRANSITION_FEATURES[name]
         ref = np.stack([fn(m) for m in reference])
         gen = np.stack([fn(m) for m in generated])
-        intra_ref = intra_set_distances(ref)
-        inter = inter_set_distances(ref, gen)
-        overlap, kl = overlap_and_kl(intra_ref, inter)
         results[name] = {
-            "overlap": overlap,
-            "kl": kl,
+            **_compare_sets(ref, gen)[2],
             "reference_mean": float(ref.mean()),
             "generated_mean": float(gen.mean()),
         }

@@ -39,7 +39,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -208,6 +208,63 @@ def generator_loss(logit: torch.Tensor) -> torch.Tensor:
     return F.softplus(-logit).mean()
 
 
+# -- the tasks' shared training frame ---------------------------------------------------------
+class LockstepSettings:
+    """What the FactorGAN tasks (digits, separation) share: every setting (variant, N, ...) has
+    its own generator `G:KEY` and discriminators `D:KEY`; all train in lockstep in one run, each
+    as if alone (disjoint parameters, per-parameter Adam, no global gradient clipping)."""
+
+    name: ClassVar[str]
+    config: ExperimentConfig
+    settings: list[Any]
+
+    def optimizers(self, nets: Nets) -> dict[str, torch.optim.Optimizer]:
+        # Adam is per parameter, so one optimizer over the disjoint nets of every setting
+        # updates each setting exactly as its own optimizer would.
+        net = self.config.net
+
+        def adam(prefix: str) -> torch.optim.Optimizer:
+            params = [p for name, m in nets.items() if name.startswith(prefix)
+                      for p in m.parameters()]
+            return torch.optim.Adam(params, lr=self.config.train.lr, betas=(net.beta1, net.beta2),
+                                    foreach=True)
+
+        return {"generators": adam("G:"), "discriminators": adam("D:")}
+
+    def steps(self) -> list[Step]:
+        if self.config.train.grad_clip:
+            # a global norm over all settings would couple their updates
+            raise FugatoError(f"{self.name}: set train.grad_clip = 0 (settings train in "
+                              "lockstep)")
+        return [Step("discriminators", self._discriminator_loss,  # type: ignore[attr-defined]
+                     repeat=self.config.net.disc_rounds),
+                Step("generators", self._generator_loss)]  # type: ignore[attr-defined]
+
+    @staticmethod
+    def check_net(net: Any) -> None:
+        """`FugatoError` for an unknown `net.variants` entry or `net.disc_rounds` below 1."""
+        for variant in net.variants:
+            if variant not in VARIANTS:
+                raise FugatoError(f"net.variants: unknown variant {variant!r} "
+                                  f"({', '.join(VARIANTS)})")
+        if net.disc_rounds < 1:
+            raise FugatoError("net.disc_rounds must be at least 1")
+
+    def _per_variant(self, variant: str) -> int:
+        return sum(s.variant == variant for s in self.settings)
+
+    def find_setting(self, key: str, what: str) -> Any:
+        """The setting whose `key` is `key`; `FugatoError` naming the trained ones otherwise."""
+        for s in self.settings:
+            if s.key == key:
+                return s
+        raise FugatoError(f"unknown {what} {key!r}: choose one of "
+                          f"{', '.join(s.key for s in self.settings)}")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"settings": [asdict(s) for s in self.settings]}
+
+
 # -- paired digits -----------------------------------------------------------------------------
 def pair_partners(labels: torch.Tensor, lam: float, generator: torch.Generator) -> torch.Tensor:
     """For each digit (a top digit) the index (N,) of its bottom partner among the same digits:
@@ -278,7 +335,7 @@ class Setting:
         return f"{self.variant}/{self.lam:g}/{self.paired or 'all'}"
 
 
-class FactorGAN(Task):
+class FactorGAN(LockstepSettings, Task):
     name = "factorgan"
     DataConfig = DataConfig
     NetConfig = NetConfig
@@ -290,14 +347,9 @@ class FactorGAN(Task):
         net: NetConfig = config.net
         if data.dataset != "mnist":
             raise FugatoError(f"data.dataset: unknown dataset {data.dataset!r} (mnist)")
-        for variant in net.variants:
-            if variant not in VARIANTS:
-                raise FugatoError(f"net.variants: unknown variant {variant!r} "
-                                  f"({', '.join(VARIANTS)})")
+        self.check_net(net)
         if any(n < 0 for n in data.paired):
             raise FugatoError("data.paired: N must be >= 0 (0: all)")
-        if net.disc_rounds < 1:
-            raise FugatoError("net.disc_rounds must be at least 1")
         self.settings = [Setting(v, float(lam), n) for v in net.variants for lam in data.lambdas
                          for n in data.paired]
         if not self.settings:
@@ -365,27 +417,6 @@ class FactorGAN(Task):
                 lambda d: spectral_mlp([d, net.disc_hidden, net.disc_hidden, 1]))
         return nets
 
-    def optimizers(self, nets: Nets) -> dict[str, torch.optim.Optimizer]:
-        # Adam is per parameter, so one optimizer over the disjoint nets of every setting
-        # updates each setting exactly as its own optimizer would.
-        net: NetConfig = self.config.net
-
-        def adam(prefix: str) -> torch.optim.Optimizer:
-            params = [p for name, m in nets.items() if name.startswith(prefix)
-                      for p in m.parameters()]
-            return torch.optim.Adam(params, lr=self.config.train.lr, betas=(net.beta1, net.beta2),
-                                    foreach=True)
-
-        return {"generators": adam("G:"), "discriminators": adam("D:")}
-
-    def steps(self) -> list[Step]:
-        if self.config.train.grad_clip:
-            # a global norm over all settings would couple their updates
-            raise FugatoError("factorgan: set train.grad_clip = 0 (settings train in lockstep)")
-        return [Step("discriminators", self._discriminator_loss,
-                     repeat=self.config.net.disc_rounds),
-                Step("generators", self._generator_loss)]
-
     def _noise(self, n: int, device: torch.device,
                generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.rand(n, self.config.net.noise, device=device, generator=generator) * 2 - 1
@@ -409,9 +440,6 @@ class FactorGAN(Task):
             sums[f"d_loss_{s.variant}"] += loss.item() / self._per_variant(s.variant)
         return total, dict(sums)
 
-    def _per_variant(self, variant: str) -> int:
-        return sum(s.variant == variant for s in self.settings)
-
     def _generator_loss(self, nets: Nets, batch: Batch, step: int
                         ) -> tuple[torch.Tensor, dict[str, float]]:
         device = batch[0].device
@@ -429,13 +457,7 @@ class FactorGAN(Task):
 
     # -- sampling ------------------------------------------------------------------------------
     def _setting(self, key: str | None) -> Setting:
-        if key is None:
-            return self.settings[0]
-        for s in self.settings:
-            if s.key == key:
-                return s
-        raise FugatoError(f"unknown generator {key!r}: choose one of "
-                          f"{', '.join(s.key for s in self.settings)}")
+        return self.settings[0] if key is None else self.find_setting(key, "generator")
 
     @torch.no_grad()
     def generate(self, setting: Setting, n: int, seed: int = 0) -> torch.Tensor:
@@ -595,9 +617,6 @@ class FactorGAN(Task):
         return (f"## {group}: paired digits over {runs} seeds (mean ± sd)\n\n"
                 + markdown_table(rows)
                 + f"\n\nDigit classifier, held-out accuracy: {cell('classifier_accuracy')}.")
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"settings": [asdict(s) for s in self.settings]}
 
 
 # -- the evaluation's digit classifier ---------------------------------------------------------

@@ -38,8 +38,8 @@ disjoint parameters, so each setting trains as if alone and one run gives the wh
 
 Evaluation: every held-out chorale is separated whole (snippets of 128 frames, the last one
 aligned to the end), sources resynthesised with the mixture's phase, scored with BSS Eval v3
-SDR (`fugato.metrics.separation`, mir_eval's `bss_eval_sources` without permutation) per
-chorale; the table gives the mean (and median) over chorales. Two references frame it: the
+SDR (mir_eval's `bss_eval_sources` without permutation, through `fugato.metrics.separation`)
+per chorale; the table gives the mean (and median) over chorales. Two references frame it: the
 untrained separator (mask 0.5: each estimate is half the mixture) and the ideal ratio mask
 |V| / (|V| + |A|), the best such a mask can do with the mixture's phase.
 """
@@ -49,7 +49,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +64,11 @@ from fugato.models.factorgan import (
     VARIANT_NAMES,
     VARIANTS,
     FactorDiscriminators,
+    LockstepSettings,
     generator_loss,
 )
 from fugato.report import markdown_table
-from fugato.train.task import Batch, Nets, Step, Task, TensorData
+from fugato.train.task import Batch, Nets, Task, TensorData
 
 FRAMES = 128
 """STFT frames of one snippet: 128 x 256 samples = 1.49 s at 22.05 kHz."""
@@ -171,7 +172,7 @@ class Setting:
 
 
 # -- the task ------------------------------------------------------------------------------------
-class FactorGANSeparation(Task):
+class FactorGANSeparation(LockstepSettings, Task):
     name = "factorgan-separation"
     DataConfig = DataConfig
     NetConfig = NetConfig
@@ -183,17 +184,12 @@ class FactorGANSeparation(Task):
         net: NetConfig = config.net
         if data.dataset != "bach-chorales":
             raise FugatoError(f"data.dataset: unknown dataset {data.dataset!r} (bach-chorales)")
-        for variant in net.variants:
-            if variant not in VARIANTS:
-                raise FugatoError(f"net.variants: unknown variant {variant!r} "
-                                  f"({', '.join(VARIANTS)})")
+        self.check_net(net)
         if any(n < 1 for n in data.paired):
             raise FugatoError("data.paired: N must be at least 1 paired chorale")
         if data.n_train and max(data.paired, default=0) > data.n_train:
             raise FugatoError(f"data.paired: {max(data.paired)} paired chorales, but only "
                               f"data.n_train = {data.n_train} training chorales")
-        if net.disc_rounds < 1:
-            raise FugatoError("net.disc_rounds must be at least 1")
         self.settings = [Setting(v, n) for v in net.variants for n in data.paired]
         if not self.settings:
             raise FugatoError("nothing to train: net.variants or data.paired empty")
@@ -291,27 +287,6 @@ class FactorGANSeparation(Task):
                 SOURCE_PARTS, s.variant, lambda d: SpectrogramDiscriminator(d, net.disc_filters))
         return nets
 
-    def optimizers(self, nets: Nets) -> dict[str, torch.optim.Optimizer]:
-        # Adam is per parameter: one optimizer over the disjoint nets of every setting updates
-        # each setting exactly as its own would.
-        net: NetConfig = self.config.net
-
-        def adam(prefix: str) -> torch.optim.Optimizer:
-            params = [p for name, m in nets.items() if name.startswith(prefix)
-                      for p in m.parameters()]
-            return torch.optim.Adam(params, lr=self.config.train.lr, betas=(net.beta1, net.beta2),
-                                    foreach=True)
-
-        return {"generators": adam("G:"), "discriminators": adam("D:")}
-
-    def steps(self) -> list[Step]:
-        if self.config.train.grad_clip:
-            raise FugatoError("factorgan-separation: set train.grad_clip = 0 (settings train "
-                              "in lockstep)")
-        return [Step("discriminators", self._discriminator_loss,
-                     repeat=self.config.net.disc_rounds),
-                Step("generators", self._generator_loss)]
-
     def _noise(self, n: int, device: torch.device,
                generator: torch.Generator | None = None) -> torch.Tensor | None:
         if not self.config.net.noise:
@@ -321,9 +296,6 @@ class FactorGANSeparation(Task):
     def _mixture_column(self, s: Setting) -> str:
         """The generator's input: every training mixture (FactorGAN), the paired ones (GAN)."""
         return f"paired_mix/{s.paired}" if s.variant == "gan" else "mix"
-
-    def _per_variant(self, variant: str) -> int:
-        return sum(s.variant == variant for s in self.settings)
 
     def _discriminator_loss(self, nets: Nets, batch: Batch, step: int
                             ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -376,11 +348,7 @@ class FactorGANSeparation(Task):
         if key is None:
             factor = [s for s in self.settings if s.variant == "factorgan"]
             return max(factor, key=lambda s: s.paired) if factor else self.settings[0]
-        for s in self.settings:
-            if s.key == key:
-                return s
-        raise FugatoError(f"unknown separator {key!r}: choose one of "
-                          f"{', '.join(s.key for s in self.settings)}")
+        return self.find_setting(key, "separator")
 
     @torch.no_grad()
     def masks(self, setting: Setting, mixture_spec: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -430,11 +398,10 @@ class FactorGANSeparation(Task):
         """SDR of vocals and accompaniment per setting on the held-out chorales (mean and
         median over chorales), the untrained-mask and ideal-ratio-mask references, spectrogram
         excerpts and training curves."""
-        from fugato.audio.frames import plot_spectrograms
         from fugato.audio.stft import BINS as bins
         from fugato.audio.stft import apply_mask, stft
-        from fugato.metrics.separation import BssEval
-        from fugato.report import plot_training_curves
+        from fugato.metrics.separation import bss_eval_sources
+        from fugato.report import plot_spectrograms, plot_training_curves
 
         cfg: SampleConfig = self.config.sample
         data: DataConfig = self.config.data
@@ -450,14 +417,13 @@ class FactorGANSeparation(Task):
             seconds += stems64.shape[1] / SAMPLE_RATE
             mixture = stems64.sum(0)
             spec = stft(mixture)
-            scorer = BssEval(stems64)
             magnitudes = np.abs(stft(stems64))[:, :bins]
             ideal = magnitudes[0] / np.maximum(magnitudes.sum(0), 1e-12)
             masks = {"ideal": ideal, "half": np.full_like(ideal, 0.5)}
             masks.update({s.key: self.masks(s, spec[None], seed)[0] for s in self.settings})
             for name, mask in masks.items():
                 estimates = np.stack(apply_mask(spec, mask, len(mixture)))
-                scores[name].append(scorer.score(estimates)["sdr"])
+                scores[name].append(bss_eval_sources(stems64, estimates)["sdr"])
                 if k == 0:
                     excerpts[name] = estimates[:, :excerpt]
             if k == 0:
@@ -550,9 +516,6 @@ class FactorGANSeparation(Task):
         return (f"## {group}: chorale separation over {runs} seeds (mean ± sd)\n\n"
                 + markdown_table(rows))
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"settings": [asdict(s) for s in self.settings]}
-
 
 def _resample(audio: np.ndarray, source: int, target: int) -> np.ndarray:
     """Audio (..., N) from `source` Hz to `target` Hz (polyphase, scipy)."""
@@ -571,7 +534,7 @@ def separate_file(run: Any, path: str | Path, out: str | Path, separator: str | 
     their sum is the input up to float32 rounding. At another sample rate than 22.05 kHz the
     vocals are separated at 22.05 kHz and resampled back, and the accompaniment is the input
     minus the vocals, so the sum still holds."""
-    from fugato.audio.stft import read_wav, write_float_wav
+    from fugato.audio.wav import read_wav, write_audio
 
     audio, rate = read_wav(path)  # (channels, N)
     task: FactorGANSeparation = run.task
@@ -587,5 +550,5 @@ def separate_file(run: Any, path: str | Path, out: str | Path, separator: str | 
     stem = Path(path).stem
     paths = [out / f"{stem}-vocals.wav", out / f"{stem}-accompaniment.wav"]
     for p, x in zip(paths, (vocals, accompaniment), strict=True):
-        write_float_wav(x[0] if len(x) == 1 else x, p, rate)
+        write_audio(x[0] if len(x) == 1 else x, p, rate, float32=True)
     return paths

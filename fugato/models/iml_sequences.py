@@ -33,7 +33,6 @@ emissions when `components` = `states` and the HMM is full). The audio system ke
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -419,7 +418,7 @@ class IMLMelody(_SequenceIML):
         """Held-out log-likelihood of test bar-code sequences (HMM vs GMM), bar-to-bar and
         whole-piece melody features of decoded draws against 16-bar test excerpts."""
         from fugato.metrics.mgeval import bar_transition_evaluation, relative_evaluation
-        from fugato.report import markdown_table, plot_training_curves
+        from fugato.report import markdown_table, plot_melody_rows, plot_training_curves
 
         cfg: MelodySampleConfig = self.config.sample
         test = self.bar_sequences("test")
@@ -526,25 +525,6 @@ class IMLMelody(_SequenceIML):
         for base in BASES:
             for i, melody in enumerate(sets[base][:n]):
                 write_midi(melody, out / f"{base}-{i:03d}.mid")
-
-
-def plot_melody_rows(melodies: dict[str, Any], path: Path) -> None:
-    """Multi-bar melodies as piano rolls, one row each, with bar lines every 4 quarters."""
-    from fugato.music.melody import TPQ
-    from fugato.report import _pyplot, save_figure
-
-    plt = _pyplot()
-    fig, axes = plt.subplots(len(melodies), 1, figsize=(12, 1.8 * len(melodies)),
-                             squeeze=False, sharex=True)
-    for ax, (label, m) in zip(axes[:, 0], melodies.items(), strict=True):
-        ax.barh(m.pitches, m.durations / TPQ, left=m.onsets / TPQ, height=0.8)
-        for bar in range(0, int(math.ceil(max(m.end, 1) / TPQ)) + 1, 4):
-            ax.axvline(bar, color="0.8", lw=0.6, zorder=0)
-        ax.set_ylabel("MIDI")
-        ax.set_title(label, fontsize=9)
-    axes[-1, 0].set_xlabel("quarter notes")
-    fig.tight_layout()
-    save_figure(fig, path)
 
 
 # -- audio -------------------------------------------------------------------------------------
@@ -730,7 +710,8 @@ class IMLAudio(_SequenceIML):
     def write_samples(self, clips: np.ndarray, out: Path, prefix: str = "sample"
                       ) -> list[Path]:
         """`fugato sample`: each clip as `{prefix}-000.wav` plus one spectrogram PNG of all."""
-        from fugato.audio.frames import plot_spectrograms, write_audio
+        from fugato.audio.wav import write_audio
+        from fugato.report import plot_spectrograms
 
         sr = self.config.data.sample_rate
         out.mkdir(parents=True, exist_ok=True)
@@ -749,8 +730,8 @@ class IMLAudio(_SequenceIML):
         sequences (HMM vs GMM), generated WAVs (read back with soundfile) and spectrograms."""
         import soundfile
 
-        from fugato.audio.frames import plot_spectrograms, snr_db
-        from fugato.report import markdown_table, plot_training_curves
+        from fugato.audio.frames import snr_db
+        from fugato.report import markdown_table, plot_spectrograms, plot_training_curves
 
         data: AudioDataConfig = self.config.data
         cfg: AudioSampleConfig = self.config.sample
