@@ -163,7 +163,8 @@ def _print_medians(args: argparse.Namespace, result: dict[str, Any]) -> None:
     for group, medians in result["medians"].items():
         shown = ", ".join(f"{k} {v:.3f}" for k, v in medians.items())
         _say(args, f"{group}: {shown}")
-    _say(args, f"wrote {Path(args.out) / 'comparison.png'} and comparison.md")
+    plot = "comparison.png and " if result["metrics"] else ""
+    _say(args, f"wrote {plot}{Path(args.out) / 'comparison.md'}")
 
 
 def cmd_seeds(args: argparse.Namespace) -> None:

@@ -307,12 +307,16 @@ def compare_runs(run_dirs: Sequence[Path], out: Path, metrics: Sequence[str] | N
                                   if k in summary[g] else "") for g in groups}} for k in paths]
     # a model may lay its numbers out as its paper's tables (`Task.seeds_report`)
     tables = [_model_tables(models[g], g, summary[g], len(runs_of(groups[g]))) for g in groups]
-    write_text(out / "comparison.md", "# Comparison\n\n## Medians over runs\n\n"
-               + markdown_table(rows) + "\n\n## Mean ± sd over runs\n\n"
-               + markdown_table(means) + "\n\n![box plots](comparison.png)\n\n"
+    # a model whose eval.json nests all its numbers (tables) has no top-level metric to plot
+    overview = ("## Medians over runs\n\n" + markdown_table(rows)
+                + "\n\n## Mean ± sd over runs\n\n" + markdown_table(means)
+                + "\n\n![box plots](comparison.png)\n\n") if metrics else ""
+    write_text(out / "comparison.md", "# Comparison\n\n" + overview
                + "".join(t + "\n\n" for t in tables if t)
                + "## Every number (mean ± sd over runs)\n\n" + markdown_table(every) + "\n")
-    plot_boxplots(groups, metrics, out / "comparison.png", "Metrics over runs (box: quartiles)")
+    if metrics:
+        plot_boxplots(groups, metrics, out / "comparison.png",
+                      "Metrics over runs (box: quartiles)")
     return result
 
 

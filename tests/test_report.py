@@ -37,6 +37,16 @@ def _fake_run(root: Path, name: str, **metrics: float) -> Path:
     return run
 
 
+def test_compare_runs_with_only_nested_numbers_writes_tables_without_a_plot(
+        tmp_path: Path) -> None:
+    runs = [_fake_run(tmp_path, f"sep-seed{s}") for s in (0, 1)]  # only per_attribute/a/mig
+    result = compare_runs(runs, tmp_path / "out")
+    assert result["metrics"] == [] and result["summary"]["sep"]["per_attribute/a/mig"] == [1, 0]
+    text = (tmp_path / "out" / "comparison.md").read_text()
+    assert "per_attribute/a/mig" in text and "box plots" not in text
+    assert not (tmp_path / "out" / "comparison.png").exists()
+
+
 def test_compare_groups_seeds_and_takes_medians(tmp_path: Path) -> None:
     runs = [_fake_run(tmp_path, "ar-seed0", mig=0.5, sap=0.1),
             _fake_run(tmp_path, "ar-seed1", mig=0.7, sap=0.3),
