@@ -15,7 +15,8 @@ from fugato.errors import FugatoError
 from fugato.music.melody import TPQ
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def pyplot():  # type: ignore[no-untyped-def]
+    """matplotlib.pyplot on the file-only Agg backend (plots are written, never shown)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -25,7 +26,7 @@ def _pyplot():  # type: ignore[no-untyped-def]
 
 
 def save_figure(fig: Any, path: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -34,7 +35,7 @@ def save_figure(fig: Any, path: Path) -> None:
 def plot_training_curves(records: Sequence[Mapping[str, Any]], path: Path,
                          keys: Sequence[str] = ("loss",)) -> None:
     """Train and validation curves of `keys` from metrics.jsonl records."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.2), squeeze=False)
     for ax, key in zip(axes[0], keys, strict=True):
         for split, style in (("train", "-"), ("valid", "o-")):
@@ -52,7 +53,7 @@ def plot_training_curves(records: Sequence[Mapping[str, Any]], path: Path,
 def plot_image_grid(images: np.ndarray, path: Path, columns: int = 10,
                     title: str | None = None) -> None:
     """Grey-scale images (N, H, W) with values in [0, 1] tiled in rows of `columns`."""
-    plt = _pyplot()
+    plt = pyplot()
     n = len(images)
     rows = max(1, math.ceil(n / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.9, rows * 0.9), squeeze=False)
@@ -69,7 +70,7 @@ def plot_distributions(histograms: Mapping[str, np.ndarray], positions: np.ndarr
                        labels: Sequence[str] | None, path: Path, title: str, xlabel: str,
                        max_bins: int | None = None) -> None:
     """Side-by-side bars of several histograms over the same bins (e.g. samples vs test)."""
-    plt = _pyplot()
+    plt = pyplot()
     keep = np.arange(len(positions))
     if max_bins is not None:
         used = np.flatnonzero(np.max(np.stack(list(histograms.values())), axis=0) > 0)
@@ -93,7 +94,7 @@ def plot_scatter_grid(x: np.ndarray, y: np.ndarray, x_names: Sequence[str],
                       y_names: Sequence[str], path: Path, max_points: int = 2000) -> None:
     """Pairwise scatter plots: row i shows column i of `x` (N, A) (vertical axis) against
     every column j of `y` (N, B) (horizontal axis); a diagonal of tight curves means x_i ~ y_i."""
-    plt = _pyplot()
+    plt = pyplot()
     x, y = np.asarray(x), np.asarray(y)
     keep = np.linspace(0, len(x) - 1, min(len(x), max_points)).astype(int)
     fig, axes = plt.subplots(len(x_names), len(y_names),
@@ -113,7 +114,7 @@ def plot_scatter_grid(x: np.ndarray, y: np.ndarray, x_names: Sequence[str],
 def plot_lines(x: np.ndarray, curves: Mapping[str, np.ndarray], path: Path, xlabel: str,
                ylabel: str, title: str) -> None:
     """Several curves over the same x values, one per name."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     for name, values in curves.items():
         ax.plot(x, values, "o-", label=name, markersize=3)
@@ -128,7 +129,7 @@ def plot_lines(x: np.ndarray, curves: Mapping[str, np.ndarray], path: Path, xlab
 def plot_heatmaps(maps: Mapping[str, np.ndarray], extent: float, path: Path, xlabel: str,
                   ylabel: str) -> None:
     """One coloured (rows, columns) grid per name over [-extent, extent]^2, side by side."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(maps), figsize=(3.4 * len(maps), 3), squeeze=False)
     for ax, (name, grid) in zip(axes[0], maps.items(), strict=True):
         image = ax.imshow(grid, origin="lower", extent=(-extent, extent, -extent, extent),
@@ -146,7 +147,7 @@ def plot_spectrograms(signals: Mapping[str, np.ndarray], path: Path, sample_rate
     signal, stacked, time in seconds and frequency in kHz."""
     from fugato.audio.stft import log_spectrogram
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(len(signals), 1, figsize=(9, 2.2 * len(signals)), squeeze=False)
     for ax, (name, x) in zip(axes[:, 0], signals.items(), strict=True):
         ax.imshow(log_spectrogram(x), origin="lower", aspect="auto", cmap="magma",
@@ -163,7 +164,7 @@ def plot_spectrograms(signals: Mapping[str, np.ndarray], path: Path, sample_rate
 def plot_piano_rolls(melodies: Sequence[Any], labels: Sequence[str], path: Path,
                      title: str) -> None:
     """Short melodies (`Melody`) as piano rolls side by side, each captioned by its label."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(melodies), figsize=(1.6 * len(melodies), 2.6),
                              sharey=True, squeeze=False)
     pitches = [p for m in melodies for p in m.pitches.tolist()]
@@ -185,7 +186,7 @@ def plot_piano_rolls(melodies: Sequence[Any], labels: Sequence[str], path: Path,
 
 def plot_melody_rows(melodies: Mapping[str, Any], path: Path) -> None:
     """Multi-bar melodies (`Melody`) as piano rolls, one row each, bar lines every 4 quarters."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(len(melodies), 1, figsize=(12, 1.8 * len(melodies)),
                              squeeze=False, sharex=True)
     for ax, (label, m) in zip(axes[:, 0], melodies.items(), strict=True):
@@ -229,7 +230,7 @@ def plot_boxplots(groups: Mapping[str, Mapping[str, Sequence[float]]], metrics: 
 
     `groups[group][metric]` is the list of values of that metric over the group's runs.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(metrics), figsize=(2.3 * len(metrics), 3.4), squeeze=False)
     names = list(groups)
     for ax, metric in zip(axes[0], metrics, strict=True):

@@ -15,7 +15,7 @@ import numpy as np
 
 from fugato.atomic import atomic_path
 from fugato.motion.skeleton import SMPL_JOINT_NAMES, SMPL_PARENTS
-from fugato.report import _pyplot, save_figure
+from fugato.report import pyplot, save_figure
 
 _VIEWS = {"front": (0, 1), "side": (2, 1), "top": (0, 2)}
 
@@ -55,7 +55,7 @@ def plot_stick_strip(positions: np.ndarray, path: str | Path, frames: int = 8,
     metres. Each figure is centred on its own pelvis horizontally (travel is not shown);
     heights share one scale. Captions give the time in seconds when `fps` is given, else
     the frame index. Frames with NaN are drawn empty."""
-    plt = _pyplot()
+    plt = pyplot()
     pos, h, v = _checked(positions, parents, view)
     picks = np.unique(np.linspace(0, len(pos) - 1, max(1, frames)).round().astype(int))
     shown = pos[picks]  # a copy (fancy indexing): centre each figure on its pelvis in place
@@ -83,7 +83,7 @@ def write_stick_gif(positions: np.ndarray, path: str | Path, fps: float = 25.0,
     """An animated GIF of `positions` (N, 24, 3), metres, one GIF frame per motion frame at
     `fps`, in world coordinates with fixed axes (travel is shown), written atomically.
     Rendering costs about 20 ms a frame: pass `positions[::k]` and `fps / k` for long clips."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.animation import FuncAnimation, PillowWriter
 
     pos, h, v = _checked(positions, parents, view)
