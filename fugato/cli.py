@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -125,7 +125,8 @@ def write_melodies(melodies: Sequence[Any], out: Path, fmt: str) -> list[Path]:
     from fugato.audio.synth import write_wav
     from fugato.music.io import write_midi, write_musicxml
 
-    writers = {"mid": write_midi, "musicxml": write_musicxml, "wav": write_wav}
+    writers: dict[str, Callable[[Any, Path], None]] = {
+        "mid": write_midi, "musicxml": write_musicxml, "wav": write_wav}
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, melody in enumerate(melodies):

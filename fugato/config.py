@@ -157,7 +157,7 @@ def build_config(raw: dict[str, Any], overrides: list[str] | None = None) -> Exp
         raw.setdefault(section, {}).update(values)
     if "model" not in raw:
         raise FugatoError("config has no `model = \"...\"` line")
-    model_cls = get_model(raw["model"])
+    model_cls: Any = get_model(raw["model"])  # a Task subclass
     known = {"model", "data", "net", "train", "sample"}
     extra = sorted(set(raw) - known)
     if extra:

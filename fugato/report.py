@@ -15,7 +15,7 @@ from fugato.errors import FugatoError
 from fugato.music.melody import TPQ
 
 
-def pyplot():  # type: ignore[no-untyped-def]
+def pyplot():
     """matplotlib.pyplot on the file-only Agg backend (plots are written, never shown)."""
     import matplotlib
 

@@ -26,12 +26,16 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from fugato.atomic import atomic_path, write_text
 from fugato.errors import BadInputError, FugatoError
 from fugato.music.melody import Melody
+
+if TYPE_CHECKING:
+    from music21 import stream
 
 STEMS = ("vocals", "accompaniment")
 RENDER_VERSION = 1
@@ -72,7 +76,7 @@ def chorale_voices(path: str | os.PathLike[str]) -> list[Melody]:
     path = Path(path)
     with _quiet():
         try:
-            score = converter.parse(path, forceSource=True)
+            score = cast("stream.Score", converter.parse(path, forceSource=True))
         except Exception as error:  # music21 raises many types for unreadable scores
             raise BadInputError(path, f"unreadable ({type(error).__name__})") from None
         parts = list(score.parts)

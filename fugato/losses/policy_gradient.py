@@ -121,7 +121,7 @@ def _combined(scores: torch.Tensor) -> torch.Tensor:
     return ((scores - scores.mean(dim=0, keepdim=True)) / spread).sum(dim=1)
 
 
-def reinforce_loss(gen: LSTMGenerator, sequences: torch.Tensor, rewards: torch.Tensor,
+def reinforce_loss(gen: torch.nn.Module, sequences: torch.Tensor, rewards: torch.Tensor,
                    bos: int) -> torch.Tensor:
     """REINFORCE with a per-position baseline: -mean((r - mean_b r) / std(r) * log G(y_t|y_<t)).
 

@@ -12,6 +12,7 @@ KDE; we report their overlap area (1 = identical) and KL(intra || inter) (0 = id
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
 from scipy.spatial.distance import cdist, pdist
@@ -165,7 +166,7 @@ def _bar_pitch_shift(m: Melody) -> np.ndarray:
     """Mean |change of a bar's mean pitch| from bar to bar, in semitones."""
     bar, _, n = _bar_table(m)
     counts = np.bincount(bar, minlength=n)
-    means = np.bincount(bar, weights=m.pitches.astype(np.float64), minlength=n)
+    means: np.ndarray = np.bincount(bar, weights=m.pitches.astype(np.float64), minlength=n)
     means = means / np.maximum(counts, 1)
     return _consecutive(means, counts > 0, lambda a, b: np.abs(a - b))
 
@@ -191,7 +192,7 @@ def _bar_rhythm_change(m: Melody) -> np.ndarray:
         union = (a | b).sum(-1)
         return 1.0 - (a & b).sum(-1) / np.maximum(union, 1)
 
-    return _consecutive(grid, grid.any(1), jaccard)
+    return _consecutive(grid, cast(np.ndarray, grid.any(1)), jaccard)
 
 
 def _bar_density_change(m: Melody) -> np.ndarray:

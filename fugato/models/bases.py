@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -101,6 +101,13 @@ class GaussianHMM(nn.Module):
     (log(alpha A) + log b), so no probability underflows however peaked the emissions are.
     """
 
+    # Buffers (registered in __init__; `covars` or `variances` by the covariance kind).
+    startprob: torch.Tensor
+    transmat: torch.Tensor
+    means: torch.Tensor
+    covars: torch.Tensor
+    variances: torch.Tensor
+
     def __init__(self, n_states: int, dim: int, min_var: float = 1e-3,
                  dtype: torch.dtype = torch.float64, covariance: str = "diag") -> None:
         super().__init__()
@@ -124,7 +131,7 @@ class GaussianHMM(nn.Module):
         """A model with the sizes, dtype and covariance kind of `params` (a `state_dict()`:
         `covars` means full, `variances` diagonal), loaded with them."""
         means = torch.as_tensor(params["means"])
-        hmm = cls(*means.shape, min_var=min_var, dtype=means.dtype,
+        hmm = cls(*cast("tuple[int, int]", means.shape), min_var=min_var, dtype=means.dtype,
                   covariance="full" if "covars" in params else "diag")
         hmm.load_state_dict(params)
         return hmm

@@ -62,7 +62,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -242,7 +242,7 @@ def gw_term(music_memory: torch.Tensor, dance_memory: torch.Tensor, net: NetConf
 
 
 def _bare(net: torch.nn.Module) -> Seq2Seq:
-    return getattr(net, "module", net)  # type: ignore[return-value]
+    return cast(Seq2Seq, getattr(net, "module", net))
 
 
 class DualDance(Task):

@@ -51,7 +51,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -318,7 +318,8 @@ class FactorGANSeparation(LockstepSettings, Task):
                     self._fakes[s.key] = separate_magnitudes(
                         nets[f"G:{s.key}"], mixture, self._noise(len(mixture), device))[1]
             joint = self._snippets(cols[f"paired/{s.paired}"], [1, 2]).flatten(1)
-            loss, _ = nets[f"D:{s.key}"].loss(parts or [], joint, self._fakes[s.key])
+            d = cast(FactorDiscriminators, nets[f"D:{s.key}"])
+            loss, _ = d.loss(parts or [], joint, self._fakes[s.key])
             total = total + loss
             sums[f"d_loss_{s.variant}"] += loss.item() / self._per_variant(s.variant)
         return total, dict(sums)
@@ -333,7 +334,7 @@ class FactorGANSeparation(LockstepSettings, Task):
             mixture = self._snippets(cols[self._mixture_column(s)], [0])
             _, fake = separate_magnitudes(nets[f"G:{s.key}"], mixture,
                                           self._noise(len(mixture), device))
-            d = nets[f"D:{s.key}"]
+            d = cast(FactorDiscriminators, nets[f"D:{s.key}"])
             d.eval()  # scoring only: no power-iteration update of the spectral norms
             loss = generator_loss(d.combined(fake))
             d.train()
@@ -436,7 +437,8 @@ class FactorGANSeparation(LockstepSettings, Task):
                     "sdr_vocals_median": float(np.median(values[:, 0])),
                     "sdr_accompaniment_median": float(np.median(values[:, 1]))}
 
-        rows, table = [], {}
+        rows: list[dict[str, Any]] = []
+        table: dict[str, dict[str, dict[str, float]]] = {}
         for s in self.settings:
             numbers = summary(s.key)
             rows.append({"model": s.variant, "paired": s.paired, **numbers})

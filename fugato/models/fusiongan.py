@@ -41,7 +41,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -270,7 +270,7 @@ class FusionGAN(Task):
                  temperature: float = 1.0) -> torch.Tensor:
         """(n, window) token windows written by net `name` (a key of `GENERATORS`' values)."""
         start = torch.full((n, 1), self.encoding.BOS, dtype=torch.long, device=self.device)
-        gen = self.nets[name]
+        gen = cast(LSTMGenerator, self.nets[name])
         was_training = gen.training
         gen.eval()
         out = gen.sample(start, self.config.data.window, temperature, generator=generator,
@@ -316,8 +316,8 @@ class FusionGAN(Task):
         critics (the sum of their scores)."""
         a, b, pooled = batch
         # generator: (critics whose scores reward it, its own data for the MLE term)
-        rewarded = {"gen_a": (("d_a",), a), "gen_b": (("d_b",), b),
-                    "gen_gan": (("d_gan",), pooled)}
+        rewarded: dict[str, tuple[tuple[str, ...], torch.Tensor]] = {
+            "gen_a": (("d_a",), a), "gen_b": (("d_b",), b), "gen_gan": (("d_gan",), pooled)}
         if step >= self.fusion_start:
             rewarded.update({"gen_f": (("d_a", "d_b", "d_f"), torch.cat([a, b])),
                              "rl_a": (("d_b",), a), "rl_b": (("d_a",), b)})
@@ -335,8 +335,8 @@ class FusionGAN(Task):
                 columns = torch.stack([self.nets[c](x)[:, 0] for c in critics], dim=1)
                 return columns if standardise else columns.sum(dim=1)
 
-            rewards = rollout_rewards(self.nets[gen_name], score, sequences, bos,
-                                      self.config.net.rollouts,
+            gen = cast(LSTMGenerator, self.nets[gen_name])
+            rewards = rollout_rewards(gen, score, sequences, bos, self.config.net.rollouts,
                                       banned=[self.encoding.PAD, bos])
             loss = loss + reinforce_loss(nets[gen_name], sequences, rewards, bos)
             if mle_weight > 0:
@@ -568,7 +568,7 @@ class FusionGAN(Task):
         return results, report
 
 
-def table_one_row(system: str, value: Callable[[str, str, str], Any], balance: Any
+def table_one_row(system: str, value: Callable[..., Any], balance: Any
                   ) -> dict[str, Any]:
     """One row of Table I: `value(feature, distance, score)` for feature dd / npd, distance
     eud / em, score diff / ratio, then the balance."""

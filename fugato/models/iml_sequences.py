@@ -36,7 +36,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -47,6 +47,9 @@ from fugato.errors import FugatoError
 from fugato.models.bases import COVARIANCES, GaussianHMM, GaussianMixture
 from fugato.nn.measure_vae import MeasureVAE
 from fugato.train.task import Batch, Nets, Step, Task, TensorData
+
+if TYPE_CHECKING:
+    from fugato.nn.conv_autoencoder import FrameAutoencoder
 
 BASES = ("hmm", "gmm")
 
@@ -369,7 +372,7 @@ class IMLMelody(_SequenceIML):
     @torch.no_grad()
     def encode(self, bars: np.ndarray, batch_size: int = 2048) -> np.ndarray:
         """Encoder means of bars (N, 24) -> (N, z) float64."""
-        vae = self.nets["autoencoder"]
+        vae = cast(BarAutoencoder, self.nets["autoencoder"])
         x = torch.as_tensor(np.asarray(bars), dtype=torch.long)
         out = [vae.encode(x[i:i + batch_size].to(self.device))[0].double().cpu()
                for i in range(0, len(x), batch_size)]
@@ -382,7 +385,7 @@ class IMLMelody(_SequenceIML):
     @torch.no_grad()
     def decode(self, codes: np.ndarray, seed: int = 0, batch_size: int = 2048) -> np.ndarray:
         """Codes (N, z) -> free-running decoded bars (N, 24) int64."""
-        vae = self.nets["autoencoder"]
+        vae = cast(BarAutoencoder, self.nets["autoencoder"])
         z = torch.as_tensor(np.asarray(codes), dtype=torch.float32)
         generator = torch.Generator(device=self.device).manual_seed(seed)
         t = self.config.sample.temperature
@@ -666,7 +669,7 @@ class IMLAudio(_SequenceIML):
     def encode_sequences(self, sequences: list[Any], batch_size: int = 4096
                          ) -> list[np.ndarray]:
         """Per signal (N_i,), its (T_i, latent) float64 frame codes."""
-        ae = self.nets["autoencoder"]
+        ae = cast("FrameAutoencoder", self.nets["autoencoder"])
         frames = [self.frames(a) for a in sequences]
         x = torch.from_numpy(np.concatenate(frames))
         codes = torch.cat([ae.encode(x[i:i + batch_size].to(self.device)).double().cpu()
@@ -681,7 +684,7 @@ class IMLAudio(_SequenceIML):
         from fugato.audio.frames import overlap_add
 
         assert self.scale is not None
-        ae = self.nets["autoencoder"]
+        ae = cast("FrameAutoencoder", self.nets["autoencoder"])
         lead, latent = codes.shape[:-1], codes.shape[-1]
         z = torch.as_tensor(codes.reshape(-1, latent), dtype=torch.float32)
         frames = torch.cat([ae.decode(z[i:i + batch_size].to(self.device)).cpu()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -27,6 +27,9 @@ from fugato.music.melody import PITCH_CLASS_NAMES, Melody, TimeSignature
 from fugato.nn.lstm import LSTMGenerator
 from fugato.train.run import Run
 from fugato.train.task import Batch, Nets, Step, Task, TensorData
+
+if TYPE_CHECKING:
+    from fugato.music.corpora import Corpus
 
 
 @dataclass
@@ -74,7 +77,7 @@ class MelodyLM(Task):
             steps_per_quarter=data.steps_per_quarter, transpose_to_tonic=data.transpose_to_tonic))
 
     # -- data ----------------------------------------------------------------------------------
-    def corpus(self):  # type: ignore[no-untyped-def]
+    def corpus(self) -> Corpus:
         from fugato.music.corpora import load_corpus
 
         data: DataConfig = self.config.data
@@ -121,8 +124,9 @@ class MelodyLM(Task):
         generator.manual_seed(0 if seed is None else seed)
         start = torch.full((n, 1), self.encoding.BOS, dtype=torch.long, device=self.device)
         banned = [self.encoding.PAD, self.encoding.BOS]
-        tokens = self.nets["lm"].sample(start, length, temperature or cfg.temperature,
-                                        generator=generator, banned=banned)
+        lm = cast(LSTMGenerator, self.nets["lm"])
+        tokens = lm.sample(start, length, temperature or cfg.temperature, generator=generator,
+                           banned=banned)
         melodies = []
         for i, row in enumerate(tokens.cpu().numpy()):
             melody = self.encoding.decode(row)
@@ -157,7 +161,7 @@ class MelodyLM(Task):
         npd_train = pitch_class_distribution(transpose(m) for m in train)
         dd_s, npd_s = duration_distribution(samples), pitch_class_distribution(samples)
         bins = duration_bins()
-        results = {
+        results: dict[str, Any] = {
             "model": self.name,
             "corpus": corpus.name,
             "perplexity": self.perplexity(self.windows(corpus.split("valid"))),

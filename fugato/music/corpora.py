@@ -30,7 +30,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -45,6 +45,9 @@ from fugato.music.io import (
     read_file,
 )
 from fugato.music.melody import TPQ, Melody, TimeSignature
+
+if TYPE_CHECKING:
+    from music21 import stream
 
 PARSER_VERSION = 1
 """Bump when parsing changes what a tune becomes: every cached corpus is then rebuilt."""
@@ -166,7 +169,8 @@ def _run_task(task: _Task) -> list[Outcome]:
         elif task.kind == "bach":
             melodies = [_parse_chorale(Path(task.payload), task.source)]
         elif task.kind == "wjazzd":
-            melodies = [_wjazzd_melody(*task.payload, source=task.source)]
+            payload = cast("tuple[str, dict[str, str], int]", task.payload)
+            melodies = [_wjazzd_melody(*payload, source=task.source)]
         else:
             raise ValueError(f"unknown task kind {task.kind!r}")
     except BadInputError as error:
@@ -192,7 +196,7 @@ def _parse_chorale(path: Path, source: str) -> Melody:
     from fugato.music.io import _quiet, melody_from_music21
 
     with _quiet():
-        score = converter.parse(path, forceSource=True)
+        score = cast("stream.Score", converter.parse(path, forceSource=True))
         n_parts = len(score.parts)
         if n_parts != 4:
             raise BadInputError(source, f"{n_parts} parts, not a 4-part chorale")

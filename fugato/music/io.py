@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -77,7 +77,7 @@ def _plain_abc_translation() -> Iterator[None]:
     finally:
         abcFormat.translate.reBar = saved_rebar
         if had_own:
-            stream.Part.makeBeams = saved_beams  # type: ignore[method-assign]
+            stream.Part.makeBeams = saved_beams  # type: ignore[method-assign, assignment]
         else:
             del stream.Part.makeBeams
 
@@ -448,7 +448,7 @@ def _read_music21_file(path: Path) -> list[Melody]:
 
 
 # -- MIDI via symusic ---------------------------------------------------------------------------
-def _rescale(ticks: np.ndarray, tpq: int) -> np.ndarray:
+def _rescale(ticks: np.ndarray | Sequence[int], tpq: int) -> np.ndarray:
     """File ticks -> fugato ticks (`TPQ` per quarter), exact when tpq divides TPQ."""
     ticks = np.asarray(ticks, dtype=np.int64)
     if tpq == TPQ:
@@ -462,7 +462,8 @@ def _read_midi(path: Path) -> list[Melody]:
     if path.stat().st_size == 0:
         raise BadInputError(path, "empty file")
     try:
-        score = symusic.Score(str(path))
+        # tick-based (symusic's stubs type the factory's result as a generic placeholder)
+        score = cast("symusic.core.ScoreTick", symusic.Score(str(path)))
     except Exception as error:  # symusic raises RuntimeError for malformed MIDI
         raise BadInputError(path, f"not a readable MIDI file: {_one_line(error)}") from error
     tracks = [t for t in score.tracks if not t.is_drum and t.note_num() > 0]
@@ -548,8 +549,9 @@ def write_midi(melodies: Melody | Sequence[Melody], path: str | os.PathLike[str]
 
     if isinstance(melodies, Melody):
         melodies = [melodies]
-    score = symusic.Score(TPQ)
-    track = symusic.Track("melody", int(program), False)
+    # Any: symusic's stubs type its factories' results as generic placeholders
+    score: Any = symusic.Score(TPQ)
+    track: Any = symusic.Track("melody", int(program), False)
     for start, melody in _concatenate(melodies):
         score.tempos.append(symusic.Tempo(start, float(melody.tempo)))
         for ts in melody.time_signatures or [TimeSignature(0, 4, 4)]:

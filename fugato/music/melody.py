@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -122,9 +122,10 @@ class Melody:
         """Build from `Note`s (rests are dropped: they are the gaps between notes)."""
         sounding = [n for n in notes if n.pitch is not None]
         return cls(
-            pitches=[n.pitch for n in sounding],
-            onsets=[to_ticks(n.onset) for n in sounding],
-            durations=[to_ticks(n.duration) for n in sounding],
+            # lists: __post_init__ makes them arrays
+            pitches=cast(np.ndarray, [n.pitch for n in sounding]),
+            onsets=cast(np.ndarray, [to_ticks(n.onset) for n in sounding]),
+            durations=cast(np.ndarray, [to_ticks(n.duration) for n in sounding]),
             **fields,
         )
 
@@ -217,7 +218,8 @@ class Melody:
         return f"Melody({what!r}, {len(self)} notes, {self.end / TPQ:g} quarters)"
 
 
-def skyline(pitches: Sequence[int], onsets: Sequence[int], durations: Sequence[int]
+def skyline(pitches: Sequence[int] | np.ndarray, onsets: Sequence[int] | np.ndarray,
+            durations: Sequence[int] | np.ndarray
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """Reduce possibly polyphonic notes to their top line.
 

@@ -39,7 +39,8 @@ are bijections of the real line with derivative >= c everywhere:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -155,12 +156,12 @@ class InvertiblePerceptron(nn.Module):
     def square(self) -> bool:
         """True when every layer keeps its width: then the layerwise volume terms are exact."""
         return all(layer.linear.in_features == layer.linear.out_features
-                   for layer in self.layers)
+                   for layer in cast("Sequence[InvertibleLayer]", self.layers))
 
     def inverse(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(z (B, K), the paper's layerwise log-volume sum (B,)) of data x (B, D)."""
         total = torch.zeros(len(x), dtype=x.dtype, device=x.device)
-        for layer in reversed(self.layers):
+        for layer in reversed(cast("Sequence[InvertibleLayer]", self.layers)):
             x, log_volume = layer.inverse(x)
             total = total + log_volume
         return x, total

@@ -25,7 +25,7 @@ class LSTMGenerator(nn.Module):
 
     def forward(self, tokens: torch.Tensor,
                 state: tuple[torch.Tensor, torch.Tensor] | None = None,
-                return_state: bool = False):  # type: ignore[no-untyped-def]
+                return_state: bool = False):
         out, state = self.lstm(self.embed(tokens), state)
         logits = self.head(self.drop(out))
         return (logits, state) if return_state else logits

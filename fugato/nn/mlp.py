@@ -23,6 +23,7 @@ class MLP(nn.Sequential):
             layers.append(nn.Linear(a, b))
             if i < len(sizes) - 2:
                 layers.append(ACTIVATIONS[activation]())
-        if OUTPUTS[output] is not None:
-            layers.append(OUTPUTS[output]())
+        squash = OUTPUTS[output]
+        if squash is not None:
+            layers.append(squash())
         super().__init__(*layers)

@@ -11,6 +11,7 @@ on every weight (embedding included): a Lipschitz critic for the Wasserstein obj
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -41,14 +42,15 @@ class TextCNN(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T) ids or (B, T, V) probabilities -> pooled features (B, filters * windows)."""
         if x.dtype in (torch.int64, torch.int32):
-            h = F.embedding(x, self.embed.weight.t())  # (B, T, E): a row of W^T per token
+            weight = cast(torch.Tensor, self.embed.weight)
+            h = F.embedding(x, weight.t())  # (B, T, E): a row of W^T per token
         else:
             h = self.embed(x)
         h = h.transpose(1, 2)  # (B, E, T)
         pooled = []
         for width, conv in zip(self.windows, self.convs, strict=True):
             if width > h.shape[-1]:
-                pooled.append(h.new_zeros(len(h), conv.out_channels))
+                pooled.append(h.new_zeros(len(h), cast(int, conv.out_channels)))
             else:
                 pooled.append(F.relu(conv(h)).amax(dim=-1))
         f = torch.cat(pooled, dim=-1)

@@ -76,6 +76,14 @@ class Seq2Seq(nn.Module):
     docstring). Shapes: x (B, S, in_dim), start (B, start_dim), target (B, T, out_dim),
     seed (B, seed_dim)."""
 
+    # Normalisation buffers (registered in __init__).
+    input_shift: torch.Tensor
+    input_scale: torch.Tensor
+    start_shift: torch.Tensor
+    start_scale: torch.Tensor
+    output_shift: torch.Tensor
+    output_scale: torch.Tensor
+
     def __init__(self, in_dim: int, out_dim: int, start_dim: int, d_model: int = 64,
                  heads: int = 4, enc_layers: int = 2, dec_layers: int = 2, ff: int = 256,
                  dropout: float = 0.1, max_len: int = 128, positions: str = "sinusoidal",

@@ -89,7 +89,8 @@ def run_seeds(configs: Sequence[str | Path], seeds: Sequence[int], out: str | Pa
     if threads is not None and threads < 1:
         raise FugatoError("--threads must be at least 1")
     threads = threads or max(1, (os.cpu_count() or 1) // jobs)
-    named = [parse_variant(v) for v in variants] or [(None, [])]
+    named: list[tuple[str | None, list[str]]] = (
+        [parse_variant(v) for v in variants] or [(None, [])])
     if len({name for name, _ in named}) < len(named):
         raise FugatoError("variant names must be distinct (they name the run folders)")
     # seed by seed, so that a sweep stopped early has every config and variant at some seeds

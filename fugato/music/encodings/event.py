@@ -19,7 +19,7 @@ on Essen too, at three times the sequence length).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -144,6 +144,21 @@ class EventEncoding(Encoding):
             return np.zeros((0, length), dtype=np.int64)
         view = np.lib.stride_tricks.sliding_window_view(tokens, length)[::stride]
         return np.ascontiguousarray(view)
+
+    @overload
+    def encode_corpus(self, melodies: Iterable[Melody], window: int, stride: int,
+                      return_stats: Literal[False] = False) -> tuple[np.ndarray, np.ndarray]: ...
+
+    @overload
+    def encode_corpus(self, melodies: Iterable[Melody], window: int, stride: int,
+                      return_stats: Literal[True]
+                      ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]: ...
+
+    @overload
+    def encode_corpus(self, melodies: Iterable[Melody], window: int, stride: int,
+                      return_stats: bool = False
+                      ) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray,
+                                                                  dict[str, int]]: ...
 
     def encode_corpus(self, melodies: Iterable[Melody], window: int, stride: int,
                       return_stats: bool = False

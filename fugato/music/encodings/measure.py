@@ -16,7 +16,7 @@ bars decoded together rejoin the tied note.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -158,6 +158,19 @@ class MeasureEncoding(Encoding):
                "pitch_range": out_of_range & ok_sig & ~off_grid}
         return tokens, ok_sig & ~off_grid & ~out_of_range, bad
 
+    @overload
+    def encode_bars(self, melody: Melody, return_starts: Literal[False] = False
+                    ) -> tuple[np.ndarray, dict[str, int]]: ...
+
+    @overload
+    def encode_bars(self, melody: Melody, return_starts: Literal[True]
+                    ) -> tuple[np.ndarray, dict[str, int], np.ndarray]: ...
+
+    @overload
+    def encode_bars(self, melody: Melody, return_starts: bool = False
+                    ) -> tuple[np.ndarray, dict[str, int]] | tuple[np.ndarray, dict[str, int],
+                                                                    np.ndarray]: ...
+
     def encode_bars(self, melody: Melody, return_starts: bool = False
                     ) -> tuple[np.ndarray, dict[str, int]] | tuple[np.ndarray, dict[str, int],
                                                                     np.ndarray]:
@@ -220,6 +233,20 @@ class MeasureEncoding(Encoding):
         return tokens[keep], tune_index, stats
 
     # -- augmentation ----------------------------------------------------------------------
+    @overload
+    def transpositions(self, bars: np.ndarray, groups: np.ndarray | None = None,
+                       return_index: Literal[False] = False) -> np.ndarray: ...
+
+    @overload
+    def transpositions(self, bars: np.ndarray, groups: np.ndarray | None = None, *,
+                       return_index: Literal[True]
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+    @overload
+    def transpositions(self, bars: np.ndarray, groups: np.ndarray | None = None,
+                       return_index: bool = False
+                       ) -> np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
     def transpositions(self, bars: np.ndarray, groups: np.ndarray | None = None,
                        return_index: bool = False
                        ) -> np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]:
