@@ -173,7 +173,7 @@ def tiny(**data: object) -> dict:
         "net": {"hidden": 16, "disc_hidden": 16, "noise": 8},
         "train": {"max_steps": 12, "batch_size": 16, "grad_clip": 0.0, "log_every": 4,
                   "checkpoint_every": 12, "device": "cpu"},
-        "sample": {"eval_samples": 200, "classifier_epochs": 1, "grid": 4},
+        "sample": {"eval_samples": 200, "classifier_steps": 12, "grid": 4},
     }
 
 

@@ -68,6 +68,26 @@ def test_cosine_schedule_warms_up_decays_and_is_logged(tmp_path: Path) -> None:
     assert lrs == sorted(lrs, reverse=True) and lrs[-1] < 0.01 * lrs[0]
 
 
+def test_a_tasks_lr_scale_multiplies_the_shared_schedule(tmp_path: Path) -> None:
+    frozen_after = 5
+
+    class Annealed(ToyTask):
+        def lr_scale(self, optimizer: str, step: int) -> float:
+            return 1.0 if step < frozen_after else 0.0
+
+    task = Annealed(toy_config(max_steps=5, checkpoint_every=5))
+    Trainer(task, tmp_path / "a", quiet=True).fit()
+    at_five = weights(task)
+    resumed = Annealed(toy_config(max_steps=12))
+    Trainer(resumed, tmp_path / "a", quiet=True).fit(resume=True)
+    # Adam with a zero learning rate leaves every weight where step 5 left it
+    for key, value in at_five.items():
+        torch.testing.assert_close(weights(resumed)[key], value, rtol=0, atol=0)
+    plain = ToyTask(toy_config(max_steps=12))
+    Trainer(plain, tmp_path / "b", quiet=True).fit()
+    assert any(not torch.equal(v, weights(plain)[k]) for k, v in at_five.items())
+
+
 def test_steps_run_in_phases() -> None:
     from fugato.train import Step
 

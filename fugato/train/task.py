@@ -107,6 +107,12 @@ class Task:
             logs.setdefault("loss", float(loss))
         return logs
 
+    def lr_scale(self, optimizer: str, step: int) -> float:
+        """A task's own multiple of optimizer `optimizer`'s learning rate at step `step`, on
+        top of the shared `train.lr_schedule` (e.g. an auxiliary net that anneals within its
+        own phase). A pure function of the step, so a resumed run follows it. Default: 1."""
+        return 1.0
+
     def on_step(self, nets: Nets, step: int) -> None:
         """Called at the start of every training step, before its updates, on every rank: phase
         changes that are not gradient updates (e.g. copying a pre-trained net into a baseline)

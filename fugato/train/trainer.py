@@ -196,9 +196,10 @@ class Trainer:
                 batch = train_data.batch(schedule.indices(step), device)
                 self.task.on_step(nets, step)
                 factor = lr_factor(cfg, step)
-                for opt in optimizers.values():
+                for name, opt in optimizers.items():
+                    scale = factor * self.task.lr_scale(name, step)
                     for group in opt.param_groups:
-                        group["lr"] = group["initial_lr"] * factor
+                        group["lr"] = group["initial_lr"] * scale
                 for spec in steps:
                     if not spec.active(step):
                         continue
