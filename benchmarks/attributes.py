@@ -17,9 +17,9 @@ bars/s on 2 CPU cores).
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from timing import best_of
 
 from fugato.music.attributes import ATTRIBUTES, PITCH_NORM, RHYTHM_WEIGHTS, compute_attributes
 from fugato.music.encodings import MeasureEncoding
@@ -97,15 +97,6 @@ def random_bars(n: int, encoding: MeasureEncoding, rng: np.random.Generator) -> 
     return np.where(kind == 0, encoding.HOLD, np.where(kind == 1, encoding.REST, pitches))
 
 
-def best_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def throughput(encoding: MeasureEncoding, batch: int, n_sample: int) -> tuple[float, float]:
     """(training bars/s, sampling bars/s) of the paper-size AR-VAE on this machine."""
     import torch
@@ -131,11 +122,11 @@ def throughput(encoding: MeasureEncoding, batch: int, n_sample: int) -> tuple[fl
 
     vae.train()
     train_step()  # warm-up
-    t_train = best_time(train_step, 5)
+    t_train = best_of(train_step, 5)
     vae.eval()
     z = torch.randn(n_sample, vae.z_dim)
     vae.decode_free(z[:256])
-    t_sample = best_time(lambda: vae.decode_free(z), 3)
+    t_sample = best_of(lambda: vae.decode_free(z), 3)
     return batch / t_train, n_sample / t_sample
 
 
@@ -160,10 +151,10 @@ def main() -> None:
                                rtol=1e-5, atol=1e-6)
 
     slow = max(3, args.repeats // 10)
-    t_loops = best_time(lambda: per_attribute_loops(bars_list, encoding), slow)
-    t_fused = best_time(lambda: python_attributes(bars_list, encoding), slow)
-    t_numpy = best_time(lambda: compute_attributes(bars, encoding), args.repeats)
-    t_torch = best_time(lambda: compute_attributes(bars_torch, encoding), args.repeats)
+    t_loops = best_of(lambda: per_attribute_loops(bars_list, encoding), slow)
+    t_fused = best_of(lambda: python_attributes(bars_list, encoding), slow)
+    t_numpy = best_of(lambda: compute_attributes(bars, encoding), args.repeats)
+    t_torch = best_of(lambda: compute_attributes(bars_torch, encoding), args.repeats)
     print(f"{args.batch} x 24 bars, attributes {', '.join(ATTRIBUTES)} (best of runs, CPU, "
           f"torch threads {torch.get_num_threads()}); all results agree")
     print(f"{'':26s}{'time':>10s}   {'vs per-attribute loops':>22s}   {'vs fused loop':>13s}")

@@ -18,12 +18,13 @@ flushed to zero (`torch.set_flush_denormal`), to show how much of the gap that i
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
 from collections.abc import Callable
+from functools import partial
 
 import ot
 import torch
+from timing import best_of
 
 from fugato.losses.gromov_wasserstein import (
     EPSILON,
@@ -58,16 +59,6 @@ def forward_backward(loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor
     return value.item(), x.grad, y.grad
 
 
-def best_of(loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, repeats: int) -> float:
-    """Seconds of the fastest of `repeats` forward + backward passes."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        forward_backward(loss_fn, x, y)
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def relative(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).norm() / b.norm()).item()
 
@@ -97,11 +88,11 @@ def main() -> None:
         grad_diff = max(relative(gx, px), relative(gy, py))
         if grad_diff > 1e-3:
             raise SystemExit(f"n = {n}: gradients differ by {grad_diff:.2e} (relative)")
-        t_ours = best_of(gromov_wasserstein_loss, x, y, args.repeats)
-        t_pot = best_of(pot_loss, x, y, max(1, args.repeats - 1))
+        t_ours = best_of(partial(forward_backward, gromov_wasserstein_loss, x, y), args.repeats)
+        t_pot = best_of(partial(forward_backward, pot_loss, x, y), max(1, args.repeats - 1))
         flushing = torch.set_flush_denormal(True)
         try:
-            t_flush = best_of(pot_loss, x, y, max(1, args.repeats - 1))
+            t_flush = best_of(partial(forward_backward, pot_loss, x, y), max(1, args.repeats - 1))
         finally:
             torch.set_flush_denormal(False)
         flushed = f"{t_flush * 1e3:27.1f}" if flushing else f"{'(not supported)':>27}"

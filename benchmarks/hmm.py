@@ -13,23 +13,13 @@ hmmlearn is a dev extra: `pip install -e .[dev]`.
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
 
 import numpy as np
 import torch
+from timing import best_of
 
 from fugato.models.bases import GaussianHMM
-
-
-def best_of(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
-    """Fastest wall time of `repeats` calls, in seconds (the least disturbed by other work)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

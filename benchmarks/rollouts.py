@@ -12,9 +12,9 @@ sequence, prefix and rollout, run the generator token by token on a batch of one
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
+from timing import best_of
 
 from fugato.losses.policy_gradient import prefix_states, rollout_rewards, sample_from
 from fugato.nn.lstm import LSTMGenerator
@@ -45,15 +45,6 @@ def rollout_rewards_loop(gen: LSTMGenerator, score, sequences: torch.Tensor, bos
                 completions.append(seq)
             rewards[i, t - 1] = score(torch.stack(completions)).mean()
     return rewards
-
-
-def best_of(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

@@ -14,9 +14,9 @@ prints the speed-up.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
+from timing import best_of
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
@@ -42,15 +42,6 @@ def copy_into(ours: nn.Sequential, theirs: nn.Sequential) -> None:
                 mine.bias.copy_(layer.bias)
                 mine.u.copy_(norm[0]._u)
                 mine.v.copy_(norm[0]._v)
-
-
-def best_of(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
