@@ -198,6 +198,17 @@ def generator_loss(logit: torch.Tensor) -> torch.Tensor:
 
 
 # -- the tasks' shared training frame ---------------------------------------------------------
+@dataclass
+class LockstepNetConfig:
+    """The [net] fields of every FactorGAN task (their NetConfigs extend it)."""
+
+    disc_rounds: int = 2
+    """Discriminator updates per generator update."""
+    beta1: float = 0.5
+    beta2: float = 0.999
+    """Adam's betas, generators and discriminators alike."""
+
+
 class LockstepSettings:
     """What the FactorGAN tasks (digits, separation) share: every setting (variant, N, ...) has
     its own generator `G:KEY` and discriminators `D:KEY`; all train in lockstep in one run, each
@@ -288,7 +299,7 @@ class DataConfig:
 
 
 @dataclass
-class NetConfig:
+class NetConfig(LockstepNetConfig):
     variants: list[str] = field(default_factory=lambda: list(VARIANTS))
     """Which of "gan", "factorgan", "no-cp" to train (each at every lambda and N)."""
     noise: int = 50
@@ -297,10 +308,6 @@ class NetConfig:
     """Generator: noise -> hidden -> hidden -> 1568 (ReLU, sigmoid output)."""
     disc_hidden: int = 128
     """Every discriminator: in -> disc_hidden -> disc_hidden -> 1 (leaky ReLU, spectral norm)."""
-    disc_rounds: int = 2
-    """Discriminator updates per generator update."""
-    beta1: float = 0.5
-    beta2: float = 0.999
 
 
 @dataclass

@@ -64,6 +64,7 @@ from fugato.models.factorgan import (
     VARIANT_NAMES,
     VARIANTS,
     FactorDiscriminators,
+    LockstepNetConfig,
     LockstepSettings,
     generator_loss,
 )
@@ -135,7 +136,7 @@ class DataConfig:
 
 
 @dataclass
-class NetConfig:
+class NetConfig(LockstepNetConfig):
     variants: list[str] = field(default_factory=lambda: ["gan", "factorgan"])
     channels: int = 32
     """U-Net channels at the top level, doubled per level up to max_channels."""
@@ -146,9 +147,6 @@ class NetConfig:
     noise: int = 50
     """Generator noise: uniform in [-1, 1]^noise, 2 feature maps at the bottleneck."""
     disc_filters: int = 32
-    disc_rounds: int = 2
-    beta1: float = 0.5
-    beta2: float = 0.999
 
 
 @dataclass

@@ -241,16 +241,9 @@ class MelodyDataConfig:
 
 
 @dataclass
-class MelodyNetConfig:
-    embed: int = 10
-    enc_hidden: int = 128
-    enc_layers: int = 2
-    enc_out: int = 256
-    z_dim: int = 16
-    dec_hidden: int = 128
-    dec_layers: int = 2
-    beta: float = 0.0
-    """KL weight; 0 trains a deterministic autoencoder on the encoder means."""
+class BasesConfig:
+    """The [net] fields of the stage-2 bases, shared by both sequence tasks' NetConfigs."""
+
     states: int = 32
     """HMM states."""
     components: int = 32
@@ -262,8 +255,22 @@ class MelodyNetConfig:
     reg_covar: float = 1e-3
     """GMM covariance floor, in whitened units."""
     hmm_covariance: str = "diag"
-    """HMM emission covariances, "diag" or "full" (the configs: "full", the GMM's family, so
-    HMM vs GMM measures the transitions; see the module docstring)."""
+    """HMM emission covariances, "diag" or "full" (full costs ~D times more per frame; the
+    melody configs use "full", the GMM's family, so HMM vs GMM measures the transitions; see
+    the module docstring)."""
+
+
+@dataclass
+class MelodyNetConfig(BasesConfig):
+    embed: int = 10
+    enc_hidden: int = 128
+    enc_layers: int = 2
+    enc_out: int = 256
+    z_dim: int = 16
+    dec_hidden: int = 128
+    dec_layers: int = 2
+    beta: float = 0.0
+    """KL weight; 0 trains a deterministic autoencoder on the encoder means."""
 
 
 @dataclass
@@ -553,20 +560,14 @@ class AudioDataConfig:
 
 
 @dataclass
-class AudioNetConfig:
+class AudioNetConfig(BasesConfig):
     latent: int = 80
     channels: list[int] = field(default_factory=lambda: [32, 64, 128])
     strides: list[int] = field(default_factory=lambda: [4, 4, 5])
     states: int = 64
     """HMM states (the paper: 300)."""
     components: int = 16
-    """GMM components (the i.i.d. baseline)."""
     hmm_iter: int = 30
-    gmm_iter: int = 100
-    min_var: float = 1e-3
-    reg_covar: float = 1e-3
-    hmm_covariance: str = "diag"
-    """HMM emission covariances, "diag" or "full" (full costs ~D times more per frame)."""
 
 
 @dataclass
