@@ -26,7 +26,9 @@ a single part. One run trains a generator per (variant, lambda, N) in lockstep (
 parameters, summed losses: each setting trains exactly as if alone) so that one run gives the
 whole table; `fugato seeds` repeats it over seeds. Evaluation: FID on a small digit
 classifier's hidden features per part (averaged over the two parts) against held-out pairs,
-and the dependency metric (`fugato.metrics.dependency`) from the classifier's labels.
+and the dependency metric (`fugato.metrics.dependency`) from the classifier's labels. The
+classifier trains in the same run, a step of its own on the training digits (as FusionGAN's
+genre classifier), so each run scores its settings in one feature space.
 
 The source-separation experiment (model "factorgan-separation", Bach chorales) lives beside
 this one in `fugato.models.factorgan_separation` and uses the same `FactorDiscriminators`.
