@@ -602,7 +602,7 @@ class FactorGAN(LockstepSettings, Task):
         plots = run.path / "plots"
         plot_training_curves(run.metrics(), plots / "training.png",
                              [f"{k}_{v}" for k in ("d_loss", "g_loss")
-                              for v in self.config.net.variants])
+                              for v in self.config.net.variants] + ["classifier_accuracy"])
         grids = []
         for lam in data.lambdas:
             for n in data.paired:
