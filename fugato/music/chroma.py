@@ -20,8 +20,6 @@ No torch here: arrays are numpy.
 
 from __future__ import annotations
 
-from typing import cast
-
 import numpy as np
 
 from fugato.music.melody import TPQ, Melody, TimeSignature
@@ -75,9 +73,8 @@ def chroma_to_melody(chroma: np.ndarray, beats: np.ndarray | None = None, fps: f
     b = np.zeros(0, dtype=np.int64) if beats is None else np.asarray(beats, dtype=np.int64)
     signatures = [TimeSignature(0, 4, 4)]
     if len(c) == 0:
-        # Melody's __post_init__ makes the lists arrays
-        return Melody(cast(np.ndarray, []), cast(np.ndarray, []), cast(np.ndarray, []),
-                      time_signatures=signatures, title=title)
+        empty = np.zeros(0, dtype=np.int64)
+        return Melody(empty, empty, empty, time_signatures=signatures, title=title)
     cuts = _boundaries(c, b, max(1, min_frames))
     in_range = np.unique(b[(b >= 0) & (b < len(c))])
     by_beats = len(in_range) >= 2
@@ -110,6 +107,6 @@ def chroma_to_melody(chroma: np.ndarray, beats: np.ndarray | None = None, fps: f
             onsets.append(start)
             durations.append(stop - start)
         previous = pitch
-    return Melody(cast(np.ndarray, pitches), cast(np.ndarray, onsets),
-                  cast(np.ndarray, durations), time_signatures=signatures,
+    return Melody(np.asarray(pitches, dtype=np.int64), np.asarray(onsets, dtype=np.int64),
+                  np.asarray(durations, dtype=np.int64), time_signatures=signatures,
                   tempo=round(tempo, 3), title=title)

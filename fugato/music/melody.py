@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -122,10 +122,9 @@ class Melody:
         """Build from `Note`s (rests are dropped: they are the gaps between notes)."""
         sounding = [n for n in notes if n.pitch is not None]
         return cls(
-            # lists: __post_init__ makes them arrays
-            pitches=cast(np.ndarray, [n.pitch for n in sounding]),
-            onsets=cast(np.ndarray, [to_ticks(n.onset) for n in sounding]),
-            durations=cast(np.ndarray, [to_ticks(n.duration) for n in sounding]),
+            pitches=np.asarray([n.pitch for n in sounding], dtype=np.int64),
+            onsets=np.asarray([to_ticks(n.onset) for n in sounding], dtype=np.int64),
+            durations=np.asarray([to_ticks(n.duration) for n in sounding], dtype=np.int64),
             **fields,
         )
 
