@@ -92,21 +92,7 @@ def test_discriminators_and_unet_shapes() -> None:
         UNet(height=100, width=128)
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import os
-
-    folder = tmp_path_factory.mktemp("cache")
-    old = os.environ.get("FUGATO_CACHE")
-    os.environ["FUGATO_CACHE"] = str(folder)
-    yield folder
-    if old is None:
-        del os.environ["FUGATO_CACHE"]
-    else:
-        os.environ["FUGATO_CACHE"] = old
-
-
-def test_chorale_stems_are_deterministic(cache: Path) -> None:
+def test_chorale_stems_are_deterministic() -> None:
     from fugato.audio.chorales import chorale_files, chorale_stems, chorale_voices, render_stems
 
     (name, stems), = chorale_stems(1, seed=0, workers=1)
@@ -132,7 +118,7 @@ def tiny() -> dict:
     }
 
 
-def test_tiny_run_trains_evaluates_and_separates(cache: Path, tmp_path: Path,
+def test_tiny_run_trains_evaluates_and_separates(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture) -> None:
     from fugato.cli import main
     from fugato.models.factorgan_separation import FactorGANSeparation

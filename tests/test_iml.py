@@ -107,7 +107,7 @@ def test_each_adversarial_update_moves_only_its_own_net() -> None:
 
 
 def test_gradient_penalty_vanishes_for_a_unit_slope_critic() -> None:
-    from fugato.models.iml import gradient_penalty
+    from fugato.losses.wasserstein import gradient_penalty
 
     torch.manual_seed(0)
     real, fake = torch.rand(16, 5), torch.rand(16, 5)

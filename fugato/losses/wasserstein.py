@@ -1,8 +1,8 @@
 """Wasserstein critic objectives (Arjovsky et al. 2017) and FusionGAN's extra critic terms.
 
 Scores are critic outputs (N,) (higher = more like the critic's real data); every function
-returns a scalar loss to *minimise*. The critics must be kept Lipschitz by their architecture
-(fugato's TextCNN critics use spectral normalisation).
+returns a scalar loss to *minimise*. The critics must be kept Lipschitz: by their architecture
+(fugato's TextCNN critics use spectral normalisation) or by `gradient_penalty` (WGAN-GP).
 """
 
 from __future__ import annotations
@@ -27,3 +27,12 @@ def ordering_penalty(high: torch.Tensor, middle: torch.Tensor, low: torch.Tensor
     """Hinge penalties for E[D(high)] >= E[D(middle)] >= E[D(low)] (FusionGAN's D_A: its own genre
     above the fusion, the fusion above the other genre)."""
     return F.relu(middle.mean() - high.mean()) + F.relu(low.mean() - middle.mean())
+
+
+def gradient_penalty(critic: torch.nn.Module, real: torch.Tensor,
+                     fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP's E[(|grad_x D(x)| - 1)^2] at random points x between real and fake (B, D)."""
+    mix = torch.rand(len(real), 1, device=real.device)
+    between = (mix * real + (1 - mix) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
+    return ((grad.norm(dim=-1) - 1) ** 2).mean()

@@ -96,15 +96,6 @@ class SampleConfig:
     writes N(x; sample, 0.1 I)); scores are comparable only at the same width."""
 
 
-def gradient_penalty(critic: torch.nn.Module, real: torch.Tensor,
-                     fake: torch.Tensor) -> torch.Tensor:
-    """WGAN-GP's E[(|grad_x D(x)| - 1)^2] at random points x between real and fake (B, D)."""
-    mix = torch.rand(len(real), 1, device=real.device)
-    between = (mix * real + (1 - mix) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
-    return ((grad.norm(dim=-1) - 1) ** 2).mean()
-
-
 class IML(Task):
     name = "iml"
     DataConfig = DataConfig
@@ -227,7 +218,7 @@ class IML(Task):
 
     def _critic(self, nets: Nets, batch: Batch, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         """-(E D(real) - E D(fake)) + gp_weight * gradient penalty."""
-        from fugato.losses.wasserstein import critic_loss
+        from fugato.losses.wasserstein import critic_loss, gradient_penalty
 
         (x,) = batch
         fake = nets["decoder"](self._noise(len(x), x.device)).detach()
