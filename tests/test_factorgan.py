@@ -110,7 +110,7 @@ def test_trained_discriminators_recover_the_joint_log_density_ratio() -> None:
     for _ in range(300):
         real = x[torch.multinomial(p.flatten(), 4000, replacement=True)]
         fake = x[torch.multinomial(q.flatten(), 4000, replacement=True)]
-        loss, _ = disc.loss(disc.split(real), real, fake)
+        loss = disc.loss(disc.split(real), real, fake)
         opt.zero_grad()
         loss.backward()
         opt.step()

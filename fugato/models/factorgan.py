@@ -166,32 +166,24 @@ class FactorDiscriminators(nn.Module):
         return _real_fake_loss(logits[: len(real)], logits[len(real) :])
 
     def loss(self, real_parts: Sequence[torch.Tensor], real_joint: torch.Tensor,
-             fake: torch.Tensor, generator: torch.Generator | None = None
-             ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Summed discriminator losses (each a binary cross-entropy) and their values.
+             fake: torch.Tensor) -> torch.Tensor:
+        """The summed discriminator losses (each a binary cross-entropy), a scalar.
 
         real_parts: per part a batch (B_i, d_i) of its observations (paired or not);
         real_joint: (B_j, D) jointly observed samples; fake: (B, D) generated samples (no
         gradient reaches the generator: detach it first)."""
         if self.variant == "gan":
-            loss = self._real_fake(self.joint, real_joint, fake)
-            return loss, {"d_joint": loss.item()}
-        logs = {}
+            return self._real_fake(self.joint, real_joint, fake)
         total = fake.new_zeros(())
-        for i, (d, real, fake_part) in enumerate(zip(self.marginals, real_parts, self.split(fake),
-                                                     strict=True)):
-            term = self._real_fake(d, real, fake_part)
-            logs[f"d_part{i}"] = term.item()
-            total = total + term
+        for d, real, fake_part in zip(self.marginals, real_parts, self.split(fake), strict=True):
+            total = total + self._real_fake(d, real, fake_part)
         pairs: list[tuple[str, nn.Module | None, torch.Tensor]] = [
             ("q", self.q_dependency, fake)]
         if self.p_dependency is not None:
             pairs.append(("p", self.p_dependency, real_joint))
-        for name, net, joint in pairs:
-            term = self._real_fake(net, joint, shuffle_parts(joint, self.parts, generator))
-            logs[f"d_{name}"] = term.item()
-            total = total + term
-        return total, logs
+        for _, net, joint in pairs:
+            total = total + self._real_fake(net, joint, shuffle_parts(joint, self.parts))
+        return total
 
 
 def generator_loss(logit: torch.Tensor) -> torch.Tensor:
@@ -235,6 +227,10 @@ class LockstepSettings:
         return {"generators": adam("G:"), "discriminators": adam("D:")}
 
     def steps(self) -> list[Step]:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            # DDP syncs gradients through forward(); the losses call the discriminators'
+            # own methods (loss, combined), which it would bypass
+            raise FugatoError(f"{self.name} trains in one process; run it without torchrun")
         if self.config.train.grad_clip:
             # a global norm over all settings would couple their updates
             raise FugatoError(f"{self.name}: set train.grad_clip = 0 (settings train in "
@@ -255,6 +251,16 @@ class LockstepSettings:
 
     def _per_variant(self, variant: str) -> int:
         return sum(s.variant == variant for s in self.settings)
+
+    def sum_losses(self, losses: Sequence[torch.Tensor], name: str
+                   ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The sum of per-setting losses (in `settings` order), and as logs their mean per
+        variant, `{name}_{variant}`, read off the device in one transfer."""
+        values = torch.stack([loss.detach() for loss in losses]).tolist()
+        logs: dict[str, float] = defaultdict(float)
+        for s, value in zip(self.settings, values, strict=True):
+            logs[f"{name}_{s.variant}"] += value / self._per_variant(s.variant)
+        return torch.stack(list(losses)).sum(), dict(logs)
 
     def find_setting(self, key: str, what: str) -> Any:
         """The setting whose `key` is `key`; `FugatoError` naming the trained ones otherwise."""
@@ -459,35 +465,31 @@ class FactorGAN(LockstepSettings, Task):
         cols = dict(zip(self._columns(), batch, strict=True))
         device = batch[0].device
         top = self._images(cols["top"])
-        total = torch.zeros((), device=device)
-        sums: dict[str, float] = defaultdict(float)
+        # gathered once, shared by the settings of the same lambda (and N)
+        bottoms = {s.lam: self._images(cols[f"bottom/{s.lam:g}"]) for s in self.settings}
+        joints = {(s.lam, s.paired): torch.cat(
+            [self._images(cols[f"pair_top/{s.lam:g}/{s.paired}"]),
+             self._images(cols[f"pair_bottom/{s.lam:g}/{s.paired}"])], dim=1)
+            for s in self.settings}
+        losses = []
         for s in self.settings:
-            lam = f"{s.lam:g}"
-            bottom = self._images(cols[f"bottom/{lam}"])
-            joint = torch.cat([self._images(cols[f"pair_top/{lam}/{s.paired}"]),
-                               self._images(cols[f"pair_bottom/{lam}/{s.paired}"])], dim=1)
             with torch.no_grad():
                 fake = nets[f"G:{s.key}"](self._noise(len(top), device))
             d = cast(FactorDiscriminators, nets[f"D:{s.key}"])
-            loss, logs = d.loss([top, bottom], joint, fake)
-            total = total + loss
-            sums[f"d_loss_{s.variant}"] += loss.item() / self._per_variant(s.variant)
-        return total, dict(sums)
+            losses.append(d.loss([top, bottoms[s.lam]], joints[s.lam, s.paired], fake))
+        return self.sum_losses(losses, "d_loss")
 
     def _generator_loss(self, nets: Nets, batch: Batch, step: int
                         ) -> tuple[torch.Tensor, dict[str, float]]:
         device = batch[0].device
         n = len(batch[0])
-        total = torch.zeros((), device=device)
-        sums: dict[str, float] = defaultdict(float)
+        losses = []
         for s in self.settings:
             d = cast(FactorDiscriminators, nets[f"D:{s.key}"])
             d.eval()  # scoring only: no power-iteration update of the spectral norms
-            loss = generator_loss(d.combined(nets[f"G:{s.key}"](self._noise(n, device))))
+            losses.append(generator_loss(d.combined(nets[f"G:{s.key}"](self._noise(n, device)))))
             d.train()
-            total = total + loss
-            sums[f"g_loss_{s.variant}"] += loss.item() / self._per_variant(s.variant)
-        return total, dict(sums)
+        return self.sum_losses(losses, "g_loss")
 
     # -- sampling ------------------------------------------------------------------------------
     def _setting(self, key: str | None) -> Setting:

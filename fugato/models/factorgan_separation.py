@@ -193,6 +193,7 @@ class FactorGANSeparation(LockstepSettings, Task):
             raise FugatoError("nothing to train: net.variants or data.paired empty")
         self._mags: dict[torch.device, torch.Tensor] = {}
         self._starts = torch.empty(0, dtype=torch.long)
+        self._starts_on: dict[torch.device, torch.Tensor] = {}
         self._fakes: dict[str, torch.Tensor] = {}
         self._fake_step = -1
 
@@ -250,6 +251,7 @@ class FactorGANSeparation(LockstepSettings, Task):
             offset += t
         self._mags = {torch.device("cpu"): torch.cat(mags)}  # (T_total, 3, BINS) float16
         self._starts = torch.from_numpy(np.concatenate(starts))
+        self._starts_on = {torch.device("cpu"): self._starts}
         chorale = torch.from_numpy(np.concatenate(owner))
         m = len(self._starts)
         g = torch.Generator().manual_seed(self.config.train.seed)
@@ -266,8 +268,10 @@ class FactorGANSeparation(LockstepSettings, Task):
         (B,); channels 0 mixture, 1 vocals, 2 accompaniment; on the index's device."""
         if index.device not in self._mags:
             self._mags[index.device] = self._mags[torch.device("cpu")].to(index.device)
+        if index.device not in self._starts_on:
+            self._starts_on[index.device] = self._starts.to(index.device)
         mags = self._mags[index.device]
-        frames = (self._starts.to(index.device)[index][:, None]
+        frames = (self._starts_on[index.device][index][:, None]
                   + torch.arange(FRAMES, device=index.device))  # (B, FRAMES)
         out = mags[frames][:, :, list(channels)]  # (B, FRAMES, C, BINS)
         return out.permute(0, 2, 3, 1).float()
@@ -307,8 +311,7 @@ class FactorGANSeparation(LockstepSettings, Task):
         if any(s.variant != "gan" for s in self.settings):
             parts = [self._snippets(cols["vocals"], [1]).flatten(1),
                      self._snippets(cols["accompaniment"], [2]).flatten(1)]
-        total = torch.zeros((), device=device)
-        sums: dict[str, float] = defaultdict(float)
+        losses = []
         for s in self.settings:
             if s.key not in self._fakes:
                 with torch.no_grad():
@@ -317,28 +320,23 @@ class FactorGANSeparation(LockstepSettings, Task):
                         nets[f"G:{s.key}"], mixture, self._noise(len(mixture), device))[1]
             joint = self._snippets(cols[f"paired/{s.paired}"], [1, 2]).flatten(1)
             d = cast(FactorDiscriminators, nets[f"D:{s.key}"])
-            loss, _ = d.loss(parts or [], joint, self._fakes[s.key])
-            total = total + loss
-            sums[f"d_loss_{s.variant}"] += loss.item() / self._per_variant(s.variant)
-        return total, dict(sums)
+            losses.append(d.loss(parts or [], joint, self._fakes[s.key]))
+        return self.sum_losses(losses, "d_loss")
 
     def _generator_loss(self, nets: Nets, batch: Batch, step: int
                         ) -> tuple[torch.Tensor, dict[str, float]]:
         cols = dict(zip(self._columns(), batch, strict=True))
         device = batch[0].device
-        total = torch.zeros((), device=device)
-        sums: dict[str, float] = defaultdict(float)
+        losses = []
         for s in self.settings:
             mixture = self._snippets(cols[self._mixture_column(s)], [0])
             _, fake = separate_magnitudes(nets[f"G:{s.key}"], mixture,
                                           self._noise(len(mixture), device))
             d = cast(FactorDiscriminators, nets[f"D:{s.key}"])
             d.eval()  # scoring only: no power-iteration update of the spectral norms
-            loss = generator_loss(d.combined(fake))
+            losses.append(generator_loss(d.combined(fake)))
             d.train()
-            total = total + loss
-            sums[f"g_loss_{s.variant}"] += loss.item() / self._per_variant(s.variant)
-        return total, dict(sums)
+        return self.sum_losses(losses, "g_loss")
 
     # -- separating ----------------------------------------------------------------------------
     def setting(self, key: str | None) -> Setting:
