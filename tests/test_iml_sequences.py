@@ -18,11 +18,11 @@ from fugato.audio.frames import (
     n_frames,
     overlap_add,
     periodic_hann,
-    snr_db,
     window_sum,
 )
 from fugato.audio.wav import write_audio
 from fugato.metrics.mgeval import BAR_TRANSITION_FEATURES, bar_transition_evaluation
+from fugato.metrics.separation import snr_db
 from fugato.models.bases import GaussianHMM
 from fugato.models.iml_sequences import SequenceBases
 from fugato.music.encodings.measure import MeasureEncoding

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 
-SAMPLE_RATE = 8000
 FRAME = 800
 """Samples per frame: 100 ms at 8 kHz."""
 HOP = 400
@@ -92,10 +91,3 @@ def overlap_add(frames: np.ndarray, hop: int = HOP, length: int | None = None,
     out = _add_shifted(frames, hop) / np.where(norm > 1e-8, norm, 1.0)
     out = out[..., frame - hop:]
     return out if length is None else out[..., :length]
-
-
-def snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
-    """10 log10(sum reference^2 / sum (reference - estimate)^2), in dB."""
-    reference = np.asarray(reference, dtype=np.float64)
-    error = reference - np.asarray(estimate, dtype=np.float64)
-    return float(10 * np.log10(np.sum(reference**2) / max(np.sum(error**2), 1e-30)))

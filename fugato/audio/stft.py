@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fugato.audio.frames import frame_signal, n_frames, overlap_add
+from fugato.audio.frames import frame_signal, overlap_add
 
 SAMPLE_RATE = 22050
 N_FFT = 512
@@ -35,11 +35,6 @@ def istft(spec: np.ndarray, hop: int = HOP, length: int | None = None) -> np.nda
     n_fft = 2 * (spec.shape[-2] - 1)
     frames = np.fft.irfft(np.swapaxes(spec, -1, -2), n=n_fft, axis=-1)
     return overlap_add(frames, hop, length)
-
-
-def frames(n_samples: int, n_fft: int = N_FFT, hop: int = HOP) -> int:
-    """STFT frames T of a signal of `n_samples` samples."""
-    return n_frames(n_samples, n_fft, hop)
 
 
 def log_spectrogram(x: np.ndarray, n_fft: int = 256, hop: int = 64) -> np.ndarray:

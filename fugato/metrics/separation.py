@@ -1,5 +1,6 @@
-"""Source-separation quality: SDR, SIR and SAR of BSS Eval v3 (Vincent, Gribonval, Fevotte 2006),
-computed by mir_eval (`mir_eval.separation.bss_eval_sources`, sources in a fixed order).
+"""Separation and reconstruction quality of audio: SDR, SIR and SAR of BSS Eval v3 (Vincent,
+Gribonval, Fevotte 2006), computed by mir_eval (`mir_eval.separation.bss_eval_sources`,
+sources in a fixed order), and the plain signal-to-noise ratio `snr_db`.
 
 Our estimates are labelled (vocals, accompaniment), so there is no permutation search
 (`compute_permutation=False`); mir_eval then scores each estimate on its own, which lets this
@@ -46,3 +47,10 @@ def bss_eval_sources(references: np.ndarray, estimates: np.ndarray) -> dict[str,
     for key, values in zip(("sdr", "sir", "sar"), (sdr, sir, sar), strict=True):
         out[key][~silent] = values[~silent]
     return out
+
+
+def snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """10 log10(sum reference^2 / sum (reference - estimate)^2), in dB."""
+    reference = np.asarray(reference, dtype=np.float64)
+    error = reference - np.asarray(estimate, dtype=np.float64)
+    return float(10 * np.log10(np.sum(reference**2) / max(np.sum(error**2), 1e-30)))

@@ -395,7 +395,6 @@ class FactorGANSeparation(LockstepSettings, Task):
         """SDR of vocals and accompaniment per setting on the held-out chorales (mean and
         median over chorales), the untrained-mask and ideal-ratio-mask references, spectrogram
         excerpts and training curves."""
-        from fugato.audio.stft import BINS as bins
         from fugato.audio.stft import apply_mask, stft
         from fugato.metrics.separation import bss_eval_sources
         from fugato.report import plot_spectrograms, plot_training_curves
@@ -414,7 +413,7 @@ class FactorGANSeparation(LockstepSettings, Task):
             seconds += stems64.shape[1] / SAMPLE_RATE
             mixture = stems64.sum(0)
             spec = stft(mixture)
-            magnitudes = np.abs(stft(stems64))[:, :bins]
+            magnitudes = np.abs(stft(stems64))[:, :BINS]
             ideal = magnitudes[0] / np.maximum(magnitudes.sum(0), 1e-12)
             masks = {"ideal": ideal, "half": np.full_like(ideal, 0.5)}
             masks.update({s.key: self.masks(s, spec[None], seed)[0] for s in self.settings})

@@ -693,11 +693,6 @@ class IMLAudio(_SequenceIML):
         frames = frames.reshape(*lead, -1).astype(np.float64) * self.scale
         return overlap_add(frames, self.config.data.hop, length)
 
-    def reconstruct(self, audio: np.ndarray) -> np.ndarray:
-        """The autoencoder's overlap-added reconstruction of a signal (N,) -> (N,)."""
-        codes = self.encode_sequences([audio])[0]
-        return self.decode_audio(codes, len(audio))
-
     def sample(self, n: int, seed: int | None = None, generator: str | None = None
                ) -> np.ndarray:
         """(n, N) audio clips of `sample.seconds` at `data.sample_rate`: HMM code sequences
@@ -734,7 +729,7 @@ class IMLAudio(_SequenceIML):
         sequences (HMM vs GMM), generated WAVs (read back with soundfile) and spectrograms."""
         import soundfile
 
-        from fugato.audio.frames import snr_db
+        from fugato.metrics.separation import snr_db
         from fugato.report import markdown_table, plot_spectrograms, plot_training_curves
 
         data: AudioDataConfig = self.config.data
@@ -742,12 +737,12 @@ class IMLAudio(_SequenceIML):
         if self.scale is None:
             raise FugatoError("this run has no audio scale: it was stopped before its end")
         test, train = self.tunes("test"), self.tunes("train")
-        recon = [self.reconstruct(a) for a in test]
+        test_codes, train_codes = self.encode_sequences(test), self.encode_sequences(train)
+        recon = [self.decode_audio(c, len(a)) for c, a in zip(test_codes, test, strict=True)]
         test_snr = snr_db(np.concatenate(test), np.concatenate(recon))
         per_tune = [snr_db(a, r) for a, r in zip(test, recon, strict=True)]
-        train_snr = snr_db(np.concatenate(train[:3]),
-                           np.concatenate([self.reconstruct(a) for a in train[:3]]))
-        test_codes, train_codes = self.encode_sequences(test), self.encode_sequences(train)
+        train_snr = snr_db(np.concatenate(train[:3]), np.concatenate(
+            [self.decode_audio(c, len(a)) for c, a in zip(train_codes, train[:3], strict=False)]))
         loglik = self.bases.log_likelihood_per_code(test_codes)
         train_loglik = self.bases.log_likelihood_per_code(train_codes)
         diag = self.bases.diagonal_mixture_baseline(train_codes, test_codes, seed)
