@@ -1,0 +1,130 @@
+"""Golden tests: every model kind trains, samples and evaluates to the numbers recorded before
+the redesign (`tests/golden/`, written by `tests/fixtures/make_golden.py`), exactly.
+
+Two tests per kind, so that each step is checked once:
+- training a tiny run gives the recorded training log and optimizer states, and the weights
+  and saved state of the checkpoint kept in `tests/fixtures/runs/<kind>/` bit for bit;
+- that pre-redesign checkpoint loads, samples and evaluates to the recorded samples and
+  `eval.json`.
+Everything runs on CPU with one thread (BLAS and OpenMP too): other thread counts sum in other
+orders.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from golden_cases import (
+    CASES,
+    FIXTURES,
+    GOLDEN,
+    ROOT,
+    Case,
+    differences,
+    optimizer_digest,
+    portable,
+    sample_digest,
+    training_log,
+)
+
+from fugato.paths import data_dir
+
+
+def _skip_without_data(case: Case) -> None:
+    if case.needs and not ((data_dir(required=False) or Path("/nonexistent")) / case.needs).is_dir():
+        pytest.skip(f"shared data {case.needs}/ not found (set FUGATO_DATA)")
+
+
+@pytest.fixture()
+def one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """One CPU thread everywhere and the repository as working folder (the cases' corpora are
+    relative folders)."""
+    from threadpoolctl import threadpool_limits
+
+    monkeypatch.chdir(ROOT)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _golden(case: Case) -> dict[str, Any]:
+    return json.loads((GOLDEN / f"{case.kind}.json").read_text())
+
+
+def _tree_differences(expected: Any, actual: Any, path: str = "") -> list[str]:
+    """Where two checkpoint trees (dicts, lists, tensors, arrays, numbers) differ, exactly."""
+    if isinstance(expected, torch.Tensor | np.ndarray):
+        same = (type(actual) is type(expected) and tuple(actual.shape) == tuple(expected.shape)
+                and bool((torch.as_tensor(actual) == torch.as_tensor(expected)).all()
+                         or torch.equal(torch.as_tensor(actual).nan_to_num(),
+                                        torch.as_tensor(expected).nan_to_num())))
+        return [] if same else [f"{path}: tensors differ"]
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        if set(expected) != set(actual):
+            return [f"{path}: keys {sorted(map(str, actual))}, expected "
+                    f"{sorted(map(str, expected))}"]
+        return [d for k in expected for d in _tree_differences(expected[k], actual[k],
+                                                               f"{path}/{k}")]
+    if isinstance(expected, list | tuple) and isinstance(actual, list | tuple):
+        if len(expected) != len(actual):
+            return [f"{path}: length {len(actual)}, expected {len(expected)}"]
+        return [d for i, (e, a) in enumerate(zip(expected, actual, strict=True))
+                for d in _tree_differences(e, a, f"{path}[{i}]")]
+    return differences(portable(expected), portable(actual), path)
+
+
+def _saved_state(payload: dict[str, Any]) -> Any:
+    """A checkpoint's non-weight state, under the name it was saved by."""
+    for name in ("task_state", "model_state"):
+        if name in payload:
+            return payload[name]
+    return None
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.kind for c in CASES])
+def test_training_reproduces_the_golden_run(case: Case, tmp_path: Path, one_thread: None) -> None:
+    from fugato.config import load_config
+    from fugato.models import get_model
+    from fugato.train import Trainer
+    from fugato.train.checkpoint import load_checkpoint
+
+    _skip_without_data(case)
+    config = load_config(case.config_path(), list(case.overrides))
+    Trainer(get_model(config.model)(config), tmp_path / "run", quiet=True).fit()
+    assert differences(_golden(case)["train"], portable(training_log(tmp_path / "run"))) == []
+    fresh = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    kept = load_checkpoint(FIXTURES / case.kind / "checkpoints" / "last.pt")
+    assert fresh["step"] == kept["step"]
+    assert _tree_differences(kept["nets"], fresh["nets"], "nets") == []
+    assert differences(_golden(case)["optimizers"], optimizer_digest(fresh["optimizers"])) == []
+    assert _tree_differences(_saved_state(kept), _saved_state(fresh), "state") == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.kind for c in CASES])
+def test_pre_redesign_checkpoint_samples_and_evaluates(case: Case, tmp_path: Path,
+                                                       one_thread: None) -> None:
+    from fugato.cli import main
+    from fugato.train import load_run
+
+    _skip_without_data(case)
+    run = tmp_path / case.kind
+    shutil.copytree(FIXTURES / case.kind, run)
+    golden = _golden(case)
+    loaded = load_run(run, device="cpu")
+    if case.sample is not None:
+        samples = sample_digest(loaded.sample(2, seed=0, **case.sample))
+        assert differences(golden["sample"], portable(samples)) == []
+    assert main(["eval", str(run), "--quiet", "--device", "cpu"]) == 0
+    results = json.loads((run / "eval.json").read_text())
+    assert differences(golden["eval"], portable(results)) == []
