@@ -38,7 +38,8 @@ from fugato.paths import data_dir
 
 
 def _skip_without_data(case: Case) -> None:
-    if case.needs and not ((data_dir(required=False) or Path("/nonexistent")) / case.needs).is_dir():
+    shared = data_dir(required=False) or Path("/nonexistent")
+    if case.needs and not (shared / case.needs).is_dir():
         pytest.skip(f"shared data {case.needs}/ not found (set FUGATO_DATA)")
 
 
