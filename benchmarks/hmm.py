@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from timing import best_of
 
-from fugato.models.bases import GaussianHMM
+from fugato.distributions.bases import GaussianHMM
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 A config file names a model and holds four tables:
 
-    model = "melody_lm"
+    model = "melody-lm"
     [data]   # the model's DataConfig
     [net]    # the model's NetConfig
     [train]  # TrainConfig, shared by every model
@@ -148,7 +148,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, dict[str, Any]]:
 
 def build_config(raw: dict[str, Any], overrides: list[str] | None = None) -> ExperimentConfig:
     """Typed config from a TOML dict plus `--set` overrides, using the model's dataclasses."""
-    from fugato.models import get_model
+    from fugato.registry import canonical, get_model
 
     raw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
     for section, values in parse_overrides(overrides or []).items():
@@ -165,7 +165,7 @@ def build_config(raw: dict[str, Any], overrides: list[str] | None = None) -> Exp
             f"unknown config section {extra[0]!r} (known: {', '.join(sorted(known))})"
         )
     return ExperimentConfig(
-        model=raw["model"],
+        model=canonical(raw["model"]),
         data=from_dict(model_cls.DataConfig, raw.get("data", {}), "data"),
         net=from_dict(model_cls.NetConfig, raw.get("net", {}), "net"),
         train=from_dict(TrainConfig, raw.get("train", {}), "train"),

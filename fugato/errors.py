@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 
+def one_line(error: BaseException) -> str:
+    """An exception as one short line: 'TypeName: first line of the message'."""
+    text = str(error).strip().splitlines()
+    message = text[0][:200] if text else ""
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
 class FugatoError(Exception):
     """A problem with the user's input (file, corpus name, option), not a bug in fugato."""
 

@@ -139,7 +139,7 @@ def test_training_lowers_the_loss_and_writes_a_run(trained_run: Path) -> None:
     assert any(r["split"] == "valid" and r["gamma"] == 1.0 for r in records)
     checkpoint = load_checkpoint(trained_run / "checkpoints" / "last.pt")
     assert checkpoint["step"] == 60
-    assert checkpoint["task_state"]["encoding"]["type"] == "measure"
+    assert checkpoint["saved_state"]["encoding"]["type"] == "measure"
 
 
 def test_reloaded_run_samples_one_bar_melodies(trained_run: Path, tmp_path: Path) -> None:
@@ -188,7 +188,7 @@ def test_traverse_writes_midi_and_a_png(trained_run: Path, folk_folder: Path,
 
 def test_interpolate_runs_from_a_to_b(trained_run: Path, folk_folder: Path,
                                       tmp_path: Path) -> None:
-    from fugato.models.arvae import input_bar
+    from fugato.models.arvae.task import input_bar
 
     a, b = folk_folder / "tune00.mid", folk_folder / "tune01.mid"
     done = fugato("arvae", "interpolate", str(trained_run), str(a), str(b), "--steps", "4",

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from fugato.models.bases import GaussianHMM, GaussianMixture
+from fugato.distributions.bases import GaussianHMM, GaussianMixture
 
 
 def random_hmm(states: int = 4, dim: int = 3, seed: int = 0, sticky: float = 0.0,
@@ -171,7 +171,7 @@ def test_full_log_likelihood_matches_hmmlearn_and_chunking(monkeypatch: pytest.M
         padded[i, : len(s)] = s
     torch.testing.assert_close(hmm.log_likelihood(padded, torch.tensor([17, 60, 1])), ours)
     # Frames go through in chunks sized by memory: 7 frames a chunk gives the same numbers.
-    import fugato.models.bases as bases
+    import fugato.distributions.bases as bases
 
     monkeypatch.setattr(bases, "_CHUNK_ELEMENTS", 7 * hmm.n_states * hmm.dim)
     torch.testing.assert_close(hmm.log_likelihood(seqs), ours)

@@ -43,7 +43,7 @@ def test_unknown_model_and_section() -> None:
     with pytest.raises(FugatoError, match="unknown model"):
         build_config({"model": "nope"})
     with pytest.raises(FugatoError, match="unknown config section"):
-        build_config({"model": "melody_lm", "trian": {}})
+        build_config({"model": "melody-lm", "trian": {}})
 
 
 def test_parse_overrides_takes_bare_words_as_strings() -> None:

@@ -9,13 +9,12 @@ import soundfile
 from fugato.audio.features import BEAT, music_features
 from fugato.errors import FugatoError
 from fugato.motion import axis_angle_to_matrix, forward_kinematics, load_tang, rotation_6d_to_matrix
-from fugato.motion.dataset import (
+from fugato.motion.dataset import DanceDataset, dance_split
+from fugato.motion.representation import (
     DANCE_DIM,
     DANCE_ROT6D,
     DANCE_TRANS,
-    DanceDataset,
     dance_positions,
-    dance_split,
     heading,
     turn,
 )

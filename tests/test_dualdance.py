@@ -11,7 +11,7 @@ import torch
 
 from fugato.config import load_config
 from fugato.errors import FugatoError
-from fugato.models.dualdance import (
+from fugato.models.dualdance.task import (
     DualDance,
     chord_index,
     chord_indices,
@@ -305,7 +305,7 @@ def test_choreograph_writes_a_bvh_and_compose_a_midi(tiny_run: Path, tmp_path: P
 
     from fugato.cli import main
     from fugato.motion.bvh import read_bvh
-    from fugato.motion.dataset import dance_positions
+    from fugato.motion.representation import dance_positions
     from fugato.motion.skeleton import bone_lengths, rest_positions
 
     out = tmp_path / "out"

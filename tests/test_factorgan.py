@@ -12,7 +12,7 @@ from torch import nn
 from fugato.config import build_config
 from fugato.metrics.dependency import class_pair_frequencies, dependency_error
 from fugato.metrics.fid import fid
-from fugato.models.factorgan import (
+from fugato.models.factorgan.digits import (
     FactorDiscriminators,
     FactorGAN,
     combine_logits,

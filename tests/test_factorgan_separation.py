@@ -14,8 +14,8 @@ from fugato.audio.stft import BINS, apply_mask, istft, stft
 from fugato.audio.wav import read_wav, write_audio
 from fugato.config import build_config
 from fugato.metrics.separation import bss_eval_sources
-from fugato.models.factorgan import FactorDiscriminators
-from fugato.models.factorgan_separation import (
+from fugato.models.factorgan.digits import FactorDiscriminators
+from fugato.models.factorgan.separation import (
     FRAMES,
     SOURCE_PARTS,
     SpectrogramDiscriminator,
@@ -121,7 +121,7 @@ def tiny() -> dict:
 def test_tiny_run_trains_evaluates_and_separates(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture) -> None:
     from fugato.cli import main
-    from fugato.models.factorgan_separation import FactorGANSeparation
+    from fugato.models.factorgan.separation import FactorGANSeparation
     from fugato.train import Trainer
 
     run = tmp_path / "run"

@@ -12,7 +12,7 @@ import torch
 
 from fugato.config import load_config
 from fugato.losses.wasserstein import balance_penalty, critic_loss, ordering_penalty
-from fugato.models.fusiongan import FusionGAN, folder_name, random_windows
+from fugato.models.fusiongan.task import FusionGAN, folder_name, random_windows
 from fugato.music.encodings import EventEncoding
 from fugato.paths import data_dir
 

@@ -30,7 +30,7 @@ def tiny(base: str = "gmm", decoder: str = "mlp", method: str = "iml", **net: ob
 
 
 def train(raw: dict, folder: Path) -> None:
-    from fugato.models import get_model
+    from fugato.registry import get_model
 
     config = build_config(raw)
     Trainer(get_model("iml")(config), folder, quiet=True).fit()
@@ -82,13 +82,13 @@ def test_baselines_train_and_sample_with_the_iml_decoder(tmp_path: Path, method:
 
 
 def build_iml_decoder() -> torch.nn.Module:
-    from fugato.models.iml import IML
+    from fugato.models.iml.task import IML
 
     return IML(build_config(tiny())).build_nets()["decoder"]
 
 
 def test_each_adversarial_update_moves_only_its_own_net() -> None:
-    from fugato.models.iml import IML
+    from fugato.models.iml.task import IML
 
     for method in ("gan", "wgan"):
         task = IML(build_config(tiny(method=method)))
@@ -154,7 +154,7 @@ def test_sweep_trains_sub_runs_and_scores_every_model_and_k(tmp_path: Path) -> N
 
 
 def test_seeds_report_lays_out_mean_and_sd_per_model_and_k() -> None:
-    from fugato.models.iml import IML
+    from fugato.models.iml.task import IML
 
     summary = {"kde/IML/20": [150.0, 2.0], "kde/IML/60": [140.0, 1.0], "kde/VAE/20": [120.0, 3.0],
                "kde_iml": [150.0, 2.0], "test_loglik": [-80.0, 4.0]}

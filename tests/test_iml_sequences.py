@@ -21,10 +21,10 @@ from fugato.audio.frames import (
     window_sum,
 )
 from fugato.audio.wav import write_audio
+from fugato.distributions.bases import GaussianHMM
 from fugato.metrics.mgeval import BAR_TRANSITION_FEATURES, bar_transition_evaluation
 from fugato.metrics.separation import snr_db
-from fugato.models.bases import GaussianHMM
-from fugato.models.iml_sequences import SequenceBases
+from fugato.models.iml.sequences import SequenceBases
 from fugato.music.encodings.measure import MeasureEncoding
 from fugato.music.io import write_midi
 from fugato.music.melody import TPQ, Melody, TimeSignature

@@ -49,7 +49,7 @@ def test_training_writes_a_complete_run(trained_run: Path) -> None:
     assert any(r["split"] == "valid" for r in records)
     checkpoint = load_checkpoint(trained_run / "checkpoints" / "last.pt")
     assert checkpoint["step"] == 40
-    assert checkpoint["task_state"]["encoding"]["type"] == "event"
+    assert checkpoint["saved_state"]["encoding"]["type"] == "event"
     assert checkpoint["config"]["data"]["corpus"] == "essen:ireland"
 
 

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from fugato.errors import BadInputError, FugatoError
 from fugato.music.melody import Melody
 
 if TYPE_CHECKING:
-    from music21 import stream
+    pass
 
 STEMS = ("vocals", "accompaniment")
 RENDER_VERSION = 1
@@ -61,29 +61,22 @@ class StemSpec:
 
 def chorale_files() -> list[Path]:
     """The chorale files of music21's corpus (`bwv*.mxl/.xml/.krn`), sorted by name."""
-    from fugato.music.corpora import _bach_spec
+    from fugato.music.corpora import bach_chorale_files
 
-    return list(_bach_spec().files)
+    return bach_chorale_files()
 
 
 def chorale_voices(path: str | os.PathLike[str]) -> list[Melody]:
     """The four voices of a chorale file, soprano first; `BadInputError` unless it has
     exactly four parts."""
-    from music21 import converter
-
-    from fugato.music.io import _quiet, melody_from_music21
+    from fugato.music.corpora import four_part_score
+    from fugato.music.io import melody_from_music21, quiet
 
     path = Path(path)
-    with _quiet():
-        try:
-            score = cast("stream.Score", converter.parse(path, forceSource=True))
-        except Exception as error:  # music21 raises many types for unreadable scores
-            raise BadInputError(path, f"unreadable ({type(error).__name__})") from None
-        parts = list(score.parts)
-        if len(parts) != 4:
-            raise BadInputError(path, f"{len(parts)} parts, not a 4-part chorale")
+    with quiet():
+        score = four_part_score(path)
         return [melody_from_music21(part, f"bach/{path.name}#{i}")
-                for i, part in enumerate(parts)]
+                for i, part in enumerate(score.parts)]
 
 
 def render_stems(voices: Sequence[Melody], spec: StemSpec = StemSpec()) -> np.ndarray:

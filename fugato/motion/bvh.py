@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from fugato.atomic import write_text
-from fugato.errors import BadInputError, FugatoError
+from fugato.errors import BadInputError, FugatoError, one_line
 from fugato.motion.data import Motion
 from fugato.motion.rotations import euler_to_matrix, matrix_to_axis_angle, matrix_to_euler_zxy
 from fugato.motion.skeleton import SMPL_JOINT_NAMES, SMPL_OFFSETS, SMPL_PARENTS
-from fugato.music.io import _one_line
 
 _ROOT_CHANNELS = ("Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation", "Yrotation")
 _JOINT_CHANNELS = ("Zrotation", "Xrotation", "Yrotation")
@@ -141,7 +140,7 @@ def read_bvh(path: str | Path) -> BvhData:
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as error:
-        raise BadInputError(path, f"cannot read the file ({_one_line(error)})") from None
+        raise BadInputError(path, f"cannot read the file ({one_line(error)})") from None
     head, sep, tail = text.partition("MOTION")
     if not sep or "HIERARCHY" not in head:
         raise BadInputError(path, "not a BVH file (no HIERARCHY and MOTION sections)")
@@ -198,7 +197,7 @@ def read_bvh(path: str | Path) -> BvhData:
         table = np.loadtxt(io.StringIO("\n".join(rows)), ndmin=2) if rows else \
             np.zeros((0, n_channels))
     except (ValueError, IndexError, StopIteration) as error:
-        raise BadInputError(path, f"malformed BVH ({_one_line(error)})") from None
+        raise BadInputError(path, f"malformed BVH ({one_line(error)})") from None
     if len(table) != frames or table.shape[1] != n_channels:
         raise BadInputError(path, f"motion table is {table.shape}, the header says "
                                   f"{frames} frames of {n_channels} channels")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fugato.errors import BadInputError
+from fugato.errors import BadInputError, one_line
 from fugato.motion.rotations import (
     axis_angle_to_matrix,
     axis_angle_to_quaternion,
@@ -34,7 +34,6 @@ from fugato.motion.rotations import (
     quaternion_to_axis_angle,
 )
 from fugato.motion.skeleton import N_JOINTS, forward_kinematics
-from fugato.music.io import _one_line
 
 AISTPP_FPS = 60.0
 
@@ -204,7 +203,7 @@ def load_tang(path: str | Path) -> Motion:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise BadInputError(path, f"not a readable .npz file ({_one_line(error)})") from None
+        raise BadInputError(path, f"not a readable .npz file ({one_line(error)})") from None
     poses = _array(arrays, "smpl_poses", path)
     trans = _array(arrays, "smpl_trans", path)
     _checked(poses, trans, path)

@@ -42,8 +42,8 @@ first two columns of its local rotation matrix as `fugato.motion.rotations` orde
   model that must carry it through 75 frames of its own output loses it (measured: the root
   orientation of free-running dances was 0.9 rad off by frame 10 and 1.5 rad by frame 50).
 
-`decode_dance` and `dance_positions` turn such an array back into rotation matrices and joint
-positions.
+`fugato.motion.representation` holds the frame's layout and turns it back into rotation
+matrices and joint positions.
 """
 
 from __future__ import annotations
@@ -68,12 +68,15 @@ from fugato import paths
 from fugato.atomic import atomic_path
 from fugato.errors import BadInputError, FugatoError
 from fugato.motion.data import load_tang, split_valid
-from fugato.motion.rotations import (
-    axis_angle_to_matrix,
-    matrix_to_rotation_6d,
-    rotation_6d_to_matrix,
+from fugato.motion.representation import (
+    DANCE_DIM,
+    DANCE_ROT6D,
+    FPS,
+    encode_dance,
+    heading,
+    turn,
 )
-from fugato.motion.skeleton import N_JOINTS, forward_kinematics
+from fugato.motion.skeleton import forward_kinematics
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +86,10 @@ FORMAT_VERSION = 1
 FOLDER_NAME = "dance_tang2018"
 """The Tang 2018 set's folder inside the shared data folder (`paths.data_dir()`)."""
 
-FPS = 25
 WINDOW = 75
 """Frames per window in the paper (3 s at 25 fps)."""
 
 N_MUSIC = 53
-DANCE_DIM = 6 * N_JOINTS + 3  # 147
-DANCE_ROT6D = slice(0, 6 * N_JOINTS)
-DANCE_TRANS = slice(6 * N_JOINTS, DANCE_DIM)
 FOOT_JOINTS = (7, 8, 10, 11)
 """Ankles and toes: the joints whose lowest point per frame estimates the floor height."""
 
@@ -207,8 +206,8 @@ class DanceRecord:
     @functools.cached_property
     def rotation_6d(self) -> np.ndarray:
         """(n, 144) float32 6D rotations of the kept frames (computed once, then kept)."""
-        six = matrix_to_rotation_6d(axis_angle_to_matrix(self.poses))
-        return six.reshape(len(self), 6 * N_JOINTS).astype(np.float32)
+        return encode_dance(self.poses, np.zeros((len(self), 3)))[:, DANCE_ROT6D].astype(
+            np.float32)
 
     def encode(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rows `index` (N, L) of the kept frames, each row one contiguous run within a
@@ -317,45 +316,6 @@ class DanceSegment:
     start: int
     music: np.ndarray
     dance: np.ndarray
-
-
-def decode_dance(dance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(..., 147) dance features -> local rotation matrices (..., 24, 3, 3) float64 (6D by
-    Gram-Schmidt) and root translation (..., 3) as stored (normalised per window)."""
-    d = np.asarray(dance)
-    if d.shape[-1] != DANCE_DIM:
-        raise ValueError(f"dance of shape {d.shape}: expected (..., {DANCE_DIM})")
-    six = d[..., DANCE_ROT6D].reshape(*d.shape[:-1], N_JOINTS, 6)
-    return rotation_6d_to_matrix(six), d[..., DANCE_TRANS].astype(np.float64)
-
-
-def heading(dance: np.ndarray) -> np.ndarray:
-    """(..., 147) dance frames -> (...) heading in radians: the angle about the vertical (y)
-    axis of the root's z axis (the body's front) projected on the floor, 0 facing +z."""
-    root = rotation_6d_to_matrix(np.asarray(dance)[..., :6])
-    front = root[..., :, 2]
-    return np.arctan2(front[..., 0], front[..., 2])
-
-
-def turn(dance: np.ndarray, angle: np.ndarray | float) -> np.ndarray:
-    """Dance frames (..., 147) turned by `angle` (radians, broadcast over the leading axes)
-    about the vertical axis through x = z = 0: the root's orientation and its floor-plane
-    translation rotate, the joints' local rotations and the height do not. The 6D columns
-    rotate as vectors, since R_y R keeps the first two columns' linear relation."""
-    d = np.array(dance, dtype=np.result_type(dance, np.float32))
-    c, s = np.cos(angle), np.sin(angle)
-    for x, z in ((0, 2), (3, 5), (DANCE_TRANS.start, DANCE_TRANS.start + 2)):
-        vx, vz = d[..., x].copy(), d[..., z].copy()
-        d[..., x] = c * vx + s * vz
-        d[..., z] = c * vz - s * vx
-    return d
-
-
-def dance_positions(dance: np.ndarray) -> np.ndarray:
-    """(..., 147) dance features -> (..., 24, 3) joint positions in metres (mean-shape
-    skeleton, floor at y = 0, each window starting at x = z = 0 for its pelvis)."""
-    rotations, trans = decode_dance(dance)
-    return forward_kinematics(rotations, trans)
 
 
 # -- the dataset ----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import numpy as np
 
 from fugato.atomic import atomic_path
 from fugato.motion.skeleton import SMPL_JOINT_NAMES, SMPL_PARENTS
-from fugato.report import pyplot, save_figure
+from fugato.plot import pyplot, save_figure
 
 _VIEWS = {"front": (0, 1), "side": (2, 1), "top": (0, 2)}
 

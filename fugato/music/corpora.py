@@ -190,17 +190,26 @@ def _run_chunk(tasks: Sequence[_Task]) -> list[Outcome]:
     return [outcome for task in tasks for outcome in _run_task(task)]
 
 
-def _parse_chorale(path: Path, source: str) -> Melody:
+def four_part_score(path: str | os.PathLike[str], source: str | None = None) -> stream.Score:
+    """A chorale file parsed by music21; `BadInputError` naming `source` (default: the path)
+    unless it is readable and has exactly four parts. Call it inside `io.quiet()`."""
     from music21 import converter
 
-    from fugato.music.io import _quiet, melody_from_music21
+    name = source or str(path)
+    try:
+        score = cast("stream.Score", converter.parse(Path(path), forceSource=True))
+    except Exception as error:  # music21 raises many types for unreadable scores
+        raise BadInputError(name, f"unreadable ({type(error).__name__})") from None
+    if len(score.parts) != 4:
+        raise BadInputError(name, f"{len(score.parts)} parts, not a 4-part chorale")
+    return score
 
-    with _quiet():
-        score = cast("stream.Score", converter.parse(path, forceSource=True))
-        n_parts = len(score.parts)
-        if n_parts != 4:
-            raise BadInputError(source, f"{n_parts} parts, not a 4-part chorale")
-        melody = melody_from_music21(score, source)
+
+def _parse_chorale(path: Path, source: str) -> Melody:
+    from fugato.music.io import melody_from_music21, quiet
+
+    with quiet():
+        melody = melody_from_music21(four_part_score(path, source), source)
     melody.metadata.update(voice="soprano", composer="J. S. Bach")
     return melody
 
@@ -307,10 +316,16 @@ def _abc_collection_spec(name: str, sub: str, genre: str, region: str | None = N
     return _Spec(name, root, files, make_tasks, {"region": region})
 
 
+def bach_chorale_files() -> list[Path]:
+    """The chorale files of music21's corpus (`bwv*.mxl/.xml/.krn`), sorted by name."""
+    root = _music21_corpus_dir("bach")
+    return sorted(p for p in root.iterdir()
+                  if p.suffix in (".mxl", ".xml", ".krn") and p.name.startswith("bwv"))
+
+
 def _bach_spec() -> _Spec:
     root = _music21_corpus_dir("bach")
-    files = sorted(p for p in root.iterdir()
-                   if p.suffix in (".mxl", ".xml", ".krn") and p.name.startswith("bwv"))
+    files = bach_chorale_files()
 
     def make_tasks() -> tuple[list[_Task], list[tuple[str, str]]]:
         meta = {"genre": "chorale", "collection": "bach"}

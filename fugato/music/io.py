@@ -23,7 +23,7 @@ from typing import Any, cast
 import numpy as np
 
 from fugato.atomic import atomic_path
-from fugato.errors import BadInputError
+from fugato.errors import BadInputError, one_line
 from fugato.music.melody import TPQ, Melody, TimeSignature, key_tonic, skyline, to_ticks
 
 ABC_EXTENSIONS = (".abc",)
@@ -39,15 +39,8 @@ _MINOR_BY_SHARPS = {-7: "ab", -6: "eb", -5: "bb", -4: "f", -3: "c", -2: "g", -1:
 
 
 # -- small helpers ------------------------------------------------------------------------------
-def _one_line(error: BaseException) -> str:
-    """An exception as one short line: 'TypeName: first line of the message'."""
-    text = str(error).strip().splitlines()
-    message = text[0][:200] if text else ""
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__
-
-
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet() -> Iterator[None]:
     """Silence music21's warnings: it writes them straight to stderr, which would tear
     progress bars apart; what matters about a tune ends up in its skip reason."""
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
@@ -355,7 +348,7 @@ def parse_abc_tune(tune: str, source: str) -> Melody:
     if "K" not in fields:
         raise BadInputError(source, "ABC tune has no K: (key) field")
     try:
-        with _quiet(), _plain_abc_translation():
+        with quiet(), _plain_abc_translation():
             handler = abcFormat.ABCHandler(abcVersion=(1, 3, 0))
             handler.process(tune)
             score = abcFormat.translate.abcToStreamScore(handler)
@@ -363,7 +356,7 @@ def parse_abc_tune(tune: str, source: str) -> Melody:
     except BadInputError:
         raise
     except Exception as error:  # music21 raises many kinds on malformed ABC
-        raise BadInputError(source, f"music21 cannot parse the tune: {_one_line(error)}"
+        raise BadInputError(source, f"music21 cannot parse the tune: {one_line(error)}"
                             ) from error
     if not melody.title and fields.get("T"):
         melody.title = fields["T"].split("\n")[0]
@@ -437,14 +430,14 @@ def _read_music21_file(path: Path) -> list[Melody]:
     if path.stat().st_size == 0:
         raise BadInputError(path, "empty file")
     try:
-        with _quiet():
+        with quiet():
             parsed = converter.parse(path, forceSource=True)
             scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
             return [melody_from_music21(score, path.name) for score in scores]
     except BadInputError as error:
         raise BadInputError(path, error.reason) from error
     except Exception as error:
-        raise BadInputError(path, f"music21 cannot read it: {_one_line(error)}") from error
+        raise BadInputError(path, f"music21 cannot read it: {one_line(error)}") from error
 
 
 # -- MIDI via symusic ---------------------------------------------------------------------------
@@ -465,7 +458,7 @@ def _read_midi(path: Path) -> list[Melody]:
         # tick-based (symusic's stubs type the factory's result as a generic placeholder)
         score = cast("symusic.core.ScoreTick", symusic.Score(str(path)))
     except Exception as error:  # symusic raises RuntimeError for malformed MIDI
-        raise BadInputError(path, f"not a readable MIDI file: {_one_line(error)}") from error
+        raise BadInputError(path, f"not a readable MIDI file: {one_line(error)}") from error
     tracks = [t for t in score.tracks if not t.is_drum and t.note_num() > 0]
     if not tracks:
         raise BadInputError(path, "no (non-drum) notes in the MIDI file")
@@ -521,7 +514,7 @@ def read_file(path: str | os.PathLike[str]) -> list[Melody]:
     except BadInputError:
         raise
     except (OSError, ValueError) as error:
-        raise BadInputError(path, _one_line(error)) from error
+        raise BadInputError(path, one_line(error)) from error
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -683,5 +676,5 @@ def write_musicxml(melody: Melody, path: str | os.PathLike[str], grid: int = 48)
         melody = quantized(melody, grid)
     score = melody_to_music21(melody)
     fmt = "mxl" if Path(path).suffix.lower() == ".mxl" else "musicxml"
-    with atomic_path(path) as tmp, _quiet():
+    with atomic_path(path) as tmp, quiet():
         score.write(fmt, fp=str(tmp))

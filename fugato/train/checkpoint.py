@@ -32,3 +32,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not isinstance(payload, dict) or "config" not in payload:
         raise FugatoError(f"{path}: not a fugato checkpoint")
     return payload
+
+
+def saved_state(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The task's saved state in a loaded checkpoint (`Task.saved_state()`); checkpoints
+    written before the redesign keep it as "task_state"."""
+    state = payload.get("saved_state", payload.get("task_state"))
+    return None if state is None else dict(state)

@@ -8,9 +8,11 @@ from typing import Any
 
 from fugato.config import build_config
 from fugato.errors import FugatoError
-from fugato.train.checkpoint import load_checkpoint
+from fugato.report import Evaluation
+from fugato.samples import Samples
+from fugato.train.checkpoint import load_checkpoint, saved_state
 from fugato.train.distributed import pick_device
-from fugato.train.task import Task
+from fugato.train.task import Evaluator, Sampler, Task
 
 
 class Run:
@@ -27,14 +29,14 @@ class Run:
 
     @classmethod
     def load(cls, path: str | Path, checkpoint: str = "last", device: str = "auto") -> Run:
-        from fugato.models import get_model
+        from fugato.registry import get_model
 
         path = Path(path)
         if not path.is_dir():
             raise FugatoError(f"{path}: run folder not found")
         payload = load_checkpoint(path / "checkpoints" / f"{checkpoint}.pt")
         config = build_config(payload["config"])
-        task = get_model(config.model)(config, state=payload.get("task_state"))
+        task = get_model(config.model)(config, saved_state(payload))
         task.device = pick_device(device)
         nets = task.build_nets()
         for name, net in nets.items():
@@ -50,11 +52,19 @@ class Run:
             return []
         return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
 
-    def sample(self, n: int, seed: int | None = None, **options: Any) -> Any:
-        sample = getattr(self.task, "sample", None)
-        if sample is None:
+    def sample(self, n: int, seed: int | None = None, generator: str | None = None,
+               **options: Any) -> Samples:
+        """`n` pieces of the task's kind (`fugato.samples`); `options` are the task's own
+        (e.g. `temperature`). Raises FugatoError for a task that does not sample."""
+        if not isinstance(self.task, Sampler):
             raise FugatoError(f"model {self.config.model!r} does not sample")
-        return sample(n, seed=seed, **options)
+        return self.task.sample(n, seed=seed, generator=generator, **options)
+
+    def evaluate(self, seed: int = 0) -> Evaluation:
+        """eval.json numbers and report.md text (not written; `fugato eval` writes them)."""
+        if not isinstance(self.task, Evaluator):
+            raise FugatoError(f"model {self.config.model!r} has no evaluation")
+        return self.task.evaluate(self, seed=seed)
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, model={self.config.model!r}, step={self.step})"

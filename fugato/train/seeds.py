@@ -75,6 +75,7 @@ def run_seeds(configs: Sequence[str | Path], seeds: Sequence[int], out: str | Pa
 
     Returns the comparison dict (`fugato.report.compare_runs`); raises FugatoError naming the
     runs that failed (the others are kept and compared next time)."""
+    from fugato.registry import seeds_tables
     from fugato.report import compare_runs
 
     out = Path(out)
@@ -107,4 +108,4 @@ def run_seeds(configs: Sequence[str | Path], seeds: Sequence[int], out: str | Pa
                 failed.append(problem)
     if failed:
         raise FugatoError(f"{len(failed)} of {len(todo)} runs failed: " + "; ".join(failed))
-    return compare_runs([run for _, _, run, _ in todo], out, metrics)
+    return compare_runs([run for _, _, run, _ in todo], out, metrics, tables=seeds_tables)

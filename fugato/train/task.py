@@ -1,20 +1,38 @@
-"""What a model gives the one trainer: its nets, optimizers, data and update steps.
+"""What a model gives the one trainer, and what else it can do, declared as types.
 
-A single-loss model declares one `Step`; a GAN declares several (say, two critic steps and one
-generator step), each with its own optimizer. The trainer runs them in order on every batch.
+`Task` is what the trainer runs: nets, optimizers, data and update steps. A single-loss model
+declares one `Step`; a GAN declares several (say, two critic steps and one generator step),
+each with its own optimizer. The trainer runs them in order on every batch.
+
+What a trained task offers besides is declared by the abstract classes it derives from, and the
+command line, `Run` and the studio use these and nothing else:
+
+- `Sampler`: `sample(n, seed, generator)` draws new pieces, one documented type per kind of
+  output (`fugato.samples`: a list of `Melody`, `Images`, `Dances` or `Audio`);
+- `Evaluator`: `evaluate(run, seed)` gives an `Evaluation` (eval.json numbers, report.md);
+- `SeedsReport`: `seeds_report(group, summary, runs)`, the system's tables over seeds;
+- `BarCodec`: one-bar melodies to latent codes and back (AR-VAE, IML melodies).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
 from fugato.config import ExperimentConfig
+from fugato.report import Evaluation
+from fugato.samples import Samples
+
+if TYPE_CHECKING:
+    from fugato.music.melody import Melody
+    from fugato.train.run import Run
 
 Batch = tuple[torch.Tensor, ...]
 Nets = dict[str, nn.Module]
@@ -71,8 +89,8 @@ class Task:
     NetConfig: ClassVar[type]
     SampleConfig: ClassVar[type]
 
-    def __init__(self, config: ExperimentConfig, state: dict[str, Any] | None = None) -> None:
-        """`state` is what `state_dict()` returned when the checkpoint was written (e.g. the
+    def __init__(self, config: ExperimentConfig, saved: dict[str, Any] | None = None) -> None:
+        """`saved` is what `saved_state()` returned when the checkpoint was written (e.g. the
         encoding), so a run can be rebuilt without its corpus."""
         self.config = config
         self.device = torch.device("cpu")
@@ -121,17 +139,83 @@ class Task:
     def on_train_end(self, nets: Nets, train: TensorData) -> None:
         """Called once when training ends (at `max_steps` or when `max_minutes` is spent), before
         the last checkpoint is written: a second, non-gradient stage (e.g. fitting IML's base
-        distribution on latent codes) goes here and keeps its result in `state_dict()`.
+        distribution on latent codes) goes here and keeps its result in `saved_state()`.
         Default: nothing."""
 
     @staticmethod
-    def restore_encoding(state: dict[str, Any] | None, build: Callable[[], Any]) -> Any:
-        """The encoding a checkpoint's `state` embeds (so a loaded run decodes exactly as it
-        was trained), else a new one from `build()`; models return it in `state_dict()`."""
+    def restore_encoding(saved: dict[str, Any] | None, build: Callable[[], Any]) -> Any:
+        """The encoding a checkpoint's saved state embeds (so a loaded run decodes exactly as
+        it was trained), else a new one from `build()`; models return it in `saved_state()`."""
         from fugato.music.encodings import encoding_from_dict
 
-        return encoding_from_dict(state["encoding"]) if state and "encoding" in state else build()
+        return encoding_from_dict(saved["encoding"]) if saved and "encoding" in saved else build()
 
-    def state_dict(self) -> dict[str, Any]:
-        """JSON-safe facts a checkpoint must embed besides weights (encoding, vocab, ...)."""
+    def saved_state(self) -> dict[str, Any]:
+        """JSON-safe facts a checkpoint must embed besides weights (encoding, vocab, ...);
+        given back to `__init__` as `saved` when the run is loaded. (Not `state_dict`: that
+        is `nn.Module`'s name for weights.)"""
         return {}
+
+
+# -- what a trained task can do besides ------------------------------------------------------------
+class Sampler(ABC):
+    """A task that draws new pieces.
+
+    `sample` returns the one type of its kind of output (`fugato.samples`): a list of `Melody`,
+    `Images` (N, H, W) in [0, 1], `Dances` (N, T, 147) or `Audio` (N, S). `generators` names
+    what `generator` may choose (the first is the default; empty: the task has one).
+    """
+
+    generators: tuple[str, ...] = ()
+
+    @abstractmethod
+    def sample(self, n: int, seed: int | None = None, generator: str | None = None) -> Samples:
+        """`n` pieces drawn with `seed` (None: 0) from `generator` (None: the default)."""
+
+    def pick_generator(self, generator: str | None) -> str | None:
+        """`generator` checked against `generators` (None: the first, or None for a task
+        with one); raises FugatoError naming the choices."""
+        from fugato.errors import FugatoError
+
+        if generator is None:
+            return self.generators[0] if self.generators else None
+        if generator not in self.generators:
+            choices = ", ".join(self.generators) or "none: this model has one"
+            raise FugatoError(f"unknown generator {generator!r} (choose: {choices})")
+        return generator
+
+
+class Evaluator(ABC):
+    """A task that measures a trained run of itself."""
+
+    @abstractmethod
+    def evaluate(self, run: Run, seed: int = 0) -> Evaluation:
+        """eval.json numbers and report.md text of `run` (plots go to `run.path / "plots"`)."""
+
+
+class SeedsReport(ABC):
+    """A task with tables of its own over seeds (its paper's layout) in `fugato compare`."""
+
+    @staticmethod
+    @abstractmethod
+    def seeds_report(group: str, summary: Mapping[str, Sequence[float]], runs: int) -> str:
+        """Markdown tables of `group` from `compare_runs`' summary ({eval.json path: [mean,
+        sd]}) of `runs` runs; "" when the summary holds none of its numbers."""
+
+
+class BarCodec(ABC):
+    """One-bar melodies (4/4 bars in `MeasureEncoding`, 24 tokens) to latent codes and back."""
+
+    @abstractmethod
+    def encode(self, bars: Any) -> np.ndarray:
+        """Bars (N, 24) int -> encoder means (N, z)."""
+
+    @abstractmethod
+    def decode(self, codes: Any, temperature: float | None = None, seed: int | None = None
+               ) -> np.ndarray:
+        """Codes (N, z) -> free-running decoded bars (N, 24) int64; `temperature` None: the
+        config's, 0: argmax."""
+
+    @abstractmethod
+    def to_melody(self, bars: np.ndarray, title: str) -> Melody:
+        """Bars (n, 24) -> one 4/4 `Melody` of n bars at the sampling tempo."""

@@ -302,7 +302,7 @@ class Trainer:
             return
         save_checkpoint(self.checkpoint_dir / name, {
             "config": self.config.to_dict(),
-            "task_state": self.task.state_dict(),
+            "saved_state": self.task.saved_state(),
             "nets": {k: v.state_dict() for k, v in nets.items()},
             "optimizers": {k: v.state_dict() for k, v in optimizers.items()},
             "step": step,

@@ -31,7 +31,7 @@ classifier trains in the same run, a step of its own on the training digits (as 
 genre classifier), so each run scores its settings in one feature space.
 
 The source-separation experiment (model "factorgan-separation", Bach chorales) lives beside
-this one in `fugato.models.factorgan_separation` and uses the same `FactorDiscriminators`.
+this one in `fugato.models.factorgan.separation` and uses the same `FactorDiscriminators`.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ from fugato.errors import FugatoError
 from fugato.nn.digit_classifier import DigitClassifier
 from fugato.nn.spectral import spectral_mlp
 from fugato.report import markdown_table
-from fugato.train.task import Batch, Nets, Step, Task, TensorData
+from fugato.samples import Images
+from fugato.train.task import Batch, Evaluator, Nets, Sampler, SeedsReport, Step, Task, TensorData
 
 VARIANTS = ("gan", "factorgan", "no-cp")
 VARIANT_NAMES = {"gan": "GAN", "factorgan": "FactorGAN", "no-cp": "FactorGAN-no-cp"}
@@ -270,7 +271,7 @@ class LockstepSettings:
         raise FugatoError(f"unknown {what} {key!r}: choose one of "
                           f"{', '.join(s.key for s in self.settings)}")
 
-    def state_dict(self) -> dict[str, Any]:
+    def saved_state(self) -> dict[str, Any]:
         return {"settings": [asdict(s) for s in self.settings]}
 
 
@@ -344,7 +345,7 @@ class Setting:
         return f"{self.variant}/{self.lam:g}/{self.paired or 'all'}"
 
 
-class FactorGAN(LockstepSettings, Task):
+class FactorGAN(LockstepSettings, Sampler, Evaluator, SeedsReport, Task):
     name = "factorgan"
     DataConfig = DataConfig
     NetConfig = NetConfig
@@ -505,11 +506,11 @@ class FactorGAN(LockstepSettings, Task):
         return torch.cat(out)
 
     def sample(self, n: int, seed: int | None = None, generator: str | None = None
-               ) -> torch.Tensor:
+               ) -> Images:
         """(n, 56, 28) stacked digit pairs in [0, 1] of the generator of setting `generator`
         ("variant/lambda/N", e.g. "factorgan/0.1/10"; default the first trained)."""
-        return self.generate(self._setting(generator), n, 0 if seed is None else seed
-                             ).reshape(n, 56, 28)
+        pixels = self.generate(self._setting(generator), n, 0 if seed is None else seed)
+        return Images(pixels.reshape(n, 56, 28).cpu().numpy())
 
     # -- evaluation ----------------------------------------------------------------------------
     def _classify(self, nets: Nets, batch: Batch, step: int
@@ -532,7 +533,7 @@ class FactorGAN(LockstepSettings, Task):
         real training pairs (the sampling floor) and sample grids."""
         from fugato.metrics.dependency import class_pair_frequencies, dependency_error
         from fugato.metrics.fid import fid
-        from fugato.report import plot_image_grid, plot_training_curves
+        from fugato.plot import plot_image_grid, plot_training_curves
 
         cfg: SampleConfig = self.config.sample
         data: DataConfig = self.config.data

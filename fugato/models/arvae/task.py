@@ -26,7 +26,7 @@ from fugato.music.encodings.measure import MeasureEncoding
 from fugato.music.melody import Melody, TimeSignature
 from fugato.nn.measure_vae import MeasureVAE
 from fugato.train.run import Run
-from fugato.train.task import Batch, Nets, Step, Task, TensorData
+from fugato.train.task import BarCodec, Batch, Evaluator, Nets, Sampler, Step, Task, TensorData
 
 
 @dataclass
@@ -76,7 +76,7 @@ class SampleConfig:
     traversal_range: float = 4.0
 
 
-class ARVAE(Task):
+class ARVAE(Sampler, Evaluator, BarCodec, Task):
     name = "arvae"
     DataConfig = DataConfig
     NetConfig = NetConfig
@@ -171,7 +171,7 @@ class ARVAE(Task):
         # the full gamma, so that validation losses compare across a warm-up
         return self._loss(nets, batch, None)[1]
 
-    def state_dict(self) -> dict[str, Any]:
+    def saved_state(self) -> dict[str, Any]:
         return {"encoding": self.encoding.to_dict()}
 
     # -- encoding, decoding, sampling ----------------------------------------------------------
@@ -205,9 +205,10 @@ class ARVAE(Task):
         return melody.replace(title=title, tempo=self.config.sample.tempo,
                               time_signatures=[TimeSignature(0, 4, 4)])
 
-    def sample(self, n: int, seed: int | None = None,
+    def sample(self, n: int, seed: int | None = None, generator: str | None = None,
                temperature: float | None = None) -> list[Melody]:
         """`n` one-bar melodies decoded from draws of the prior N(0, I)."""
+        self.pick_generator(generator)
         g = torch.Generator().manual_seed(0 if seed is None else seed)
         z = torch.randn(n, self.config.net.z_dim, generator=g)
         bars = self.decode(z, temperature, seed)
@@ -224,13 +225,8 @@ class ARVAE(Task):
     def evaluate(self, run: Run, seed: int = 0) -> tuple[dict[str, Any], str]:
         """Disentanglement, reconstruction and traversal metrics on unique held-out test bars:
         (eval.json dict, report markdown)."""
-        from fugato.report import (
-            markdown_table,
-            plot_heatmaps,
-            plot_lines,
-            plot_scatter_grid,
-            plot_training_curves,
-        )
+        from fugato.plot import plot_heatmaps, plot_lines, plot_scatter_grid, plot_training_curves
+        from fugato.report import markdown_table
 
         cfg: SampleConfig = self.config.sample
         names = list(self.config.data.attributes)
@@ -388,7 +384,7 @@ def write_bar_sequence(task: ARVAE, bars: np.ndarray, out: Path, stem: str,
     to end, and `out/{stem}.png` (piano rolls captioned by `labels`); returns the paths, the
     PNG last."""
     from fugato.music.io import write_midi
-    from fugato.report import plot_piano_rolls
+    from fugato.plot import plot_piano_rolls
 
     out.mkdir(parents=True, exist_ok=True)
     paths = []

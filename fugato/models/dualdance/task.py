@@ -71,12 +71,14 @@ from fugato.audio.features import BEAT, CHROMA, FPS, N_FEATURES, beat_frames
 from fugato.config import ExperimentConfig
 from fugato.errors import FugatoError
 from fugato.losses.gromov_wasserstein import gromov_wasserstein_loss
-from fugato.motion.dataset import DANCE_DIM, DANCE_ROT6D, DANCE_TRANS, WINDOW
+from fugato.motion.dataset import WINDOW
+from fugato.motion.representation import DANCE_DIM, DANCE_ROT6D, DANCE_TRANS, dance_to_motion
 from fugato.motion.rotations import geodesic_distance_torch, rotation_6d_to_matrix_torch
 from fugato.motion.skeleton import N_JOINTS
 from fugato.nn.transformer import Seq2Seq
+from fugato.samples import Dances
 from fugato.train.run import Run
-from fugato.train.task import Batch, Nets, Step, Task, TensorData
+from fugato.train.task import Batch, Evaluator, Nets, Sampler, Step, Task, TensorData
 
 MUSIC_OUT = slice(CHROMA.start, BEAT.stop)
 """The columns of the music features that `g_dm` writes: chroma (12) and beat (1)."""
@@ -245,7 +247,7 @@ def _bare(net: torch.nn.Module) -> Seq2Seq:
     return cast(Seq2Seq, getattr(net, "module", net))
 
 
-class DualDance(Task):
+class DualDance(Sampler, Evaluator, Task):
     name = "dualdance"
     DataConfig = DataConfig
     NetConfig = NetConfig
@@ -447,7 +449,7 @@ class DualDance(Task):
         b, more = self.loss_dance_to_music(nets, batch, fixed_seed=True)
         return {"loss": float(a + b), **logs, **more}
 
-    def state_dict(self) -> dict[str, Any]:
+    def saved_state(self) -> dict[str, Any]:
         return {} if self.start_pose is None else {"start_pose": self.start_pose.tolist()}
 
     # -- generation ------------------------------------------------------------------------------
@@ -478,7 +480,12 @@ class DualDance(Task):
         """Dance windows (N, T, 147) and chord indices (N,) -> (N, T, 13) chroma + beat."""
         return self._batched("g_dm", dance, chord_onehot(chords), seed)
 
-    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
+    def sample(self, n: int, seed: int | None = None, generator: str | None = None) -> Dances:
+        """`n` dances (`generate_samples`) as `Dances`."""
+        self.pick_generator(generator)
+        return Dances(self.generate_samples(n, seed))
+
+    def generate_samples(self, n: int, seed: int | None = None) -> np.ndarray:
         """Dances (n, T, 147) for the music of `n` validation windows (a seeded choice; with
         replacement when there are fewer), each from its window's true first pose. Turn them
         into joints with `fugato.motion.dataset.dance_positions`."""
@@ -490,21 +497,6 @@ class DualDance(Task):
         rng = np.random.default_rng(0 if seed is None else seed)
         pick = rng.choice(len(windows), n, replace=n > len(windows))
         return self.generate_dance(windows.music[pick], windows.dance[pick, 0], seed or 0)
-
-    def write_samples(self, dances: np.ndarray, out: Path) -> list[Path]:
-        """`fugato sample`: each dance (T, 147) of `sample` as `sample-000.bvh` + a PNG strip."""
-        from fugato.motion.bvh import write_bvh
-        from fugato.motion.dataset import dance_positions
-        from fugato.motion.plot import plot_stick_strip
-
-        out.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for i, dance in enumerate(dances):
-            path = out / f"sample-{i:03d}.bvh"
-            write_bvh(path, dance_to_motion(dance, path.stem))
-            plot_stick_strip(dance_positions(dance), path.with_suffix(".png"))
-            paths.append(path)
-        return paths
 
     # -- evaluation ------------------------------------------------------------------------------
     def evaluate(self, run: Run, seed: int = 0) -> tuple[dict[str, Any], str]:
@@ -518,11 +510,12 @@ class DualDance(Task):
             kinematic_beats,
             notes_accuracy,
         )
-        from fugato.motion.dataset import dance_positions
         from fugato.motion.plot import plot_stick_strip
+        from fugato.motion.representation import dance_positions
         from fugato.motion.skeleton import bone_lengths, rest_positions
         from fugato.music.chroma import beat_peaks
-        from fugato.report import markdown_table, plot_training_curves
+        from fugato.plot import plot_training_curves
+        from fugato.report import markdown_table
 
         cfg: SampleConfig = self.config.sample
         windows = self.windows("test")
@@ -654,7 +647,7 @@ def choreograph_features(task: DualDance, music: np.ndarray, start_pose: np.ndar
     window is turned back and moved to continue from there. The last window is padded with
     the song's last row when short."""
     from fugato.audio.features import pad_frames
-    from fugato.motion.dataset import heading, turn
+    from fugato.motion.representation import heading, turn
 
     window = task.config.data.window
     n = len(music)
@@ -681,16 +674,6 @@ def choreograph_features(task: DualDance, music: np.ndarray, start_pose: np.ndar
     return np.concatenate(frames)[:n]
 
 
-def dance_to_motion(dance: np.ndarray, name: str) -> Any:
-    """Dance frames (n, 147) -> a 25 fps `Motion` (axis-angle poses, translation)."""
-    from fugato.motion.data import Motion
-    from fugato.motion.dataset import decode_dance
-    from fugato.motion.rotations import matrix_to_axis_angle
-
-    rotations, trans = decode_dance(dance)
-    return Motion(matrix_to_axis_angle(rotations), trans, float(FPS), name=name)
-
-
 def choreograph(run: Run, music_path: str | Path, out: str | Path, seconds: float | None = None,
                 seed: int = 0) -> list[Path]:
     """Dance to a song: `out/<song>.bvh`, `<song>-dance.npy` (n, 147) frames, `<song>.gif`
@@ -698,8 +681,8 @@ def choreograph(run: Run, music_path: str | Path, out: str | Path, seconds: floa
     from fugato.atomic import atomic_path
     from fugato.audio.features import music_features
     from fugato.motion.bvh import write_bvh
-    from fugato.motion.dataset import dance_positions
     from fugato.motion.plot import plot_stick_strip, write_stick_gif
+    from fugato.motion.representation import dance_positions
 
     task = _dance_run(run)
     if task.start_pose is None:
@@ -762,7 +745,7 @@ def compose_frames(task: DualDance, dance: np.ndarray, chord: int, seed: int = 0
     padded by repeating the last frame); each window after the first starts from the chord of
     the previous window's composed last second. Each window is normalised as in training
     (starting at x = z = 0, facing +z)."""
-    from fugato.motion.dataset import heading, turn
+    from fugato.motion.representation import heading, turn
 
     window, frames = task.config.data.window, task.config.net.chord_frames
     n = len(dance)

@@ -15,8 +15,8 @@ the vocals estimate is m |X| and the accompaniment (1 - m) |X|, so the two alway
 mixture magnitude, and with the mixture's phase (`apply_mask`) to the mixture signal. The
 discriminators see log1p magnitudes of the two sources.
 
-Discriminators (the generic `FactorDiscriminators` of `fugato.models.factorgan`, unchanged; the
-sample is the flat vector [vocals | accompaniment], (B, 2 x 256 x 128), its two parts the two
+Discriminators (the generic `FactorDiscriminators` of `fugato.models.factorgan.digits`, unchanged;
+the sample is the flat vector [vocals | accompaniment], (B, 2 x 256 x 128), its two parts the two
 sources), as in the reference code (f90/FactorGAN `AudioSeparation.py`):
 
 - "gan": one joint discriminator on (vocals, accompaniment) of the N paired chorales; the
@@ -60,7 +60,7 @@ from torch import nn
 from fugato.audio.stft import BINS, SAMPLE_RATE
 from fugato.config import ExperimentConfig
 from fugato.errors import FugatoError
-from fugato.models.factorgan import (
+from fugato.models.factorgan.digits import (
     VARIANT_NAMES,
     VARIANTS,
     FactorDiscriminators,
@@ -69,7 +69,7 @@ from fugato.models.factorgan import (
     generator_loss,
 )
 from fugato.report import markdown_table
-from fugato.train.task import Batch, Nets, Task, TensorData
+from fugato.train.task import Batch, Evaluator, Nets, SeedsReport, Task, TensorData
 
 FRAMES = 128
 """STFT frames of one snippet: 128 x 256 samples = 1.49 s at 22.05 kHz."""
@@ -170,7 +170,7 @@ class Setting:
 
 
 # -- the task ------------------------------------------------------------------------------------
-class FactorGANSeparation(LockstepSettings, Task):
+class FactorGANSeparation(LockstepSettings, Evaluator, SeedsReport, Task):
     name = "factorgan-separation"
     DataConfig = DataConfig
     NetConfig = NetConfig
@@ -397,7 +397,7 @@ class FactorGANSeparation(LockstepSettings, Task):
         excerpts and training curves."""
         from fugato.audio.stft import apply_mask, stft
         from fugato.metrics.separation import bss_eval_sources
-        from fugato.report import plot_spectrograms, plot_training_curves
+        from fugato.plot import plot_spectrograms, plot_training_curves
 
         cfg: SampleConfig = self.config.sample
         data: DataConfig = self.config.data

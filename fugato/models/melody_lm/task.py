@@ -26,7 +26,7 @@ from fugato.music.encodings import EventEncoding
 from fugato.music.melody import PITCH_CLASS_NAMES, Melody, TimeSignature
 from fugato.nn.lstm import LSTMGenerator
 from fugato.train.run import Run
-from fugato.train.task import Batch, Nets, Step, Task, TensorData
+from fugato.train.task import Batch, Evaluator, Nets, Sampler, Step, Task, TensorData
 
 if TYPE_CHECKING:
     from fugato.music.corpora import Corpus
@@ -64,8 +64,8 @@ class SampleConfig:
     tempo: float = 100.0
 
 
-class MelodyLM(Task):
-    name = "melody_lm"
+class MelodyLM(Sampler, Evaluator, Task):
+    name = "melody-lm"
     DataConfig = DataConfig
     NetConfig = NetConfig
     SampleConfig = SampleConfig
@@ -111,13 +111,14 @@ class MelodyLM(Task):
     def steps(self) -> list[Step]:
         return [Step("main", self._nll)]
 
-    def state_dict(self) -> dict[str, Any]:
+    def saved_state(self) -> dict[str, Any]:
         return {"encoding": self.encoding.to_dict()}
 
     # -- sampling ------------------------------------------------------------------------------
-    def sample(self, n: int, seed: int | None = None, quarters: int | None = None,
-               temperature: float | None = None) -> list[Melody]:
+    def sample(self, n: int, seed: int | None = None, generator: str | None = None,
+               quarters: int | None = None, temperature: float | None = None) -> list[Melody]:
         """`n` melodies drawn from the model, each `quarters` long (default from the config)."""
+        self.pick_generator(generator)
         cfg: SampleConfig = self.config.sample
         length = (quarters or cfg.quarters) * self.encoding.steps_per_quarter
         generator = torch.Generator(device=self.device)
@@ -148,7 +149,8 @@ class MelodyLM(Task):
 
     def evaluate(self, run: Run, seed: int = 0) -> tuple[dict[str, Any], str]:
         """Perplexity and sample distributions against the test set: (eval.json dict, report)."""
-        from fugato.report import markdown_table, plot_distributions, plot_training_curves
+        from fugato.plot import plot_distributions, plot_training_curves
+        from fugato.report import markdown_table
 
         corpus = self.corpus()
         test, train = corpus.split("test"), corpus.split("train")

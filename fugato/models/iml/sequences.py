@@ -43,10 +43,12 @@ import torch
 from torch.nn import functional as F
 
 from fugato.config import ExperimentConfig
+from fugato.distributions.bases import COVARIANCES, GaussianHMM, GaussianMixture
 from fugato.errors import FugatoError
-from fugato.models.bases import COVARIANCES, GaussianHMM, GaussianMixture
+from fugato.music.melody import Melody
 from fugato.nn.measure_vae import MeasureVAE
-from fugato.train.task import Batch, Nets, Step, Task, TensorData
+from fugato.samples import Audio, write_samples
+from fugato.train.task import Batch, Evaluator, Nets, Sampler, Step, Task, TensorData
 
 if TYPE_CHECKING:
     from fugato.nn.conv_autoencoder import FrameAutoencoder
@@ -300,7 +302,7 @@ class BarAutoencoder(MeasureVAE):
         return self.decode_teacher(z, bars), mu, logvar, z
 
 
-class IMLMelody(_SequenceIML):
+class IMLMelody(Sampler, Evaluator, _SequenceIML):
     """IML with an HMM across the codes of consecutive bars (see the module docstring)."""
 
     name = "iml-melody"
@@ -372,7 +374,7 @@ class IMLMelody(_SequenceIML):
     def steps(self) -> list[Step]:
         return [Step("main", self._loss)]
 
-    def state_dict(self) -> dict[str, Any]:
+    def saved_state(self) -> dict[str, Any]:
         return {"encoding": self.encoding.to_dict(), **self.task_state()}
 
     # -- codes ---------------------------------------------------------------------------------
@@ -415,10 +417,13 @@ class IMLMelody(_SequenceIML):
         codes = self.bases.sample(base, n, length, torch.Generator().manual_seed(seed))
         return self.decode(codes.reshape(n * length, -1), seed).reshape(n, length, -1)
 
-    def sample(self, n: int, seed: int | None = None, generator: str | None = None) -> list[Any]:
+    generators = ("hmm", "gmm")
+
+    def sample(self, n: int, seed: int | None = None, generator: str | None = None
+               ) -> list[Melody]:
         """`n` melodies of `sample.bars` bars; `generator` picks the base ("hmm", default, or
         "gmm": bars drawn independently)."""
-        base = (generator or "hmm").lower()
+        base = str(self.pick_generator(generator and generator.lower()))
         bars = self.sample_bars(n, 0 if seed is None else seed, base)
         return [self.to_melody(b, f"fugato iml-melody {base} sample {i}")
                 for i, b in enumerate(bars)]
@@ -428,7 +433,8 @@ class IMLMelody(_SequenceIML):
         """Held-out log-likelihood of test bar-code sequences (HMM vs GMM), bar-to-bar and
         whole-piece melody features of decoded draws against 16-bar test excerpts."""
         from fugato.metrics.mgeval import bar_transition_evaluation, relative_evaluation
-        from fugato.report import markdown_table, plot_melody_rows, plot_training_curves
+        from fugato.plot import plot_melody_rows, plot_training_curves
+        from fugato.report import markdown_table
 
         cfg: MelodySampleConfig = self.config.sample
         test = self.bar_sequences("test")
@@ -578,7 +584,7 @@ class AudioSampleConfig:
     """Clips per base written by the evaluation."""
 
 
-class IMLAudio(_SequenceIML):
+class IMLAudio(Sampler, Evaluator, _SequenceIML):
     """IML with an HMM across the codes of consecutive audio frames (see the module
     docstring)."""
 
@@ -662,7 +668,7 @@ class IMLAudio(_SequenceIML):
     def steps(self) -> list[Step]:
         return [Step("main", self._loss)]
 
-    def state_dict(self) -> dict[str, Any]:
+    def saved_state(self) -> dict[str, Any]:
         return {"scale": self.scale, **self.task_state()}
 
     # -- codes and audio -----------------------------------------------------------------------
@@ -693,35 +699,24 @@ class IMLAudio(_SequenceIML):
         frames = frames.reshape(*lead, -1).astype(np.float64) * self.scale
         return overlap_add(frames, self.config.data.hop, length)
 
-    def sample(self, n: int, seed: int | None = None, generator: str | None = None
-               ) -> np.ndarray:
+    generators = ("hmm", "gmm")
+
+    def sample(self, n: int, seed: int | None = None, generator: str | None = None) -> Audio:
+        """`sample_clips` as `Audio` at `data.sample_rate`."""
+        return Audio(self.sample_clips(n, seed, generator), self.config.data.sample_rate)
+
+    def sample_clips(self, n: int, seed: int | None = None, generator: str | None = None
+                     ) -> np.ndarray:
         """(n, N) audio clips of `sample.seconds` at `data.sample_rate`: HMM code sequences
         (or i.i.d. GMM codes with `generator="gmm"`) decoded and overlap-added."""
         from fugato.audio.frames import n_frames
 
         data: AudioDataConfig = self.config.data
-        base = (generator or "hmm").lower()
+        base = str(self.pick_generator(generator and generator.lower()))
         length = int(round(self.config.sample.seconds * data.sample_rate))
         steps = n_frames(length, data.frame, data.hop)
         codes = self.bases.sample(base, n, steps, torch.Generator().manual_seed(seed or 0))
         return self.decode_audio(codes, length)
-
-    def write_samples(self, clips: np.ndarray, out: Path, prefix: str = "sample"
-                      ) -> list[Path]:
-        """`fugato sample`: each clip as `{prefix}-000.wav` plus one spectrogram PNG of all."""
-        from fugato.audio.wav import write_audio
-        from fugato.report import plot_spectrograms
-
-        sr = self.config.data.sample_rate
-        out.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for i, clip in enumerate(clips):
-            path = out / f"{prefix}-{i:03d}.wav"
-            write_audio(clip, path, sr)
-            paths.append(path)
-        png = out / f"{prefix}-spectrograms.png"
-        plot_spectrograms({p.name: c for p, c in zip(paths, clips, strict=True)}, png, sr)
-        return [*paths, png]
 
     # -- evaluation ----------------------------------------------------------------------------
     def evaluate(self, run: Any, seed: int = 0) -> tuple[dict[str, Any], str]:
@@ -730,7 +725,8 @@ class IMLAudio(_SequenceIML):
         import soundfile
 
         from fugato.metrics.separation import snr_db
-        from fugato.report import markdown_table, plot_spectrograms, plot_training_curves
+        from fugato.plot import plot_spectrograms, plot_training_curves
+        from fugato.report import markdown_table
 
         data: AudioDataConfig = self.config.data
         cfg: AudioSampleConfig = self.config.sample
@@ -748,10 +744,11 @@ class IMLAudio(_SequenceIML):
         diag = self.bases.diagonal_mixture_baseline(train_codes, test_codes, seed)
 
         samples = run.path / "samples"
-        clips = {b: self.sample(cfg.eval_samples, seed, b) for b in BASES}
+        clips = {b: self.sample_clips(cfg.eval_samples, seed, b) for b in BASES}
         wavs = {}
         for base, c in clips.items():
-            paths = [p for p in self.write_samples(c, samples, base) if p.suffix == ".wav"]
+            written = write_samples(Audio(c, self.config.data.sample_rate), samples, prefix=base)
+            paths = [p for p in written if p.suffix == ".wav"]
             # read back: the acceptance is that the files play
             wavs[base] = [{"file": str(p.relative_to(run.path)),
                            "seconds": soundfile.info(str(p)).duration,

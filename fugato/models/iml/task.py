@@ -36,9 +36,10 @@ import torch
 import torch.nn.functional as F
 
 from fugato.config import ExperimentConfig
+from fugato.distributions.bases import GaussianHMM, GaussianMixture
 from fugato.errors import FugatoError
-from fugato.models.bases import GaussianHMM, GaussianMixture
-from fugato.train.task import Batch, Nets, Step, Task, TensorData
+from fugato.samples import Images
+from fugato.train.task import Batch, Evaluator, Nets, Sampler, SeedsReport, Step, Task, TensorData
 
 PIXELS = 784
 METHODS = {"iml": "IML", "vae": "VAE", "gan": "GAN", "wgan": "WGAN"}
@@ -96,7 +97,7 @@ class SampleConfig:
     writes N(x; sample, 0.1 I)); scores are comparable only at the same width."""
 
 
-class IML(Task):
+class IML(Sampler, Evaluator, SeedsReport, Task):
     name = "iml"
     DataConfig = DataConfig
     NetConfig = NetConfig
@@ -294,7 +295,7 @@ class IML(Task):
         hmm.load_state_dict(params)
         return hmm
 
-    def state_dict(self) -> dict[str, Any]:
+    def saved_state(self) -> dict[str, Any]:
         out: dict[str, Any] = {"finished": self.finished}
         if isinstance(self.base, GaussianMixture):
             out["base"] = {"kind": "gmm", "params": self.base.state()}
@@ -342,10 +343,10 @@ class IML(Task):
     @staticmethod
     def is_finished(run_dir: Path) -> bool:
         """Whether the run folder holds a run that reached its end (`on_train_end` ran)."""
-        from fugato.train.checkpoint import load_checkpoint
+        from fugato.train.checkpoint import load_checkpoint, saved_state
 
         last = run_dir / "checkpoints" / "last.pt"
-        return last.is_file() and bool(load_checkpoint(last)["task_state"].get("finished"))
+        return last.is_file() and bool((saved_state(load_checkpoint(last)) or {}).get("finished"))
 
     def train_sweep(self, run_dir: Path) -> None:
         """Train (or resume) every sub-run of the sweep that has not finished, one after the
@@ -379,9 +380,15 @@ class IML(Task):
         return self.base
 
     @torch.no_grad()
-    def sample(self, n: int, seed: int | None = None) -> torch.Tensor:
+    def sample(self, n: int, seed: int | None = None, generator: str | None = None) -> Images:
         """(n, 28, 28) digits in [0, 1]: decoded draws of the base distribution (IML) or of
         N(0, I) (VAE, GAN, WGAN)."""
+        self.pick_generator(generator)
+        return Images(self.sample_tensor(n, seed).numpy())
+
+    @torch.no_grad()
+    def sample_tensor(self, n: int, seed: int | None = None) -> torch.Tensor:
+        """`sample` as a (n, 28, 28) tensor."""
         generator = torch.Generator().manual_seed(0 if seed is None else seed)
         if self.method != "iml":
             codes = torch.randn(n, self.config.net.latent, generator=generator)
@@ -411,7 +418,8 @@ class IML(Task):
         """Held-out KDE score of every (method, K) of the sweep (or of this run alone), the
         IML bases' held-out log-likelihoods, the Fig. 3 plot, nearest-neighbour grids."""
         from fugato.metrics import kde_score
-        from fugato.report import markdown_table, plot_lines, plot_training_curves
+        from fugato.plot import plot_lines, plot_training_curves
+        from fugato.report import markdown_table
         from fugato.train.run import load_run
 
         cfg: SampleConfig = self.config.sample
@@ -431,7 +439,7 @@ class IML(Task):
             task = self if variant == self.method and latent == net.latent else load_run(
                 self.sub_run_dir(run.path, variant, latent), device=str(self.device)).task
             assert isinstance(task, IML)
-            samples = task.sample(cfg.eval_samples, seed=seed).reshape(cfg.eval_samples, -1)
+            samples = task.sample_tensor(cfg.eval_samples, seed=seed).reshape(cfg.eval_samples, -1)
             score = kde_score(test, samples, cfg.kde_sigma)
             if task.config.net.decoder == "invertible":
                 invertible = {"K": latent, "kde": score,
@@ -501,7 +509,7 @@ class IML(Task):
                          plots: Path, latent: int) -> list[str]:
         """One grid per model: samples (top row) over their nearest training digits (L2,
         bottom row); returns the markdown images."""
-        from fugato.report import plot_image_grid
+        from fugato.plot import plot_image_grid
 
         out = []
         for name, (shown, nearest) in neighbours.items():

@@ -58,7 +58,7 @@ from fugato.nn.lstm import LSTMGenerator
 from fugato.nn.textcnn import TextCNN
 from fugato.report import markdown_table
 from fugato.train.run import Run
-from fugato.train.task import Batch, Nets, Step, Task, TensorData
+from fugato.train.task import Batch, Evaluator, Nets, Sampler, SeedsReport, Step, Task, TensorData
 
 SYSTEM_ORDER = ["RM", "MC", "MLE", "MLE 1:1", "GAN", "RL", "Fusion"]
 """The rows of Table I, in the paper's order (MLE 1:1 is ours)."""
@@ -126,7 +126,7 @@ class SampleConfig:
     """Windows of every system that the evaluation writes as MIDI files."""
 
 
-class FusionGAN(Task):
+class FusionGAN(Sampler, Evaluator, SeedsReport, Task):
     name = "fusiongan"
     DataConfig = DataConfig
     NetConfig = NetConfig
@@ -364,7 +364,7 @@ class FusionGAN(Task):
             logs[f"p_jazz_{name}"] = torch.sigmoid(nets["classifier"](written)[:, 0]).mean().item()
         return logs
 
-    def state_dict(self) -> dict[str, Any]:
+    def saved_state(self) -> dict[str, Any]:
         return {"encoding": self.encoding.to_dict()}
 
     # -- sampling ------------------------------------------------------------------------------
@@ -372,12 +372,12 @@ class FusionGAN(Task):
         return self.encoding.decode(window).replace(
             title=title, tempo=self.config.sample.tempo, time_signatures=[TimeSignature(0, 4, 4)])
 
-    def sample(self, n: int, seed: int | None = None, generator: str = "F",
+    generators = ("F", *(k for k in GENERATORS if k != "F"))
+
+    def sample(self, n: int, seed: int | None = None, generator: str | None = None,
                temperature: float | None = None) -> list[Melody]:
-        """`n` windows written by generator `generator` (a key of `GENERATORS`)."""
-        if generator not in GENERATORS:
-            raise FugatoError(f"unknown generator {generator!r}: choose one of "
-                              f"{', '.join(GENERATORS)}")
+        """`n` windows written by generator `generator` (a key of `GENERATORS`; default F)."""
+        generator = str(self.pick_generator(generator))
         g = torch.Generator(device=self.device).manual_seed(0 if seed is None else seed)
         windows = self.generate(GENERATORS[generator], n, g,
                                 temperature or self.config.sample.temperature)
@@ -419,7 +419,7 @@ class FusionGAN(Task):
             relative_evaluation,
         )
         from fugato.music.io import write_midi
-        from fugato.report import plot_distributions, plot_training_curves
+        from fugato.plot import plot_distributions, plot_training_curves
 
         cfg: SampleConfig = self.config.sample
         n = cfg.eval_windows

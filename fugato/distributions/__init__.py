@@ -1,0 +1,1 @@
+"""Base distributions for the IML second stage: a Gaussian HMM and a Gaussian mixture."""

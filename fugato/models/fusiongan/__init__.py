@@ -1,0 +1,3 @@
+"""FusionGAN (Chen et al. 2017): three generator/critic pairs that learn melodies fusing two
+genres.
+"""

@@ -1,0 +1,3 @@
+"""The melody language model: an LSTM over `EventEncoding` tokens, the baseline every melody system
+is measured against.
+"""
