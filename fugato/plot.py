@@ -36,7 +36,8 @@ def save_figure(fig: Any, path: Path) -> None:
 
 def plot_training_curves(records: Sequence[Mapping[str, Any]], path: Path,
                          keys: Sequence[str] = ("loss",)) -> None:
-    """Train and validation curves of `keys` from metrics.jsonl records."""
+    """Train and validation curves of `keys` from metrics.jsonl records (a key no record holds
+    gets an empty panel that says so)."""
     plt = pyplot()
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.2), squeeze=False)
     for ax, key in zip(axes[0], keys, strict=True):
@@ -48,7 +49,10 @@ def plot_training_curves(records: Sequence[Mapping[str, Any]], path: Path,
         ax.set_xlabel("step")
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.lines:
+            ax.legend()
+        else:
+            ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes)
     save_figure(fig, path)
 
 

@@ -127,7 +127,9 @@ def test_cold_build_then_warm_reload_is_identical(essen_slice, cache):
 def test_parallel_build_equals_serial_build(essen_slice, cache):
     serial = load_corpus(f"folder:{essen_slice}", workers=1, progress=False)
     parallel = load_corpus(f"folder:{essen_slice}", workers=2, progress=False, rebuild=True)
+    assert len(serial) == 20 and parallel.seen == serial.seen == 20  # not two empty corpora
     assert all(same(a, b) for a, b in zip(serial, parallel, strict=True))
+    assert np.array_equal(parallel.assignment, serial.assignment)
 
 
 def test_changed_source_file_rebuilds(essen_slice, cache):

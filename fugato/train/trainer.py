@@ -7,6 +7,7 @@ folder holds `config.toml`, `metrics.jsonl` and `checkpoints/{last,best}.pt`.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -14,6 +15,7 @@ import random
 import signal
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ from fugato.config import TrainConfig, dump_config
 from fugato.errors import FugatoError
 from fugato.train import distributed as D
 from fugato.train.checkpoint import load_checkpoint, save_checkpoint
-from fugato.train.task import Nets, Task, TensorData
+from fugato.train.task import Nets, Step, Task, TensorData
 
 
 def seed_everything(seed: int) -> None:
@@ -94,6 +96,34 @@ class BatchSchedule:
         return self._order[k * self.batch_size : (k + 1) * self.batch_size]
 
 
+@dataclass(eq=False)
+class _Session:
+    """What one `Trainer.fit` call works on; `step` is the number of steps done."""
+
+    device: torch.device
+    info: D.DistInfo
+    nets: Nets
+    optimizers: dict[str, torch.optim.Optimizer]
+    steps: list[Step]
+    train_data: TensorData
+    valid_data: TensorData
+    schedule: BatchSchedule
+    wrapped: Nets = field(default_factory=dict)
+    """The nets as the updates see them (DDP-wrapped under torchrun)."""
+    step: int = 0
+    best: float = math.inf
+    started: float = field(default_factory=time.monotonic)
+    sums: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    last_logs: dict[str, Any] = field(default_factory=dict)
+
+    @functools.cached_property
+    def params_of(self) -> dict[str, list[torch.Tensor]]:
+        """Each optimizer's parameters (what `grad_clip` clips)."""
+        return {name: [p for group in opt.param_groups for p in group["params"]]
+                for name, opt in self.optimizers.items()}
+
+
 class Trainer:
     def __init__(self, task: Task, run_dir: str | Path, quiet: bool = False) -> None:
         self.task = task
@@ -114,26 +144,37 @@ class Trainer:
     # -- main entry ----------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> dict[str, Any]:
         """Train to `train.max_steps` (or the time budget); return the last logged numbers."""
+        run = self._start(resume)
+        self._install_signal_handlers()
+        bar = tqdm(
+            total=self.config.train.max_steps, initial=run.step, desc=self.config.model,
+            unit="step", disable=self.quiet or not run.info.is_main, dynamic_ncols=True,
+        )
+        try:
+            while run.step < self.config.train.max_steps:
+                self._train_step(run)
+                bar.update(1)
+                if self._after_step(run, bar):
+                    break
+        finally:
+            bar.close()
+            self._restore_signal_handlers()
+            D.shutdown(run.info)
+        return run.last_logs
+
+    def _start(self, resume: bool) -> _Session:
+        """Devices, seeds, data, nets, optimizers and (with `resume`) the checkpoint's state."""
         cfg = self.config.train
+        if cfg.lr_schedule not in ("constant", "cosine"):
+            raise FugatoError(f"train.lr_schedule: {cfg.lr_schedule!r}, not 'constant' or "
+                              "'cosine'")
         device = D.pick_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
         info = D.init_distributed(device)
         self.info = info
         if device.type == "cuda":
             torch.cuda.set_device(device)
         seed_everything(cfg.seed)
-
-        checkpoint = None
-        if resume:
-            last = self.checkpoint_dir / "last.pt"
-            if not last.is_file():
-                raise FugatoError(f"{self.run_dir}: nothing to resume (no checkpoints/last.pt)")
-            checkpoint = load_checkpoint(last)
-        elif info.is_main and (self.checkpoint_dir / "last.pt").exists():
-            raise FugatoError(
-                f"{self.run_dir}: already holds a run; pass --resume to continue it "
-                "or choose another --run-dir"
-            )
-
+        checkpoint = self._checkpoint_to_resume(resume, info)
         if info.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             write_text(self.run_dir / "config.toml", dump_config(self.config))
@@ -150,116 +191,123 @@ class Trainer:
         nets = {name: net.to(device) for name, net in self.task.build_nets().items()}
         self.task.nets = nets
         optimizers = self.task.optimizers(nets)
-        steps = self.task.steps()
-
-        start_step, best = 0, math.inf
+        run = _Session(device, info, nets, optimizers, self.task.steps(), train_data, valid_data,
+                       BatchSchedule(len(train_data), cfg.batch_size, cfg.seed, info))
         if checkpoint is not None:
-            for name, net in nets.items():
-                net.load_state_dict(checkpoint["nets"][name])
-            for name, opt in optimizers.items():
-                opt.load_state_dict(checkpoint["optimizers"][name])
-            start_step = int(checkpoint["step"])
-            best = float(checkpoint.get("best", math.inf))
-            _set_rng_state(checkpoint["rng"])
-            if info.is_main:
-                self._truncate_metrics(start_step)
-
-        if cfg.lr_schedule not in ("constant", "cosine"):
-            raise FugatoError(f"train.lr_schedule: {cfg.lr_schedule!r}, not 'constant' or "
-                              "'cosine'")
+            self._restore(run, checkpoint)
         for opt in optimizers.values():
             for group in opt.param_groups:
                 group.setdefault("initial_lr", group["lr"])
-        wrapped = self._wrap(nets, device, info)
-        schedule = BatchSchedule(len(train_data), cfg.batch_size, cfg.seed, info)
-        params_of = {
-            name: [p for group in opt.param_groups for p in group["params"]]
-            for name, opt in optimizers.items()
-        }
+        run.wrapped = self._wrap(nets, device, info)
+        return run
 
-        self._install_signal_handlers()
-        started = time.monotonic()
-        # each logged value is averaged over the updates that logged it (a GAN's critic and
-        # generator steps log different keys, some of them several times per step)
-        sums: dict[str, float] = defaultdict(float)
-        counts: dict[str, int] = defaultdict(int)
-        last_logs: dict[str, Any] = {}
-        bar = tqdm(
-            total=cfg.max_steps, initial=start_step, desc=self.config.model, unit="step",
-            disable=self.quiet or not info.is_main, dynamic_ncols=True,
-        )
-        step = start_step
-        try:
-            while step < cfg.max_steps:
-                for net in nets.values():
-                    net.train()
-                batch = train_data.batch(schedule.indices(step), device)
-                self.task.on_step(nets, step)
-                factor = lr_factor(cfg, step)
-                for name, opt in optimizers.items():
-                    scale = factor * self.task.lr_scale(name, step)
-                    for group in opt.param_groups:
-                        group["lr"] = group["initial_lr"] * scale
-                for spec in steps:
-                    if not spec.active(step):
-                        continue
-                    for _ in range(spec.repeat):
-                        opt = optimizers[spec.optimizer]
-                        opt.zero_grad(set_to_none=True)
-                        loss, logs = spec.loss(wrapped, batch, step)
-                        loss.backward()
-                        if cfg.grad_clip:
-                            torch.nn.utils.clip_grad_norm_(params_of[spec.optimizer], cfg.grad_clip)
-                        opt.step()
-                        for k, v in logs.items():
-                            sums[k] += float(v)
-                            counts[k] += 1
-                step += 1
-                bar.update(1)
+    def _checkpoint_to_resume(self, resume: bool, info: D.DistInfo) -> dict[str, Any] | None:
+        """The last checkpoint with `resume`; refuses to train over an existing run without."""
+        last = self.checkpoint_dir / "last.pt"
+        if resume:
+            if not last.is_file():
+                raise FugatoError(f"{self.run_dir}: nothing to resume (no checkpoints/last.pt)")
+            return load_checkpoint(last)
+        if info.is_main and last.exists():
+            raise FugatoError(
+                f"{self.run_dir}: already holds a run; pass --resume to continue it "
+                "or choose another --run-dir"
+            )
+        return None
 
-                elapsed = time.monotonic() - started
-                # Rank 0 decides for all ranks, so every rank stops and runs the end-of-training
-                # stage at the same step.
-                out_of_time = D.broadcast_flag(
-                    cfg.max_minutes is not None and elapsed > 60 * cfg.max_minutes, info)
-                stop = D.broadcast_flag(self._stop_requested, info) or out_of_time
-                last_step = step >= cfg.max_steps or stop
+    def _restore(self, run: _Session, checkpoint: dict[str, Any]) -> None:
+        """Weights, optimizer moments, step, best score and RNG state of `checkpoint`."""
+        for name, net in run.nets.items():
+            net.load_state_dict(checkpoint["nets"][name])
+        for name, opt in run.optimizers.items():
+            opt.load_state_dict(checkpoint["optimizers"][name])
+        run.step = int(checkpoint["step"])
+        run.best = float(checkpoint.get("best", math.inf))
+        _set_rng_state(checkpoint["rng"])
+        if run.info.is_main:
+            self._truncate_metrics(run.step)
 
-                if step % cfg.log_every == 0 or last_step:
-                    means = D.all_reduce_mean({k: v / counts[k] for k, v in sums.items()}, info)
-                    last_logs = {"step": step, "split": "train", **means,
-                                 "lr": cfg.lr * factor, "elapsed_s": round(elapsed, 2)}
-                    self._log(last_logs)
-                    bar.set_postfix({k: f"{v:.3g}" for k, v in list(means.items())[:3]})
-                    sums.clear()
-                    counts.clear()
-                if step % cfg.eval_every == 0 or last_step:
-                    valid_logs = self._validate(wrapped, valid_data, device, info)
-                    if valid_logs:
-                        self._log({"step": step, "split": "valid", **valid_logs})
-                        last_logs.update({f"valid_{k}": v for k, v in valid_logs.items()})
-                        score = valid_logs.get("loss", math.inf)
-                        if score < best:
-                            best = score
-                            self._save(nets, optimizers, step, best, "best.pt")
-                if step >= cfg.max_steps or out_of_time:
-                    # Also on a spent time budget, so such a run is usable; a resumed run
-                    # runs the stage again at its own end.
-                    for net in nets.values():
-                        net.eval()
-                    self.task.on_train_end(nets, train_data)
-                if step % cfg.checkpoint_every == 0 or last_step:
-                    self._save(nets, optimizers, step, best, "last.pt")
-                if stop:
-                    if info.is_main and not self.quiet:
-                        why = "time budget spent" if out_of_time else "stopped"
-                        tqdm.write(f"{why} at step {step}; resume with --resume")
-                    break
-        finally:
-            bar.close()
-            self._restore_signal_handlers()
-            D.shutdown(info)
-        return last_logs
+    def _train_step(self, run: _Session) -> None:
+        """One training step: the schedule's batch through every active update, in order."""
+        cfg = self.config.train
+        for net in run.nets.values():
+            net.train()
+        batch = run.train_data.batch(run.schedule.indices(run.step), run.device)
+        self.task.on_step(run.nets, run.step)
+        factor = lr_factor(cfg, run.step)
+        for name, opt in run.optimizers.items():
+            scale = factor * self.task.lr_scale(name, run.step)
+            for group in opt.param_groups:
+                group["lr"] = group["initial_lr"] * scale
+        for spec in run.steps:
+            if not spec.active(run.step):
+                continue
+            params = run.params_of[spec.optimizer]
+            for _ in range(spec.repeat):
+                opt = run.optimizers[spec.optimizer]
+                opt.zero_grad(set_to_none=True)
+                loss, logs = spec.loss(run.wrapped, batch, run.step)
+                loss.backward()
+                if cfg.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                opt.step()
+                for k, v in logs.items():
+                    run.sums[k] += float(v)
+                    run.counts[k] += 1
+        run.step += 1
+
+    def _after_step(self, run: _Session, bar: Any) -> bool:
+        """Logging, validation, the end-of-training stage and checkpoints after a step;
+        True when training stops (a signal or the time budget)."""
+        cfg, step = self.config.train, run.step
+        elapsed = time.monotonic() - run.started
+        # Rank 0 decides for all ranks, so every rank stops and runs the end-of-training stage
+        # at the same step.
+        out_of_time = D.broadcast_flag(
+            cfg.max_minutes is not None and elapsed > 60 * cfg.max_minutes, run.info)
+        stop = D.broadcast_flag(self._stop_requested, run.info) or out_of_time
+        last_step = step >= cfg.max_steps or stop
+        if step % cfg.log_every == 0 or last_step:
+            self._log_train(run, elapsed, bar)
+        if step % cfg.eval_every == 0 or last_step:
+            self._log_valid(run)
+        if step >= cfg.max_steps or out_of_time:
+            # Also on a spent time budget, so such a run is usable; a resumed run runs the
+            # stage again at its own end.
+            for net in run.nets.values():
+                net.eval()
+            self.task.on_train_end(run.nets, run.train_data)
+        if step % cfg.checkpoint_every == 0 or last_step:
+            self._save(run.nets, run.optimizers, step, run.best, "last.pt")
+        if stop and run.info.is_main and not self.quiet:
+            why = "time budget spent" if out_of_time else "stopped"
+            tqdm.write(f"{why} at step {step}; resume with --resume")
+        return stop
+
+    def _log_train(self, run: _Session, elapsed: float, bar: Any) -> None:
+        """Each logged value averaged over the updates that logged it since the last record (a
+        GAN's critic and generator steps log different keys, some several times per step)."""
+        cfg = self.config.train
+        means = D.all_reduce_mean({k: v / run.counts[k] for k, v in run.sums.items()}, run.info)
+        run.last_logs = {"step": run.step, "split": "train", **means,
+                         "lr": cfg.lr * lr_factor(cfg, run.step - 1),
+                         "elapsed_s": round(elapsed, 2)}
+        self._log(run.last_logs)
+        bar.set_postfix({k: f"{v:.3g}" for k, v in list(means.items())[:3]})
+        run.sums.clear()
+        run.counts.clear()
+
+    def _log_valid(self, run: _Session) -> None:
+        """Validation numbers; a new best validation loss writes `best.pt`."""
+        valid_logs = self._validate(run.wrapped, run.valid_data, run.device, run.info)
+        if not valid_logs:
+            return
+        self._log({"step": run.step, "split": "valid", **valid_logs})
+        run.last_logs.update({f"valid_{k}": v for k, v in valid_logs.items()})
+        score = valid_logs.get("loss", math.inf)
+        if score < run.best:
+            run.best = score
+            self._save(run.nets, run.optimizers, run.step, run.best, "best.pt")
 
     # -- pieces --------------------------------------------------------------------------------
     @staticmethod
