@@ -26,6 +26,7 @@ from fugato.music.chroma import beat_peaks, chroma_to_melody
 from fugato.music.melody import TPQ
 from fugato.nn.transformer import Seq2Seq
 from fugato.paths import data_dir
+from fugato.samples import Dances
 
 ROOT = Path(__file__).parents[1]
 CONFIG = ROOT / "configs" / "dualdance-quick.toml"
@@ -288,8 +289,11 @@ def test_tiny_run_trains_evaluates_and_samples(tiny_run: Path) -> None:
     assert "| frechet |" in (tiny_run / "report.md").read_text()
     run = load_run(tiny_run, device="cpu")
     dances = run.sample(3, seed=1)
-    assert dances.shape == (3, 75, 147) and np.isfinite(dances).all()
-    np.testing.assert_array_equal(run.sample(3, seed=1), dances)
+    assert isinstance(dances, Dances) and len(dances) == 3
+    assert dances.frames.shape == (3, 75, 147) and np.isfinite(dances.frames).all()
+    again = run.sample(3, seed=1)
+    assert isinstance(again, Dances)
+    np.testing.assert_array_equal(again.frames, dances.frames)
     out = tiny_run / "samples"
     assert main(["sample", str(tiny_run), "-n", "2", "--out", str(out), "--quiet",
                  "--device", "cpu"]) == 0
@@ -333,3 +337,11 @@ def test_choreograph_writes_a_bvh_and_compose_a_midi(tiny_run: Path, tmp_path: P
                  "--out", str(out), "--quiet"]) == 2
     assert main(["dance", "compose", str(tiny_run), "--motion", str(TANG / "DANCE_C_4.npz"),
                  "--chord", "H dorian", "--out", str(out), "--quiet"]) == 2
+
+
+def test_music_features_and_dances_share_one_frame_rate() -> None:
+    """The nets pair music frame k with dance frame k: both must be 25 fps."""
+    from fugato.audio import features
+    from fugato.motion import representation
+
+    assert features.FPS == representation.FPS == 25

@@ -144,58 +144,10 @@ def read_bvh(path: str | Path) -> BvhData:
     head, sep, tail = text.partition("MOTION")
     if not sep or "HIERARCHY" not in head:
         raise BadInputError(path, "not a BVH file (no HIERARCHY and MOTION sections)")
-    tokens = head.split()
-    names: list[str] = []
-    parents: list[int] = []
-    offsets: list[list[float]] = []
-    channels: list[tuple[str, ...]] = []
-    end_sites: dict[int, np.ndarray] = {}
-    stack: list[int] = []  # open joints; -2 marks an End Site
-    i = tokens.index("HIERARCHY") + 1
     try:
-        while i < len(tokens):
-            tok = tokens[i]
-            if tok in ("ROOT", "JOINT"):
-                parents.append(next((s for s in reversed(stack) if s >= 0), -1))
-                names.append(tokens[i + 1])
-                offsets.append([0.0, 0.0, 0.0])
-                channels.append(())
-                i += 2
-            elif tok == "End":
-                stack.append(-2)
-                i += 2  # "End Site"
-                if tokens[i] != "{":
-                    raise ValueError("End Site without '{'")
-                i += 1
-                continue
-            elif tok == "{":
-                stack.append(len(names) - 1)
-                i += 1
-            elif tok == "}":
-                stack.pop()
-                i += 1
-            elif tok == "OFFSET":
-                values = [float(v) for v in tokens[i + 1:i + 4]]
-                if stack and stack[-1] == -2:
-                    end_sites[next(s for s in reversed(stack) if s >= 0)] = np.array(values)
-                else:
-                    offsets[-1] = values
-                i += 4
-            elif tok == "CHANNELS":
-                n = int(tokens[i + 1])
-                channels[-1] = tuple(tokens[i + 2:i + 2 + n])
-                i += 2 + n
-            else:
-                raise ValueError(f"unexpected token {tok!r}")
-        if stack or not names:
-            raise ValueError("unbalanced braces or no joints")
-        lines = [ln for ln in tail.splitlines() if ln.strip()]
-        frames = int(lines[0].split(":")[1])
-        frame_time = float(lines[1].split(":")[1])
-        rows = lines[2:2 + frames]
-        n_channels = sum(len(c) for c in channels)
-        table = np.loadtxt(io.StringIO("\n".join(rows)), ndmin=2) if rows else \
-            np.zeros((0, n_channels))
+        skeleton = _Hierarchy.parse(head.split())
+        n_channels = sum(len(c) for c in skeleton.channels)
+        frames, frame_time, table = _motion_table(tail, n_channels)
     except (ValueError, IndexError, StopIteration) as error:
         raise BadInputError(path, f"malformed BVH ({one_line(error)})") from None
     if len(table) != frames or table.shape[1] != n_channels:
@@ -203,8 +155,82 @@ def read_bvh(path: str | Path) -> BvhData:
                                   f"{frames} frames of {n_channels} channels")
     if not frame_time > 0:
         raise BadInputError(path, f"frame time {frame_time} is not positive")
-    return BvhData(names, np.array(parents), np.array(offsets, dtype=np.float64), channels,
-                   frame_time, table, end_sites)
+    return BvhData(skeleton.names, np.array(skeleton.parents),
+                   np.array(skeleton.offsets, dtype=np.float64), skeleton.channels, frame_time,
+                   table, skeleton.end_sites)
+
+
+@dataclass
+class _Hierarchy:
+    """The joints of a BVH HIERARCHY section, in file order."""
+
+    names: list[str] = field(default_factory=list)
+    parents: list[int] = field(default_factory=list)
+    offsets: list[list[float]] = field(default_factory=list)
+    channels: list[tuple[str, ...]] = field(default_factory=list)
+    end_sites: dict[int, np.ndarray] = field(default_factory=dict)
+    stack: list[int] = field(default_factory=list)
+    """Open joints; -2 marks an End Site."""
+
+    @classmethod
+    def parse(cls, tokens: list[str]) -> _Hierarchy:
+        """The hierarchy of the tokens before MOTION; ValueError/IndexError when malformed."""
+        out = cls()
+        i = tokens.index("HIERARCHY") + 1
+        while i < len(tokens):
+            i = out._token(tokens, i)
+        if out.stack or not out.names:
+            raise ValueError("unbalanced braces or no joints")
+        return out
+
+    def _token(self, tokens: list[str], i: int) -> int:
+        """Read the token at `i` (with its arguments); the index of the next one."""
+        tok = tokens[i]
+        if tok in ("ROOT", "JOINT"):
+            self.parents.append(self._open_joint())
+            self.names.append(tokens[i + 1])
+            self.offsets.append([0.0, 0.0, 0.0])
+            self.channels.append(())
+            return i + 2
+        if tok == "End":  # "End Site {"
+            if tokens[i + 2] != "{":
+                raise ValueError("End Site without '{'")
+            self.stack.append(-2)
+            return i + 3
+        if tok in ("{", "}"):
+            if tok == "{":
+                self.stack.append(len(self.names) - 1)
+            else:
+                self.stack.pop()
+            return i + 1
+        if tok == "OFFSET":
+            values = [float(v) for v in tokens[i + 1:i + 4]]
+            if self.stack and self.stack[-1] == -2:
+                owner = next(s for s in reversed(self.stack) if s >= 0)  # StopIteration: none
+                self.end_sites[owner] = np.array(values)
+            else:
+                self.offsets[-1] = values
+            return i + 4
+        if tok == "CHANNELS":
+            n = int(tokens[i + 1])
+            self.channels[-1] = tuple(tokens[i + 2:i + 2 + n])
+            return i + 2 + n
+        raise ValueError(f"unexpected token {tok!r}")
+
+    def _open_joint(self) -> int:
+        """The innermost open joint (-1: none, for the root)."""
+        return next((s for s in reversed(self.stack) if s >= 0), -1)
+
+
+def _motion_table(tail: str, n_channels: int) -> tuple[int, float, np.ndarray]:
+    """The MOTION section: (frames the header says, frame time in s, table (rows, channels))."""
+    lines = [ln for ln in tail.splitlines() if ln.strip()]
+    frames = int(lines[0].split(":")[1])
+    frame_time = float(lines[1].split(":")[1])
+    rows = lines[2:2 + frames]
+    table = np.loadtxt(io.StringIO("\n".join(rows)), ndmin=2) if rows else \
+        np.zeros((0, n_channels))
+    return frames, frame_time, table
 
 
 def motion_from_bvh(bvh: BvhData | str | Path, scale: float = 0.01, name: str = "") -> Motion:

@@ -8,7 +8,7 @@ from fugato.cli_common import add_run_options, load_run_of, say
 
 
 def cmd_choreograph(args: argparse.Namespace) -> None:
-    from fugato.models.dualdance.task import choreograph
+    from fugato.models.dualdance.tools import choreograph
 
     paths = choreograph(load_run_of(args, "dualdance"), args.music, args.out,
                         seconds=args.seconds, seed=args.seed)
@@ -16,7 +16,7 @@ def cmd_choreograph(args: argparse.Namespace) -> None:
 
 
 def cmd_compose(args: argparse.Namespace) -> None:
-    from fugato.models.dualdance.task import compose
+    from fugato.models.dualdance.tools import compose
 
     paths = compose(load_run_of(args, "dualdance"), args.motion, args.out,
                     seconds=args.seconds, chord=args.chord, seed=args.seed)

@@ -61,24 +61,26 @@ windows for whole songs and motions (the commands `fugato dance choreograph` / `
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 import torch
 
-from fugato.audio.features import BEAT, CHROMA, FPS, N_FEATURES, beat_frames
+from fugato.audio.features import BEAT, CHROMA, N_FEATURES
 from fugato.config import ExperimentConfig
 from fugato.errors import FugatoError
 from fugato.losses.gromov_wasserstein import gromov_wasserstein_loss
 from fugato.motion.dataset import WINDOW
-from fugato.motion.representation import DANCE_DIM, DANCE_ROT6D, DANCE_TRANS, dance_to_motion
+from fugato.motion.representation import DANCE_DIM, DANCE_ROT6D, DANCE_TRANS
 from fugato.motion.rotations import geodesic_distance_torch, rotation_6d_to_matrix_torch
 from fugato.motion.skeleton import N_JOINTS
+from fugato.nn.batched import batched
 from fugato.nn.transformer import Seq2Seq
+from fugato.report import Evaluation
 from fugato.samples import Dances
 from fugato.train.run import Run
 from fugato.train.task import Batch, Evaluator, Nets, Sampler, Step, Task, TensorData
+from fugato.train.trainer import unwrap
 
 MUSIC_OUT = slice(CHROMA.start, BEAT.stop)
 """The columns of the music features that `g_dm` writes: chroma (12) and beat (1)."""
@@ -243,8 +245,9 @@ def gw_term(music_memory: torch.Tensor, dance_memory: torch.Tensor, net: NetConf
                                    net.gw_sinkhorn_iterations)
 
 
-def _bare(net: torch.nn.Module) -> Seq2Seq:
-    return cast(Seq2Seq, getattr(net, "module", net))
+def bare_seq2seq(net: torch.nn.Module) -> Seq2Seq:
+    """A Seq2Seq net without its DDP wrapper."""
+    return cast(Seq2Seq, unwrap(net))
 
 
 class DualDance(Sampler, Evaluator, Task):
@@ -253,8 +256,8 @@ class DualDance(Sampler, Evaluator, Task):
     NetConfig = NetConfig
     SampleConfig = SampleConfig
 
-    def __init__(self, config: ExperimentConfig, state: dict[str, Any] | None = None) -> None:
-        super().__init__(config, state)
+    def __init__(self, config: ExperimentConfig, saved: dict[str, Any] | None = None) -> None:
+        super().__init__(config, saved)
         data: DataConfig = config.data
         net: NetConfig = config.net
         if net.positions not in ("sinusoidal", "learned"):
@@ -275,8 +278,8 @@ class DualDance(Sampler, Evaluator, Task):
         chord_index(config.sample.chord)
         self.statistics: dict[str, np.ndarray] | None = None
         self.start_pose: np.ndarray | None = (
-            np.asarray(state["start_pose"], dtype=np.float32)
-            if state and "start_pose" in state else None)
+            np.asarray(saved["start_pose"], dtype=np.float32)
+            if saved and "start_pose" in saved else None)
         self._dataset: Any = None
 
     # -- data ------------------------------------------------------------------------------------
@@ -385,7 +388,7 @@ class DualDance(Sampler, Evaluator, Task):
         so a loaded run has it too) for the "bce" beat loss; None for "l1"."""
         if self.config.net.beat_loss == "l1":
             return None
-        share = float(_bare(nets["g_md"]).input_shift[BEAT.start])
+        share = float(bare_seq2seq(nets["g_md"]).input_shift[BEAT.start])
         return (1.0 - share) / share if 0 < share < 1 else 1.0
 
     def _music_loss(self, pred: torch.Tensor, music: torch.Tensor, pos_weight: float | None
@@ -405,7 +408,7 @@ class DualDance(Sampler, Evaluator, Task):
         logs = {"dance_trans": trans.item(), "dance_rot": rot.item(), "dance_recon": loss.item()}
         if n.gw_weight > 0:
             with torch.no_grad():
-                dance_memory = _bare(nets["g_dm"]).encode(dance)
+                dance_memory = bare_seq2seq(nets["g_dm"]).encode(dance)
             gw = gw_term(music_memory, dance_memory, n)
             loss = loss + n.gw_weight * gw
             logs["gw"] = gw.item()
@@ -457,19 +460,20 @@ class DualDance(Sampler, Evaluator, Task):
                  batch_size: int = 256) -> np.ndarray:
         """`generate` of net `net` over windows (N, T, in) with start tokens (N, start_dim):
         (N, T, out) float32; seed vectors drawn from `seed`."""
-        model = _bare(self.nets[net])
+        model = bare_seq2seq(self.nets[net])
         model.eval()
         g = torch.Generator().manual_seed(seed)
         seeds = torch.randn(len(x), max(model.seed_dim, 1), generator=g)[:, : model.seed_dim]
-        out = []
-        for i in range(0, len(x), batch_size):
-            xi = torch.as_tensor(x[i:i + batch_size], dtype=torch.float32, device=self.device)
-            si = torch.as_tensor(start[i:i + batch_size], dtype=torch.float32,
-                                 device=self.device)
-            zi = seeds[i:i + batch_size].to(self.device) if model.seed_dim else None
-            out.append(model.generate(xi, si, seed=zi).cpu().numpy())
-        width = model.out_dim
-        return np.concatenate(out) if out else np.zeros((0, x.shape[1], width), np.float32)
+
+        def generate(xi: torch.Tensor, si: torch.Tensor, zi: torch.Tensor) -> torch.Tensor:
+            return model.generate(xi, si, seed=zi if model.seed_dim else None)
+
+        # 256 windows a chunk: each decodes 75 steps of attention over the whole prefix
+        out = batched(generate, torch.as_tensor(x, dtype=torch.float32),
+                      torch.as_tensor(start, dtype=torch.float32), seeds, device=self.device,
+                      batch_size=batch_size,
+                      empty=torch.zeros(0, x.shape[1], model.out_dim))
+        return out.numpy()
 
     def generate_dance(self, music: np.ndarray, start_pose: np.ndarray, seed: int = 0
                        ) -> np.ndarray:
@@ -488,7 +492,7 @@ class DualDance(Sampler, Evaluator, Task):
     def generate_samples(self, n: int, seed: int | None = None) -> np.ndarray:
         """Dances (n, T, 147) for the music of `n` validation windows (a seeded choice; with
         replacement when there are fewer), each from its window's true first pose. Turn them
-        into joints with `fugato.motion.dataset.dance_positions`."""
+        into joints with `fugato.motion.representation.dance_positions`."""
         windows = self.windows("valid")
         if len(windows) == 0:
             windows = self.windows("train")
@@ -499,290 +503,8 @@ class DualDance(Sampler, Evaluator, Task):
         return self.generate_dance(windows.music[pick], windows.dance[pick, 0], seed or 0)
 
     # -- evaluation ------------------------------------------------------------------------------
-    def evaluate(self, run: Run, seed: int = 0) -> tuple[dict[str, Any], str]:
-        """Metrics on the test dances' windows: (eval.json dict, report markdown)."""
-        from fugato.metrics.dance import (
-            beat_align_score,
-            beat_alignment,
-            beat_hit_rate,
-            diversity,
-            frechet_joint_distance,
-            kinematic_beats,
-            notes_accuracy,
-        )
-        from fugato.motion.plot import plot_stick_strip
-        from fugato.motion.representation import dance_positions
-        from fugato.motion.skeleton import bone_lengths, rest_positions
-        from fugato.music.chroma import beat_peaks
-        from fugato.plot import plot_training_curves
-        from fugato.report import markdown_table
+    def evaluate(self, run: Run, seed: int = 0) -> Evaluation:
+        """Metrics on the test dances' windows (`fugato.models.dualdance.evaluate`)."""
+        from fugato.models.dualdance.evaluate import evaluate
 
-        cfg: SampleConfig = self.config.sample
-        windows = self.windows("test")
-        if len(windows) == 0:
-            raise FugatoError(f"no test window (test dances: {self.dataset().split['test']})")
-        rng = np.random.default_rng(seed)
-        index = np.arange(len(windows))
-        if len(index) > cfg.eval_windows:
-            index = np.sort(rng.choice(len(index), cfg.eval_windows, replace=False))
-        music, dance = windows.music[index], windows.dance[index]
-        n, t = len(music), music.shape[1]
-
-        # music -> dance, from each window's own first pose
-        generated = self.generate_dance(music, dance[:, 0], seed)
-        gen_pos, true_pos = dance_positions(generated), dance_positions(dance)
-        music_beats = [beat_frames(m) for m in music]
-        kin_gen = [kinematic_beats(p) for p in gen_pos]
-        kin_true = [kinematic_beats(p) for p in true_pos]
-
-        def window_mean(metric: Any, points: list[np.ndarray]) -> float:
-            """Mean over the windows of metric(points[i], music_beats[i]), NaNs left out."""
-            values = [metric(p, b) for p, b in zip(points, music_beats, strict=True)]
-            finite = [v for v in values if np.isfinite(v)]
-            return float(np.mean(finite)) if finite else float("nan")
-
-        # diversity: G generations per window, each from another window's first pose
-        g = cfg.diversity_starts
-        diversity_value = float("nan")
-        if g >= 2 and n >= 2:
-            everyone = np.arange(n)
-            others = np.stack([rng.choice(np.delete(everyone, i), g, replace=n - 1 < g)
-                               for i in everyone])
-            starts = dance[others, 0].reshape(n * g, DANCE_DIM)
-            many = self.generate_dance(np.repeat(music, g, axis=0), starts, seed + 1)
-            many_pos = dance_positions(many).reshape(n, g, t, N_JOINTS, 3)
-            diversity_value = float(np.mean([diversity(p) for p in many_pos]))
-
-        # dance -> music, from the chord of each window's first second
-        chords = chord_indices(music[..., CHROMA], self.config.net.chord_frames)
-        composed = self.generate_music(dance, chords, seed)
-        pred_beats = [beat_peaks(c[:, 12], cfg.beat_threshold) for c in composed]
-
-        rest = bone_lengths(rest_positions())
-        bones = bone_lengths(gen_pos)
-        results: dict[str, Any] = {
-            "model": self.name, "step": run.step,
-            "gw_weight": self.config.net.gw_weight, "cycle_weight": self.config.net.cycle_weight,
-            "gw_epsilon": self.config.net.gw_epsilon,
-            "frechet": frechet_joint_distance(gen_pos, true_pos),
-            # the same with every frame's pelvis moved to the origin: pose error without the
-            # root's drift, which dominates free-running generation
-            "frechet_root_relative": frechet_joint_distance(gen_pos - gen_pos[..., :1, :],
-                                                            true_pos - true_pos[..., :1, :]),
-            "diversity": diversity_value,
-            "beat_alignment": window_mean(beat_alignment, kin_gen),
-            "beat_align_score": window_mean(beat_align_score, kin_gen),
-            "notes_accuracy": notes_accuracy(composed[..., :12], music[..., CHROMA]),
-            # what one pitch class held throughout scores: both sides go to C major / A minor,
-            # so a constant chroma names the tonic, the commonest true pitch class
-            "notes_accuracy_constant": notes_accuracy(np.eye(12, dtype=np.float32)[
-                np.zeros(composed.shape[:-1], dtype=np.int64)], music[..., CHROMA]),
-            "ground_truth_beat_alignment": window_mean(beat_alignment, kin_true),
-            "ground_truth_beat_align_score": window_mean(beat_align_score, kin_true),
-            # what a kinematic beat on a uniformly random frame scores: at 5 frames of
-            # tolerance and a beat every ~12 frames most frames are "on a beat"
-            "beat_alignment_chance": window_mean(beat_alignment, [np.arange(1, t - 1)] * n),
-            "beat_hit_rate": window_mean(beat_hit_rate, pred_beats),
-            "composed_beats_per_window": float(np.mean([len(p) for p in pred_beats])),
-            "true_beats_per_window": float(np.mean([len(b) for b in music_beats])),
-            "chroma_l1": float(np.abs(composed[..., :12] - music[..., CHROMA]).mean()),
-            "generated_nan": int(np.isnan(generated).sum() + np.isnan(composed).sum()),
-            "bone_length_error": float(np.abs(bones - rest).max()),
-            "test_windows": n,
-            "test_dances": sorted(set(windows.names[index].tolist())),
-        }
-
-        plots = run.path / "plots"
-        plot_training_curves(run.metrics(), plots / "training.png",
-                             ("loss_md", "loss_dm", "dance_rot", "music_chroma", "loss"))
-        first = 0
-        plot_stick_strip(gen_pos[first], plots / "dance-generated.png", frames=8, fps=FPS,
-                         title=f"generated ({windows.names[index[first]]}, "
-                               f"{windows.starts[index[first]] / FPS:.1f} s)")
-        plot_stick_strip(true_pos[first], plots / "dance-real.png", frames=8, fps=FPS,
-                         title="real dance, same music")
-        keys = ("frechet", "frechet_root_relative", "diversity", "beat_alignment",
-                "beat_align_score",
-                "ground_truth_beat_alignment", "ground_truth_beat_align_score",
-                "beat_alignment_chance", "notes_accuracy", "notes_accuracy_constant",
-                "beat_hit_rate",
-                "composed_beats_per_window", "true_beats_per_window", "chroma_l1",
-                "bone_length_error")
-        units = {"frechet": "m, lower is better (mean joint distance to the real dance)",
-                 "frechet_root_relative": "m, the same with every frame's pelvis at the origin",
-                 "diversity": f"m, {g} start poses per window",
-                 "beat_alignment_chance": "beat_alignment of a kinematic beat on every frame",
-                 "notes_accuracy": "composed vs true strongest pitch class, both keys to C",
-                 "notes_accuracy_constant": "notes_accuracy of one pitch class held throughout",
-                 "beat_hit_rate": f"composed beats = activation peaks >= {cfg.beat_threshold}",
-                 "bone_length_error": "m, largest change of a bone length from the rest skeleton"}
-        rows = [{"metric": k, "value": results[k], "note": units.get(k, "")} for k in keys]
-        net = self.config.net
-        report = "\n\n".join([
-            f"# Dual music-dance (step {run.step})",
-            f"{n} test windows of {t} frames from {len(results['test_dances'])} test dances "
-            f"(split by dance); GW weight {net.gw_weight} (epsilon {net.gw_epsilon}), cycle "
-            f"weight {net.cycle_weight}. Dances free-running from each window's true first "
-            "pose; music from each window's first-second chord.",
-            markdown_table(rows),
-            "## Training\n\n![training curves](plots/training.png)",
-            "## A generated dance and the real one on the same music\n\n"
-            "![generated](plots/dance-generated.png)\n\n![real](plots/dance-real.png)",
-        ]) + "\n"
-        return results, report
-
-
-# -- whole songs and motions: the `fugato dance` commands ----------------------------------------
-def _dance_run(run: Run) -> DualDance:
-    if run.config.model != "dualdance":
-        raise FugatoError(f"{run.path}: a {run.config.model!r} run, not a dualdance run")
-    return run.task  # type: ignore[return-value]
-
-
-def choreograph_features(task: DualDance, music: np.ndarray, start_pose: np.ndarray,
-                         seed: int = 0) -> np.ndarray:
-    """Music features (n, 53) of a whole song -> dance frames (n, 147) in one coordinate
-    frame: windows overlap by one frame, each window's first pose is the previous window's
-    last frame, normalised as in training (floor-plane translation 0, facing +z), and the
-    window is turned back and moved to continue from there. The last window is padded with
-    the song's last row when short."""
-    from fugato.audio.features import pad_frames
-    from fugato.motion.representation import heading, turn
-
-    window = task.config.data.window
-    n = len(music)
-    if n == 0:
-        raise FugatoError("no music frames")
-    last = start_pose.astype(np.float32)[None]
-    frames = [last]
-    start = 0
-    k = 0
-    while start < n - 1 or k == 0:
-        chunk, _ = pad_frames(music[start:start + window], window)
-        yaw, origin = heading(last[0]), last[0, FLOOR_PLANE].copy()
-        pose = last.copy()
-        pose[:, FLOOR_PLANE] = 0.0
-        pose = turn(pose, -yaw)
-        out = task.generate_dance(chunk[None], pose, seed + k)[0]
-        out[0] = pose[0]  # the given first pose, exactly
-        out = turn(out, yaw)
-        out[:, FLOOR_PLANE] += origin
-        frames.append(out[1:])
-        last = out[-1:]
-        start += window - 1
-        k += 1
-    return np.concatenate(frames)[:n]
-
-
-def choreograph(run: Run, music_path: str | Path, out: str | Path, seconds: float | None = None,
-                seed: int = 0) -> list[Path]:
-    """Dance to a song: `out/<song>.bvh`, `<song>-dance.npy` (n, 147) frames, `<song>.gif`
-    (the first `sample.gif_seconds`) and `<song>.png` (a strip of poses). Returns the paths."""
-    from fugato.atomic import atomic_path
-    from fugato.audio.features import music_features
-    from fugato.motion.bvh import write_bvh
-    from fugato.motion.plot import plot_stick_strip, write_stick_gif
-    from fugato.motion.representation import dance_positions
-
-    task = _dance_run(run)
-    if task.start_pose is None:
-        raise FugatoError(f"{run.path}: the checkpoint holds no start pose")
-    if seconds is not None and not seconds > 0:
-        raise FugatoError(f"--seconds {seconds} is not positive")
-    music_path = Path(music_path)
-    music = music_features(music_path, duration=seconds)  # BadInputError for a missing file
-    dance = choreograph_features(task, music, task.start_pose, seed)
-    if not np.isfinite(dance).all():
-        raise FugatoError(f"{run.path}: the generated dance has NaN")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = music_path.stem
-    paths = [out / f"{stem}.bvh", out / f"{stem}-dance.npy", out / f"{stem}.gif",
-             out / f"{stem}.png"]
-    write_bvh(paths[0], dance_to_motion(dance, stem))
-    with atomic_path(paths[1]) as tmp, open(tmp, "wb") as f:
-        np.save(f, dance)
-    positions = dance_positions(dance)
-    step = 2  # 12.5 fps is plenty for a stick figure
-    shown = positions[: int(task.config.sample.gif_seconds * FPS)][::step]
-    write_stick_gif(shown, paths[2], fps=FPS / step, title=f"{stem} (generated)")
-    plot_stick_strip(positions, paths[3], frames=10, fps=FPS, title=f"{stem} (generated)")
-    return paths
-
-
-def motion_to_dance(path: str | Path, seconds: float | None = None) -> np.ndarray:
-    """A Tang-style motion `.npz` -> (n, 147) dance frames of its longest valid segment (first
-    `seconds`), resampled to 25 fps and normalised as one training window (x, z from the first
-    frame, y above the segment's floor)."""
-    from fugato.motion.data import load_tang, resample, split_valid
-    from fugato.motion.dataset import FOOT_JOINTS, DanceRecord
-    from fugato.motion.skeleton import forward_kinematics
-
-    motion = load_tang(path)
-    if motion.fps != FPS:
-        motion = resample(motion, FPS)
-    segments = split_valid(motion)
-    if not segments:
-        raise FugatoError(f"{path}: no valid (NaN-free) frame")
-    longest = max(segments, key=len)
-    if seconds is not None:
-        longest = longest[: max(2, int(round(seconds * FPS)))]
-    n = len(longest)
-    if n < 2:
-        raise FugatoError(f"{path}: the longest valid segment has {n} frame")
-    feet = forward_kinematics(longest.poses, longest.trans)[:, FOOT_JOINTS, 1]
-    record = DanceRecord(
-        name=Path(path).stem, poses=longest.poses, trans=longest.trans,
-        music=np.zeros((n, N_FEATURES), np.float32), seg_starts=np.array([longest.start]),
-        seg_lengths=np.array([n]), frames=n, audio_frames=n, audio_cut=0, nan_cut=0,
-        floor=float(np.median(feet.min(axis=1))), audio_md5="")
-    return record.encode(np.arange(n)[None])[1][0]
-
-
-def compose_frames(task: DualDance, dance: np.ndarray, chord: int, seed: int = 0
-                   ) -> np.ndarray:
-    """Dance frames (n, 147) -> composed (n, 13) chroma + beat, window by window (the last
-    padded by repeating the last frame); each window after the first starts from the chord of
-    the previous window's composed last second. Each window is normalised as in training
-    (starting at x = z = 0, facing +z)."""
-    from fugato.motion.representation import heading, turn
-
-    window, frames = task.config.data.window, task.config.net.chord_frames
-    n = len(dance)
-    out = []
-    for k, start in enumerate(range(0, n, window)):
-        chunk = dance[start:start + window]
-        chunk = np.pad(chunk, ((0, window - len(chunk)), (0, 0)), mode="edge")
-        chunk[:, FLOOR_PLANE] -= chunk[:1, FLOOR_PLANE]
-        chunk = turn(chunk, -heading(chunk[0]))
-        music = task.generate_music(chunk[None], np.array([chord]), seed + k)[0]
-        out.append(music)
-        chord = int(chord_indices(music[-frames:, :12][None], frames)[0])
-    return np.concatenate(out)[:n]
-
-
-def compose(run: Run, motion_path: str | Path, out: str | Path, seconds: float | None = None,
-            chord: str | None = None, seed: int = 0) -> list[Path]:
-    """Music for a dance: `out/<motion>.mid` (a melody: one note per composed beat interval,
-    pitch from the composed chroma, `fugato.music.chroma.chroma_to_melody`) and
-    `<motion>-music.npy` (n, 13) chroma + beat. Returns the paths."""
-    from fugato.atomic import atomic_path
-    from fugato.music.chroma import beat_peaks, chroma_to_melody
-    from fugato.music.io import write_midi
-
-    task = _dance_run(run)
-    if seconds is not None and not seconds > 0:
-        raise FugatoError(f"--seconds {seconds} is not positive")
-    dance = motion_to_dance(motion_path, seconds)
-    composed = compose_frames(task, dance, chord_index(chord or task.config.sample.chord), seed)
-    stem = Path(motion_path).stem
-    beats = beat_peaks(composed[:, 12], task.config.sample.beat_threshold)
-    melody = chroma_to_melody(composed[:, :12], beats, fps=FPS,
-                              title=f"fugato dualdance: music for {stem}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{stem}.mid", out / f"{stem}-music.npy"]
-    write_midi(melody, paths[0])
-    with atomic_path(paths[1]) as tmp, open(tmp, "wb") as f:
-        np.save(f, composed)
-    return paths
+        return evaluate(self, run, seed)
