@@ -5,21 +5,19 @@ metrics on cases with known values, the digit pairing, and a tiny paired-digit r
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from fugato.config import build_config
+from fugato.errors import FugatoError
 from fugato.metrics.dependency import class_pair_frequencies, dependency_error
 from fugato.metrics.fid import fid
-from fugato.models.factorgan.digits import (
-    FactorDiscriminators,
-    FactorGAN,
-    combine_logits,
-    pair_partners,
-    shuffle_parts,
-)
+from fugato.models.factorgan.core import FactorDiscriminators, combine_logits, shuffle_parts
+from fugato.models.factorgan.digits import FactorGAN, pair_partners
 from fugato.paths import data_dir
+from fugato.samples import Images
 
 MNIST = (data_dir(required=False) or Path("/nonexistent")) / "mnist"
 needs_mnist = pytest.mark.skipif(not MNIST.is_dir(),
@@ -185,8 +183,15 @@ def test_tiny_paired_digit_run_trains_samples_and_evaluates(tmp_path: Path) -> N
     Trainer(FactorGAN(build_config(tiny())), tmp_path / "run", quiet=True).fit()
     run = load_run(tmp_path / "run", device="cpu")
     digits = run.sample(5, seed=1, generator="factorgan/0.5/10")
-    assert digits.shape == (5, 56, 28) and 0 <= float(digits.min()) <= float(digits.max()) <= 1
-    torch.testing.assert_close(run.sample(5, seed=1, generator="factorgan/0.5/10"), digits)
+    assert isinstance(digits, Images)
+    pixels = digits.pixels
+    assert pixels.shape == (5, 56, 28) and 0 <= float(pixels.min()) <= float(pixels.max()) <= 1
+    again = run.sample(5, seed=1, generator="factorgan/0.5/10")
+    assert isinstance(again, Images)
+    np.testing.assert_array_equal(again.pixels, pixels)
+    assert run.task.generators[0] == "gan/0.5/10"  # the default: the first trained setting
+    with pytest.raises(FugatoError, match="unknown generator"):
+        run.sample(2, generator="factorgan/0.5/7")
     assert main(["eval", str(tmp_path / "run"), "--quiet"]) == 0
     results = json.loads((tmp_path / "run" / "eval.json").read_text())
     rows = results["digits"]

@@ -14,13 +14,9 @@ from fugato.audio.stft import BINS, apply_mask, istft, stft
 from fugato.audio.wav import read_wav, write_audio
 from fugato.config import build_config
 from fugato.metrics.separation import bss_eval_sources
-from fugato.models.factorgan.digits import FactorDiscriminators
-from fugato.models.factorgan.separation import (
-    FRAMES,
-    SOURCE_PARTS,
-    SpectrogramDiscriminator,
-    separate_magnitudes,
-)
+from fugato.models.factorgan.core import FactorDiscriminators
+from fugato.models.factorgan.separation import FRAMES, SOURCE_PARTS, separate_magnitudes
+from fugato.nn.spectrogram_discriminator import SpectrogramDiscriminator
 from fugato.nn.unet import UNet
 
 
@@ -84,7 +80,7 @@ def test_sdr_equals_mir_eval_and_scores_silent_estimates_alone() -> None:
 
 
 def test_discriminators_and_unet_shapes() -> None:
-    make = lambda d: SpectrogramDiscriminator(d, filters=2)  # noqa: E731
+    make = lambda d: SpectrogramDiscriminator(d, BINS, FRAMES, filters=2)  # noqa: E731
     x = torch.rand(3, 2 * BINS * FRAMES)
     for variant in ("gan", "factorgan", "no-cp"):
         assert FactorDiscriminators.build(SOURCE_PARTS, variant, make).combined(x).shape == (3,)

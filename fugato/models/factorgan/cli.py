@@ -8,7 +8,7 @@ from fugato.cli_common import add_run_options, load_run_of, say
 
 
 def cmd_separate(args: argparse.Namespace) -> None:
-    from fugato.models.factorgan.separation import separate_file
+    from fugato.models.factorgan.tools import separate_file
 
     run = load_run_of(args, "factorgan-separation")
     paths = separate_file(run, args.input, args.out, args.separator, args.seed)

@@ -46,11 +46,8 @@ untrained separator (mask 0.5: each estimate is half the mixture) and the ideal 
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -60,7 +57,7 @@ from torch import nn
 from fugato.audio.stft import BINS, SAMPLE_RATE
 from fugato.config import ExperimentConfig
 from fugato.errors import FugatoError
-from fugato.models.factorgan.digits import (
+from fugato.models.factorgan.core import (
     VARIANT_NAMES,
     VARIANTS,
     FactorDiscriminators,
@@ -68,7 +65,9 @@ from fugato.models.factorgan.digits import (
     LockstepSettings,
     generator_loss,
 )
-from fugato.report import markdown_table
+from fugato.nn.spectrogram_discriminator import SpectrogramDiscriminator
+from fugato.report import Evaluation, markdown_table, mean_sd
+from fugato.train.run import Run
 from fugato.train.task import Batch, Evaluator, Nets, SeedsReport, Task, TensorData
 
 FRAMES = 128
@@ -79,34 +78,6 @@ SOURCE_PARTS = (slice(0, SNIPPET), slice(SNIPPET, 2 * SNIPPET))
 
 
 # -- nets ----------------------------------------------------------------------------------------
-class SpectrogramDiscriminator(nn.Module):
-    """The reference's convolutional discriminator on flat spectrogram stacks:
-    (B, C x bins x frames) -> logits (B,). A 4x4 stride-2 convolution to `filters` channels,
-    then log2(min(bins, frames)) - 3 more, each doubling the channels, leaky ReLU after each,
-    a bias-free linear output; spectral normalisation on every layer."""
-
-    def __init__(self, in_features: int, filters: int = 32, bins: int = BINS,
-                 frames: int = FRAMES) -> None:
-        from torch.nn.utils.parametrizations import spectral_norm
-
-        super().__init__()
-        if in_features % (bins * frames):
-            raise ValueError(f"{in_features} features are not whole {bins} x {frames} maps")
-        self.shape = (in_features // (bins * frames), bins, frames)
-        extra = int(math.log2(min(bins, frames))) - 3
-        layers: list[nn.Module] = [spectral_norm(nn.Conv2d(self.shape[0], filters, 4, 2, 1)),
-                                   nn.LeakyReLU()]
-        for i in range(extra):
-            layers += [spectral_norm(nn.Conv2d(filters * 2**i, filters * 2 ** (i + 1), 4, 2, 1)),
-                       nn.LeakyReLU()]
-        self.convs = nn.Sequential(*layers)
-        size = (bins // 2 ** (extra + 1)) * (frames // 2 ** (extra + 1)) * filters * 2**extra
-        self.fc = spectral_norm(nn.Linear(size, 1, bias=False))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.convs(x.reshape(len(x), *self.shape)).flatten(1)).reshape(len(x))
-
-
 def separate_magnitudes(generator: nn.Module, mixture: torch.Tensor,
                         noise: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
     """(mask (B, 1, bins, frames) in [0, 1], sources (B, 2 x bins x frames)) for mixture log1p
@@ -176,8 +147,8 @@ class FactorGANSeparation(LockstepSettings, Evaluator, SeedsReport, Task):
     NetConfig = NetConfig
     SampleConfig = SampleConfig
 
-    def __init__(self, config: ExperimentConfig, state: dict[str, Any] | None = None) -> None:
-        super().__init__(config, state)
+    def __init__(self, config: ExperimentConfig, saved: dict[str, Any] | None = None) -> None:
+        super().__init__(config, saved)
         data: DataConfig = config.data
         net: NetConfig = config.net
         if data.dataset != "bach-chorales":
@@ -286,7 +257,8 @@ class FactorGANSeparation(LockstepSettings, Evaluator, SeedsReport, Task):
             nets[f"G:{s.key}"] = UNet(1, 1, net.channels, net.depth, net.convs, net.max_channels,
                                       net.noise, height=BINS, width=FRAMES)
             nets[f"D:{s.key}"] = FactorDiscriminators.build(
-                SOURCE_PARTS, s.variant, lambda d: SpectrogramDiscriminator(d, net.disc_filters))
+                SOURCE_PARTS, s.variant,
+                lambda d: SpectrogramDiscriminator(d, BINS, FRAMES, net.disc_filters))
         return nets
 
     def _noise(self, n: int, device: torch.device,
@@ -391,118 +363,18 @@ class FactorGANSeparation(LockstepSettings, Evaluator, SeedsReport, Task):
         return (vocals.reshape(audio.shape), accompaniment.reshape(audio.shape))
 
     # -- evaluation ----------------------------------------------------------------------------
-    def evaluate(self, run: Any, seed: int = 0) -> tuple[dict[str, Any], str]:
-        """SDR of vocals and accompaniment per setting on the held-out chorales (mean and
-        median over chorales), the untrained-mask and ideal-ratio-mask references, spectrogram
-        excerpts and training curves."""
-        from fugato.audio.stft import apply_mask, stft
-        from fugato.metrics.separation import bss_eval_sources
-        from fugato.plot import plot_spectrograms, plot_training_curves
+    def evaluate(self, run: Run, seed: int = 0) -> Evaluation:
+        """SDR per setting on held-out chorales (`fugato.models.factorgan.separation_evaluate`)."""
+        from fugato.models.factorgan.separation_evaluate import evaluate
 
-        cfg: SampleConfig = self.config.sample
-        data: DataConfig = self.config.data
-        test = self.chorales("test")
-        scores: dict[str, list[np.ndarray]] = defaultdict(list)  # name -> per chorale (2,)
-        excerpts: dict[str, np.ndarray] = {}
-        excerpt = int(cfg.plot_seconds * SAMPLE_RATE)
-        seconds = 0.0  # of held-out audio scored
-        for k, (_, stems) in enumerate(test):
-            stems64 = stems.astype(np.float64)
-            if cfg.eval_seconds:
-                stems64 = stems64[:, : int(cfg.eval_seconds * SAMPLE_RATE)]
-            seconds += stems64.shape[1] / SAMPLE_RATE
-            mixture = stems64.sum(0)
-            spec = stft(mixture)
-            magnitudes = np.abs(stft(stems64))[:, :BINS]
-            ideal = magnitudes[0] / np.maximum(magnitudes.sum(0), 1e-12)
-            masks = {"ideal": ideal, "half": np.full_like(ideal, 0.5)}
-            masks.update({s.key: self.masks(s, spec[None], seed)[0] for s in self.settings})
-            for name, mask in masks.items():
-                estimates = np.stack(apply_mask(spec, mask, len(mixture)))
-                scores[name].append(bss_eval_sources(stems64, estimates)["sdr"])
-                if k == 0:
-                    excerpts[name] = estimates[:, :excerpt]
-            if k == 0:
-                excerpts["mixture"], excerpts["true"] = mixture[:excerpt], stems64[:, :excerpt]
-
-        def summary(name: str) -> dict[str, float]:
-            values = np.array(scores[name])  # (chorales, 2)
-            return {"sdr_vocals": float(values[:, 0].mean()),
-                    "sdr_accompaniment": float(values[:, 1].mean()),
-                    "sdr_vocals_median": float(np.median(values[:, 0])),
-                    "sdr_accompaniment_median": float(np.median(values[:, 1]))}
-
-        rows: list[dict[str, Any]] = []
-        table: dict[str, dict[str, dict[str, float]]] = {}
-        for s in self.settings:
-            numbers = summary(s.key)
-            rows.append({"model": s.variant, "paired": s.paired, **numbers})
-            table.setdefault(s.variant, {})[str(s.paired)] = numbers
-        references = {"ideal_ratio_mask": summary("ideal"), "half_mask": summary("half")}
-        results: dict[str, Any] = {
-            "model": self.name, "step": run.step, "separation": rows, "table": table,
-            "references": references,
-            "per_chorale": {name: [[float(v) for v in x] for x in values]
-                            for name, values in scores.items()},
-            "test_chorales": [name for name, _ in test],
-            "sizes": {"test_chorales": len(test), "test_seconds": seconds},
-            "renderer": "fugato.audio.synth (built-in synthesizer)",
-        }
-
-        plots = run.path / "plots"
-        plot_training_curves(run.metrics(), plots / "training.png",
-                             [f"{k}_{v}" for k in ("d_loss", "g_loss")
-                              for v in self.config.net.variants])
-        figures = []
-        for n in data.paired:
-            of = [s for s in self.settings if s.paired == n]
-            signals = {"mixture": excerpts["mixture"], "true vocals": excerpts["true"][0]}
-            signals.update({f"{VARIANT_NAMES[s.variant]} vocals": excerpts[s.key][0]
-                            for s in of})
-            signals["true accompaniment"] = excerpts["true"][1]
-            signals.update({f"{VARIANT_NAMES[s.variant]} accompaniment": excerpts[s.key][1]
-                            for s in of})
-            name = f"spectrograms-n{n}.png"
-            plot_spectrograms(signals, plots / name, SAMPLE_RATE,
-                              title=f"{test[0][0]}, first {cfg.plot_seconds:g} s; N = {n}")
-            figures.append(f"![N = {n}](plots/{name})")
-
-        def shown(label: str, n: Any, numbers: Mapping[str, float]) -> dict[str, Any]:
-            return {"model": label, "N paired": n,
-                    "SDR vocals (mean)": numbers["sdr_vocals"],
-                    "SDR vocals (median)": numbers["sdr_vocals_median"],
-                    "SDR accompaniment (mean)": numbers["sdr_accompaniment"],
-                    "SDR accompaniment (median)": numbers["sdr_accompaniment_median"]}
-
-        report_rows = [shown(VARIANT_NAMES[r["model"]], r["paired"], r) for r in rows]
-        reference_rows = [shown("ideal ratio mask (oracle)", "", references["ideal_ratio_mask"]),
-                          shown("mask 0.5 (half the mixture)", "", references["half_mask"])]
-        train_count = data.n_train or "all other"
-        report = "\n\n".join([
-            f"# FactorGAN: source separation of Bach chorales, step {run.step}",
-            f"Vocals: the soprano in the {data.vocals_program!r} timbre; accompaniment: alto, "
-            f"tenor and bass in the {data.accompaniment_program!r} timbre; rendered at 22.05 kHz "
-            "by fugato's built-in synthesizer (no soundfont renderer). "
-            f"{train_count} training chorales, N of them paired, the rest unpaired; "
-            f"{len(test)} held-out chorales ({results['sizes']['test_seconds']:.0f} s). "
-            "SDR in dB (BSS Eval v3 over each whole chorale, mixture phase), mean and median "
-            "over the held-out chorales.",
-            "## Separation\n\n" + markdown_table(report_rows),
-            "## References\n\n" + markdown_table(reference_rows),
-            "## Spectrograms\n\n" + "\n\n".join(figures),
-            "## Training\n\n![training curves](plots/training.png)",
-        ]) + "\n"
-        return results, report
+        return evaluate(self, run, seed)
 
     @staticmethod
     def seeds_report(group: str, summary: Mapping[str, Sequence[float]], runs: int) -> str:
         """The separation table over seeds ("mean ± sd") from `compare_runs`' summary of the
         eval.json paths `table/VARIANT/N/...`."""
         def cell(path: str) -> str:
-            if path not in summary:
-                return ""
-            mean, sd = summary[path]
-            return f"{mean:.3g} ± {sd:.2g}"
+            return mean_sd(summary, path, 3)
 
         keys = sorted({tuple(k.split("/")[1:3]) for k in summary if k.startswith("table/")},
                       key=lambda k: (VARIANTS.index(k[0]) if k[0] in VARIANTS else 9, int(k[1])))
@@ -512,40 +384,3 @@ class FactorGANSeparation(LockstepSettings, Evaluator, SeedsReport, Task):
                 for v, n in keys]
         return (f"## {group}: chorale separation over {runs} seeds (mean ± sd)\n\n"
                 + markdown_table(rows))
-
-
-def _resample(audio: np.ndarray, source: int, target: int) -> np.ndarray:
-    """Audio (..., N) from `source` Hz to `target` Hz (polyphase, scipy)."""
-    from scipy.signal import resample_poly
-
-    if source == target:
-        return audio
-    g = math.gcd(source, target)
-    return resample_poly(audio, target // g, source // g, axis=-1)
-
-
-def separate_file(run: Any, path: str | Path, out: str | Path, separator: str | None = None,
-                  seed: int = 0) -> list[Path]:
-    """Separate an audio file with a trained run: writes `<stem>-vocals.wav` and
-    `<stem>-accompaniment.wav` (32-bit float, the input's channels and sample rate) into `out`;
-    their sum is the input up to float32 rounding. At another sample rate than 22.05 kHz the
-    vocals are separated at 22.05 kHz and resampled back, and the accompaniment is the input
-    minus the vocals, so the sum still holds."""
-    from fugato.audio.wav import read_wav, write_audio
-
-    audio, rate = read_wav(path)  # (channels, N)
-    task: FactorGANSeparation = run.task
-    if rate == SAMPLE_RATE:
-        vocals, accompaniment = task.separate(audio, separator, seed)
-    else:
-        vocals = task.separate(_resample(audio, rate, SAMPLE_RATE), separator, seed)[0]
-        vocals = _resample(vocals, SAMPLE_RATE, rate)
-        vocals = np.pad(vocals, [(0, 0), (0, max(0, audio.shape[1] - vocals.shape[1]))]
-                        )[:, : audio.shape[1]]
-        accompaniment = audio - vocals
-    out = Path(out)
-    stem = Path(path).stem
-    paths = [out / f"{stem}-vocals.wav", out / f"{stem}-accompaniment.wav"]
-    for p, x in zip(paths, (vocals, accompaniment), strict=True):
-        write_audio(x[0] if len(x) == 1 else x, p, rate, float32=True)
-    return paths
