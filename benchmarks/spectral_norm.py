@@ -6,38 +6,35 @@ same process.
 
 Times one discriminator training update (forward on real and fake, backward, Adam) of an MLP
 1568 -> 128 -> 128 -> 1 with leaky ReLUs, spectral norm on every layer, built once with
-`torch.nn.utils.parametrizations.spectral_norm(nn.Linear)` and once with `spectral_mlp`, from
-the same weights and power-iteration vectors; checks that both give the same logits, and
-prints the speed-up.
+`torch.nn.utils.parametrizations.spectral_norm(nn.Linear)` and once with `SpectralLinear`
+(both a `fugato.nn.mlp.MLP`), from the same weights and power-iteration vectors; checks that
+both give the same logits, and prints the speed-up.
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import Any, cast
 
 import torch
 from timing import best_of
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from fugato.nn.spectral import spectral_mlp
+from fugato.nn.mlp import MLP
+from fugato.nn.spectral import SpectralLinear
 
 
 def torch_mlp(sizes: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers.append(spectral_norm(nn.Linear(a, b)))
-        if i < len(sizes) - 2:
-            layers.append(nn.LeakyReLU())
-    return nn.Sequential(*layers)
+    return MLP(sizes, "leaky_relu", linear=lambda a, b: spectral_norm(nn.Linear(a, b)))
 
 
 def copy_into(ours: nn.Sequential, theirs: nn.Sequential) -> None:
     """Give our layers the weights, biases and u, v of torch's."""
     with torch.no_grad():
         for mine, layer in zip(ours, theirs, strict=True):
-            if isinstance(layer, nn.Linear):
-                norm = layer.parametrizations.weight
+            if isinstance(layer, nn.Linear) and isinstance(mine, SpectralLinear):
+                norm = cast(Any, layer).parametrizations.weight  # untyped in torch's stubs
                 mine.weight.copy_(norm.original)
                 mine.bias.copy_(layer.bias)
                 mine.u.copy_(norm[0]._u)
@@ -59,7 +56,7 @@ def main() -> None:
     torch.manual_seed(0)
 
     theirs = torch_mlp(args.sizes)
-    ours = spectral_mlp(args.sizes)
+    ours = MLP(args.sizes, "leaky_relu", linear=SpectralLinear)
     copy_into(ours, theirs)
     real = torch.rand(args.batch, args.sizes[0])
     fake = torch.rand(args.batch, args.sizes[0])

@@ -127,7 +127,8 @@ def test_shuffle_parts_keeps_each_part_and_breaks_the_pairing() -> None:
 
 def test_variants_hold_their_discriminators() -> None:
     make = lambda d: nn.Linear(d, 1)  # noqa: E731
-    assert FactorDiscriminators.build(PARTS, "gan", make).joint.in_features == K1 + K2
+    joint = FactorDiscriminators.build(PARTS, "gan", make).joint
+    assert isinstance(joint, nn.Linear) and joint.in_features == K1 + K2
     no_cp = FactorDiscriminators.build(PARTS, "no-cp", make)
     assert no_cp.p_dependency is None and len(no_cp.marginals) == 2
     full = FactorDiscriminators.build(PARTS, "factorgan", make)
@@ -189,7 +190,14 @@ def test_tiny_paired_digit_run_trains_samples_and_evaluates(tmp_path: Path) -> N
     again = run.sample(5, seed=1, generator="factorgan/0.5/10")
     assert isinstance(again, Images)
     np.testing.assert_array_equal(again.pixels, pixels)
-    assert run.task.generators[0] == "gan/0.5/10"  # the default: the first trained setting
+    task = run.task
+    assert isinstance(task, FactorGAN)
+    assert task.generators == ("gan/0.5/10", "gan/0.5/all", "factorgan/0.5/10",
+                               "factorgan/0.5/all", "no-cp/0.5/10", "no-cp/0.5/all")
+    first = run.sample(5, seed=1)  # the default: the first trained setting
+    assert isinstance(first, Images)
+    np.testing.assert_array_equal(first.pixels,
+                                  task.sample(5, seed=1, generator="gan/0.5/10").pixels)
     with pytest.raises(FugatoError, match="unknown generator"):
         run.sample(2, generator="factorgan/0.5/7")
     assert main(["eval", str(tmp_path / "run"), "--quiet"]) == 0
@@ -204,8 +212,11 @@ def test_tiny_paired_digit_run_trains_samples_and_evaluates(tmp_path: Path) -> N
                                             "samples-l0.5-n10.png").stat().st_size > 0
     table = FactorGAN.seeds_report("digits", {"table/factorgan/0.5/10/fid": [3.0, 0.5],
                                               "table/factorgan/0.5/10/dependency": [0.2, 0.1],
+                                              "table/gan/0.5/all/fid": [3.14159, 0.1234],
                                               "classifier_accuracy": [0.98, 0.0]}, 3)
     assert "| FactorGAN | 0.5 | 10 | 3 ± 0.5 | 0.2 ± 0.1 |" in table
+    assert "| GAN | 0.5 | all | 3.142 ± 0.12 |  |" in table  # 4 significant digits
+    assert table.index("| GAN |") < table.index("| FactorGAN |")
 
 
 def test_lockstep_training_needs_no_global_clipping() -> None:

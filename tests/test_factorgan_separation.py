@@ -88,6 +88,34 @@ def test_discriminators_and_unet_shapes() -> None:
         UNet(height=100, width=128)
 
 
+def test_fakes_are_made_once_per_batch_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every discriminator round of a training step gets the same batch object: its mixtures
+    are separated once. Another batch, even at the same step number (validation passes 0),
+    is separated anew."""
+    from fugato.models.factorgan.separation import FactorGANSeparation
+
+    task = FactorGANSeparation(build_config(tiny()))
+    rng = np.random.default_rng(4)
+    chorales = [(name, 0.1 * rng.standard_normal((2, 3 * FRAMES * 256)).astype(np.float32))
+                for name in ("a", "b")]
+    monkeypatch.setattr(task, "chorales", lambda split: chorales)
+    train, _ = task.build_data()
+    nets = task.build_nets()
+    calls: list[str] = []
+    for name, net in nets.items():
+        if name.startswith("G:"):
+            net.register_forward_hook(lambda *_, name=name: calls.append(name))
+    cpu = torch.device("cpu")
+    first = train.batch(torch.tensor([0, 1]), cpu)
+    for _ in range(2):  # two discriminator rounds of one step
+        task._discriminator_loss(nets, first, 0)
+    assert sorted(calls) == ["G:factorgan/1", "G:gan/1"]
+    fakes = dict(task._fakes)
+    task._discriminator_loss(nets, train.batch(torch.tensor([2, 3]), cpu), 0)
+    assert sorted(calls) == ["G:factorgan/1"] * 2 + ["G:gan/1"] * 2
+    assert not torch.equal(fakes["factorgan/1"], task._fakes["factorgan/1"])
+
+
 def test_chorale_stems_are_deterministic() -> None:
     from fugato.audio.chorales import chorale_files, chorale_stems, chorale_voices, render_stems
 
@@ -133,8 +161,10 @@ def test_tiny_run_trains_evaluates_and_separates(tmp_path: Path,
     assert (run / "plots" / "spectrograms-n1.png").stat().st_size > 0
     table = FactorGANSeparation.seeds_report(
         "chorales", {"table/factorgan/5/sdr_vocals": [3.0, 0.5],
-                     "table/factorgan/5/sdr_accompaniment": [8.0, 0.25]}, 3)
+                     "table/factorgan/5/sdr_accompaniment": [8.0, 0.25],
+                     "table/gan/25/sdr_vocals": [3.14159, 0.1234]}, 3)
     assert "| FactorGAN | 5 | 3 ± 0.5 | 8 ± 0.25 |" in table
+    assert "| GAN | 25 | 3.14 ± 0.12 |  |" in table  # 3 significant digits
 
     # any WAV: mono at 22.05 kHz, and stereo at another rate
     rng = np.random.default_rng(3)

@@ -1,10 +1,19 @@
 """`SpectralLinear` computes what torch's spectral-norm parametrization computes."""
 
+from typing import Any, cast
+
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from fugato.nn.spectral import SpectralLinear, spectral_mlp
+from fugato.nn.mlp import MLP
+from fugato.nn.spectral import SpectralLinear
+
+
+def weight_norm_of(layer: nn.Module) -> Any:
+    """torch's spectral-norm parametrization of `layer.weight` (`.original`, `[0]._u`,
+    `[0]._v`), untyped in torch's stubs."""
+    return cast(Any, layer).parametrizations.weight
 
 
 def twins(seed: int = 0) -> tuple[SpectralLinear, nn.Linear]:
@@ -14,11 +23,12 @@ def twins(seed: int = 0) -> tuple[SpectralLinear, nn.Linear]:
     torch.manual_seed(seed)
     theirs = spectral_norm(nn.Linear(40, 12))
     with torch.no_grad():
-        ours.weight.copy_(theirs.parametrizations.weight.original)
-        ours.bias.copy_(theirs.bias)
-        ours.u.copy_(theirs.parametrizations.weight[0]._u)
-        ours.v.copy_(theirs.parametrizations.weight[0]._v)
-    return ours.double(), theirs.double()  # float64: the two orders of operations agree
+        ours.weight.copy_(weight_norm_of(theirs).original)
+        ours.bias.copy_(cast(torch.Tensor, theirs.bias))
+        ours.u.copy_(weight_norm_of(theirs)[0]._u)
+        ours.v.copy_(weight_norm_of(theirs)[0]._v)
+    # float64: the two orders of operations agree
+    return ours.double(), cast(nn.Linear, theirs.double())
 
 
 def test_outputs_gradients_and_power_iteration_match_torch() -> None:
@@ -26,8 +36,8 @@ def test_outputs_gradients_and_power_iteration_match_torch() -> None:
     x = torch.randn(16, 40, dtype=torch.float64)
     for _ in range(3):  # training forwards: one power iteration each
         torch.testing.assert_close(ours(x), theirs(x), rtol=1e-10, atol=1e-12)
-    torch.testing.assert_close(ours.u, theirs.parametrizations.weight[0]._u)
-    torch.testing.assert_close(ours.v, theirs.parametrizations.weight[0]._v)
+    torch.testing.assert_close(ours.u, weight_norm_of(theirs)[0]._u)
+    torch.testing.assert_close(ours.v, weight_norm_of(theirs)[0]._v)
 
     # two forwards before one backward (a GAN's real and fake passes), then the gradients
     loss_ours = ours(x).square().sum() - ours(2 * x).sum()
@@ -35,7 +45,7 @@ def test_outputs_gradients_and_power_iteration_match_torch() -> None:
     loss_ours.backward()
     loss_theirs.backward()
     torch.testing.assert_close(ours.weight.grad,
-                               theirs.parametrizations.weight.original.grad, rtol=1e-10,
+                               weight_norm_of(theirs).original.grad, rtol=1e-10,
                                atol=1e-12)
     torch.testing.assert_close(ours.bias.grad, theirs.bias.grad, rtol=1e-10, atol=1e-12)
 
@@ -58,9 +68,15 @@ def test_the_normalised_layer_has_spectral_norm_one() -> None:
     assert abs(torch.linalg.matrix_norm(matrix, ord=2).item() - 1.0) < 1e-3
 
 
+def spectral_mlp(sizes: list[int]) -> MLP:
+    return MLP(sizes, "leaky_relu", linear=SpectralLinear)
+
+
 def test_spectral_mlp_shapes_and_state_dict_round_trip() -> None:
     net = spectral_mlp([10, 8, 8, 1])
+    assert [type(m) for m in net] == [SpectralLinear, nn.LeakyReLU] * 2 + [SpectralLinear]
     assert net(torch.randn(5, 10)).shape == (5, 1)
+    assert {"0.u", "0.v", "4.weight", "4.bias"} <= set(net.state_dict())
     twin = spectral_mlp([10, 8, 8, 1])
     twin.load_state_dict(net.state_dict())
     net.eval()

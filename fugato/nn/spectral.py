@@ -6,18 +6,15 @@ divides the output (B, out) by sigma instead of the weight (out, in). The result
 gradients are the same; the elementwise work on the weight (the division forward, two more
 passes over the weight backward) is gone: a large share of the cost of a wide, shallow
 discriminator on a small batch (FactorGAN's 1568 -> 128 -> 128 -> 1 nets, batch 64: 1.4x faster
-per update, `benchmarks/spectral_norm.py`).
+per update, `benchmarks/spectral_norm.py`). A discriminator of them:
+`fugato.nn.mlp.MLP(sizes, "leaky_relu", linear=SpectralLinear)`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from fugato.nn.mlp import ACTIVATIONS
 
 
 class SpectralLinear(nn.Module):
@@ -67,15 +64,3 @@ class SpectralLinear(nn.Module):
         return (f"in_features={self.weight.shape[1]}, out_features={self.weight.shape[0]}, "
                 f"bias={self.bias is not None}")
 
-
-def spectral_mlp(sizes: Sequence[int], activation: str = "leaky_relu") -> nn.Sequential:
-    """An MLP `sizes[0] -> ... -> sizes[-1]` of `SpectralLinear` layers with `activation`
-    between them: (B, sizes[0]) -> (B, sizes[-1])."""
-    if len(sizes) < 2:
-        raise ValueError("an MLP needs at least an input and an output size")
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers.append(SpectralLinear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(ACTIVATIONS[activation]())
-    return nn.Sequential(*layers)

@@ -21,15 +21,20 @@ combined logit (the reference code's "JSD" objective).
 
 `LockstepSettings` is what both experiments (paired digits, `digits.py`; source separation,
 `separation.py`) share: one run trains a generator and its discriminators per setting in
-lockstep (disjoint parameters, summed losses: each setting trains exactly as if alone).
+lockstep (disjoint parameters, summed losses: each setting trains exactly as if alone). The
+generator loss is the same for both; each experiment says how a fake is made (`fake`) and
+which real observations its discriminators see (`_discriminator_loss`). The digits draw new
+fakes in every discriminator round; separation separates once per batch and reuses those fakes
+in every round of that batch (the generators do not change between the rounds).
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -37,7 +42,7 @@ from torch import nn
 
 from fugato.config import ExperimentConfig
 from fugato.errors import FugatoError
-from fugato.train.task import Nets, Step
+from fugato.train.task import Batch, Nets, Step
 
 VARIANTS = ("gan", "factorgan", "no-cp")
 VARIANT_NAMES = {"gan": "GAN", "factorgan": "FactorGAN", "no-cp": "FactorGAN-no-cp"}
@@ -186,10 +191,13 @@ class LockstepNetConfig:
     """Adam's betas, generators and discriminators alike."""
 
 
-class LockstepSettings:
+class LockstepSettings(ABC):
     """What the FactorGAN tasks (digits, separation) share: every setting (variant, N, ...) has
     its own generator `G:KEY` and discriminators `D:KEY`; all train in lockstep in one run, each
-    as if alone (disjoint parameters, per-parameter Adam, no global gradient clipping)."""
+    as if alone (disjoint parameters, per-parameter Adam, no global gradient clipping).
+
+    A task provides `settings` (each with `variant` and a unique `key`), `fake` and
+    `_discriminator_loss`."""
 
     name: ClassVar[str]
     config: ExperimentConfig
@@ -218,9 +226,32 @@ class LockstepSettings:
             # a global norm over all settings would couple their updates
             raise FugatoError(f"{self.name}: set train.grad_clip = 0 (settings train in "
                               "lockstep)")
-        return [Step("discriminators", self._discriminator_loss,  # type: ignore[attr-defined]
+        return [Step("discriminators", self._discriminator_loss,
                      repeat=self.config.net.disc_rounds),
-                Step("generators", self._generator_loss)]  # type: ignore[attr-defined]
+                Step("generators", self._generator_loss)]
+
+    @abstractmethod
+    def fake(self, nets: Nets, setting: Any, batch: Batch) -> torch.Tensor:
+        """Generated samples (B, D) of `setting`'s generator for the training batch `batch`
+        (with gradients to the generator; noise drawn on the batch's device)."""
+
+    @abstractmethod
+    def _discriminator_loss(self, nets: Nets, batch: Batch, step: int
+                            ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The summed discriminator losses of every setting, and their logs (`sum_losses`)."""
+
+    def _generator_loss(self, nets: Nets, batch: Batch, step: int
+                        ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The summed generator losses of every setting (`generator_loss` of its
+        discriminators' combined logit on its `fake`), and their logs."""
+        losses = []
+        for s in self.settings:
+            fake = self.fake(nets, s, batch)
+            d = cast(FactorDiscriminators, nets[f"D:{s.key}"])
+            d.eval()  # scoring only: no power-iteration update of the spectral norms
+            losses.append(generator_loss(d.combined(fake)))
+            d.train()
+        return self.sum_losses(losses, "g_loss")
 
     @staticmethod
     def check_net(net: Any) -> None:
@@ -252,6 +283,3 @@ class LockstepSettings:
                 return s
         raise FugatoError(f"unknown {what} {key!r}: choose one of "
                           f"{', '.join(s.key for s in self.settings)}")
-
-    def saved_state(self) -> dict[str, Any]:
-        return {"settings": [asdict(s) for s in self.settings]}

@@ -36,18 +36,20 @@ from fugato.models.factorgan.core import (
     FactorDiscriminators,
     LockstepNetConfig,
     LockstepSettings,
-    generator_loss,
 )
+from fugato.nn.batched import batched
 from fugato.nn.digit_classifier import DigitClassifier
-from fugato.nn.spectral import spectral_mlp
+from fugato.nn.mlp import MLP
+from fugato.nn.spectral import SpectralLinear
 from fugato.report import Evaluation, markdown_table, mean_sd
 from fugato.samples import Images
 from fugato.train.run import Run
 from fugato.train.task import Batch, Evaluator, Nets, Sampler, SeedsReport, Step, Task, TensorData
 
 PIXELS = 784
-GENERATE_CHUNK = 2000
-"""Generated pairs per forward pass (and per noise draw)."""
+CHUNK = 2000
+"""Pairs or digits per forward pass (and per noise draw) when generating and classifying: the
+recorded numbers were computed in chunks of this size (float sums and noise draws follow it)."""
 DIGIT_PARTS = (slice(0, PIXELS), slice(PIXELS, 2 * PIXELS))
 """The two parts of a paired-digit sample (B, 1568): top digit, bottom digit."""
 
@@ -202,8 +204,6 @@ class FactorGAN(LockstepSettings, Sampler, Evaluator, SeedsReport, Task):
 
     # -- nets ----------------------------------------------------------------------------------
     def build_nets(self) -> Nets:
-        from fugato.nn.mlp import MLP
-
         net: NetConfig = self.config.net
         nets: Nets = {"classifier": DigitClassifier(dropout=0.2)}
         for s in self.settings:
@@ -211,7 +211,8 @@ class FactorGAN(LockstepSettings, Sampler, Evaluator, SeedsReport, Task):
                                      output="sigmoid")
             nets[f"D:{s.key}"] = FactorDiscriminators.build(
                 DIGIT_PARTS, s.variant,
-                lambda d: spectral_mlp([d, net.disc_hidden, net.disc_hidden, 1]))
+                lambda d: MLP([d, net.disc_hidden, net.disc_hidden, 1], "leaky_relu",
+                              linear=SpectralLinear))
         return nets
 
     def optimizers(self, nets: Nets) -> dict[str, torch.optim.Optimizer]:
@@ -239,10 +240,13 @@ class FactorGAN(LockstepSettings, Sampler, Evaluator, SeedsReport, Task):
                generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.rand(n, self.config.net.noise, device=device, generator=generator) * 2 - 1
 
+    def fake(self, nets: Nets, setting: Setting, batch: Batch) -> torch.Tensor:
+        """Generated pairs (B, 1568) of `setting`, B the batch's size, from new noise."""
+        return nets[f"G:{setting.key}"](self._noise(len(batch[0]), batch[0].device))
+
     def _discriminator_loss(self, nets: Nets, batch: Batch, step: int
                             ) -> tuple[torch.Tensor, dict[str, float]]:
         cols = dict(zip(self._columns(), batch, strict=True))
-        device = batch[0].device
         top = self._images(cols["top"])
         # gathered once, shared by the settings of the same lambda (and N)
         bottoms = {s.lam: self._images(cols[f"bottom/{s.lam:g}"]) for s in self.settings}
@@ -252,38 +256,25 @@ class FactorGAN(LockstepSettings, Sampler, Evaluator, SeedsReport, Task):
             for s in self.settings}
         losses = []
         for s in self.settings:
-            with torch.no_grad():
-                fake = nets[f"G:{s.key}"](self._noise(len(top), device))
+            with torch.no_grad():  # new fakes in every discriminator round
+                fake = self.fake(nets, s, batch)
             d = cast(FactorDiscriminators, nets[f"D:{s.key}"])
             losses.append(d.loss([top, bottoms[s.lam]], joints[s.lam, s.paired], fake))
         return self.sum_losses(losses, "d_loss")
-
-    def _generator_loss(self, nets: Nets, batch: Batch, step: int
-                        ) -> tuple[torch.Tensor, dict[str, float]]:
-        device = batch[0].device
-        n = len(batch[0])
-        losses = []
-        for s in self.settings:
-            d = cast(FactorDiscriminators, nets[f"D:{s.key}"])
-            d.eval()  # scoring only: no power-iteration update of the spectral norms
-            losses.append(generator_loss(d.combined(nets[f"G:{s.key}"](self._noise(n, device)))))
-            d.train()
-        return self.sum_losses(losses, "g_loss")
 
     # -- sampling ------------------------------------------------------------------------------
     def _setting(self, key: str | None) -> Setting:
         """The setting of generator `key` (None: the first trained)."""
         return self.find_setting(str(self.pick_generator(key)), "generator")
 
-    @torch.no_grad()
     def generate(self, setting: Setting, n: int, seed: int = 0) -> torch.Tensor:
         """(n, 1568) generated pairs of `setting`, pixels in [0, 1] (on CPU)."""
         g = torch.Generator(device=self.device).manual_seed(seed)
         gen = self.nets[f"G:{setting.key}"].eval()
-        # noise drawn chunk by chunk, 2,000 at a time, so a sample does not depend on n
-        out = [gen(self._noise(min(GENERATE_CHUNK, n - i), self.device, g)).cpu()
-               for i in range(0, n, GENERATE_CHUNK)]
-        return torch.cat(out)
+        # the row indices only size each chunk: its noise is drawn with it
+        return batched(lambda rows: gen(self._noise(len(rows), self.device, g)),
+                       torch.arange(n), device=self.device, batch_size=CHUNK,
+                       empty=torch.zeros(0, 2 * PIXELS))
 
     def sample(self, n: int, seed: int | None = None, generator: str | None = None
                ) -> Images:

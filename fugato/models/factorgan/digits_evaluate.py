@@ -12,7 +12,7 @@ from fugato.metrics.classification import classifier_accuracy
 from fugato.metrics.dependency import class_pair_frequencies, dependency_error
 from fugato.metrics.fid import fid
 from fugato.models.factorgan.core import VARIANT_NAMES
-from fugato.models.factorgan.digits import GENERATE_CHUNK, PIXELS, pair_partners
+from fugato.models.factorgan.digits import CHUNK, PIXELS, pair_partners
 from fugato.nn.batched import batched
 from fugato.nn.digit_classifier import DigitClassifier
 from fugato.report import Evaluation, markdown_table, report_page
@@ -35,7 +35,7 @@ class _Scorer:
     def read(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(features (N, 50), predicted classes (N,)) of digits (N, 784)."""
         feats = batched(self.classifier.features, images, device=self.task.device,
-                        batch_size=GENERATE_CHUNK)
+                        batch_size=CHUNK)
         with torch.no_grad():
             classes = self.classifier.out(feats.to(self.task.device)).argmax(-1).cpu()
         return feats, classes
@@ -78,7 +78,7 @@ def evaluate(task: FactorGAN, run: Run, seed: int = 0) -> Evaluation:
     m, scorer = task.config.sample.eval_samples, _Scorer(task)
     splits = task.splits()
     accuracy = classifier_accuracy(scorer.classifier, *splits["test"],
-                                   batch_size=GENERATE_CHUNK)
+                                   batch_size=CHUNK)
     references, floor, real_shown = {}, {}, {}
     for lam in task.config.data.lambdas:
         pairs = real_pairs(splits["test"], lam, m, seed)

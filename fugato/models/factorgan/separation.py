@@ -15,7 +15,7 @@ the vocals estimate is m |X| and the accompaniment (1 - m) |X|, so the two alway
 mixture magnitude, and with the mixture's phase (`apply_mask`) to the mixture signal. The
 discriminators see log1p magnitudes of the two sources.
 
-Discriminators (the generic `FactorDiscriminators` of `fugato.models.factorgan.digits`, unchanged;
+Discriminators (the generic `FactorDiscriminators` of `fugato.models.factorgan.core`, unchanged;
 the sample is the flat vector [vocals | accompaniment], (B, 2 x 256 x 128), its two parts the two
 sources), as in the reference code (f90/FactorGAN `AudioSeparation.py`):
 
@@ -30,11 +30,14 @@ sources), as in the reference code (f90/FactorGAN `AudioSeparation.py`):
 The mixture is left out of every discriminator (the reference crops it away): it is the
 generator's condition, and given the two sources it is determined (the estimates add up to it
 exactly, the true sources nearly: |V + A| <= |V| + |A|). Every discriminator is the reference's
-convolutional one (4x4 convolutions of stride 2, leaky ReLU, a linear output, spectral
-normalisation everywhere). Training is purely adversarial (no supervised loss), Adam with
-betas (0.5, 0.999), `disc_rounds` discriminator updates per generator update, the
-non-saturating loss on the combined logit. One run trains every (variant, N) in lockstep with
-disjoint parameters, so each setting trains as if alone and one run gives the whole table.
+convolutional one (`fugato.nn.spectrogram_discriminator`: 4x4 convolutions of stride 2, leaky
+ReLU, a linear output, spectral normalisation everywhere). Training is purely adversarial (no
+supervised loss), Adam with betas (0.5, 0.999), `disc_rounds` discriminator updates per
+generator update, the non-saturating loss on the combined logit. A batch's mixtures are
+separated once, and those fakes serve all of its discriminator rounds (the generators do not
+change between them; the digits draw new fakes in every round). One run trains every
+(variant, N) in lockstep with disjoint parameters, so each setting trains as if alone and one
+run gives the whole table.
 
 Evaluation: every held-out chorale is separated whole (snippets of 128 frames, the last one
 aligned to the end), sources resynthesised with the mixture's phase, scored with BSS Eval v3
@@ -63,8 +66,8 @@ from fugato.models.factorgan.core import (
     FactorDiscriminators,
     LockstepNetConfig,
     LockstepSettings,
-    generator_loss,
 )
+from fugato.nn.batched import batched
 from fugato.nn.spectrogram_discriminator import SpectrogramDiscriminator
 from fugato.report import Evaluation, markdown_table, mean_sd
 from fugato.train.run import Run
@@ -166,7 +169,8 @@ class FactorGANSeparation(LockstepSettings, Evaluator, SeedsReport, Task):
         self._starts = torch.empty(0, dtype=torch.long)
         self._starts_on: dict[torch.device, torch.Tensor] = {}
         self._fakes: dict[str, torch.Tensor] = {}
-        self._fake_step = -1
+        self._fakes_of: Batch | None = None
+        """The batch (the object itself) whose separated sources `_fakes` holds."""
 
     # -- data ----------------------------------------------------------------------------------
     def stem_spec(self) -> Any:
@@ -271,14 +275,21 @@ class FactorGANSeparation(LockstepSettings, Evaluator, SeedsReport, Task):
         """The generator's input: every training mixture (FactorGAN), the paired ones (GAN)."""
         return f"paired_mix/{s.paired}" if s.variant == "gan" else "mix"
 
+    def fake(self, nets: Nets, setting: Setting, batch: Batch) -> torch.Tensor:
+        """Separated sources (B, 2 x BINS x FRAMES) of `setting`'s generator for the batch's
+        mixtures (`_mixture_column`), from new noise."""
+        mixture = self._snippets(dict(zip(self._columns(), batch, strict=True))[
+            self._mixture_column(setting)], [0])
+        return separate_magnitudes(nets[f"G:{setting.key}"], mixture,
+                                   self._noise(len(mixture), mixture.device))[1]
+
     def _discriminator_loss(self, nets: Nets, batch: Batch, step: int
                             ) -> tuple[torch.Tensor, dict[str, float]]:
         cols = dict(zip(self._columns(), batch, strict=True))
-        device = batch[0].device
-        if step != self._fake_step:
-            # The trainer hands every discriminator round of a step the same batch and the
-            # generators do not change between them: separate once per step.
-            self._fakes, self._fake_step = {}, step
+        if batch is not self._fakes_of:
+            # The trainer hands every discriminator round of a step the same batch object and
+            # the generators do not change between the rounds: separate once per batch.
+            self._fakes, self._fakes_of = {}, batch
         parts = None
         if any(s.variant != "gan" for s in self.settings):
             parts = [self._snippets(cols["vocals"], [1]).flatten(1),
@@ -287,28 +298,11 @@ class FactorGANSeparation(LockstepSettings, Evaluator, SeedsReport, Task):
         for s in self.settings:
             if s.key not in self._fakes:
                 with torch.no_grad():
-                    mixture = self._snippets(cols[self._mixture_column(s)], [0])
-                    self._fakes[s.key] = separate_magnitudes(
-                        nets[f"G:{s.key}"], mixture, self._noise(len(mixture), device))[1]
+                    self._fakes[s.key] = self.fake(nets, s, batch)
             joint = self._snippets(cols[f"paired/{s.paired}"], [1, 2]).flatten(1)
             d = cast(FactorDiscriminators, nets[f"D:{s.key}"])
             losses.append(d.loss(parts or [], joint, self._fakes[s.key]))
         return self.sum_losses(losses, "d_loss")
-
-    def _generator_loss(self, nets: Nets, batch: Batch, step: int
-                        ) -> tuple[torch.Tensor, dict[str, float]]:
-        cols = dict(zip(self._columns(), batch, strict=True))
-        device = batch[0].device
-        losses = []
-        for s in self.settings:
-            mixture = self._snippets(cols[self._mixture_column(s)], [0])
-            _, fake = separate_magnitudes(nets[f"G:{s.key}"], mixture,
-                                          self._noise(len(mixture), device))
-            d = cast(FactorDiscriminators, nets[f"D:{s.key}"])
-            d.eval()  # scoring only: no power-iteration update of the spectral norms
-            losses.append(generator_loss(d.combined(fake)))
-            d.train()
-        return self.sum_losses(losses, "g_loss")
 
     # -- separating ----------------------------------------------------------------------------
     def setting(self, key: str | None) -> Setting:
@@ -319,7 +313,6 @@ class FactorGANSeparation(LockstepSettings, Evaluator, SeedsReport, Task):
             return max(factor, key=lambda s: s.paired) if factor else self.settings[0]
         return self.find_setting(key, "separator")
 
-    @torch.no_grad()
     def masks(self, setting: Setting, mixture_spec: np.ndarray, seed: int = 0) -> np.ndarray:
         """Vocals masks (C, BINS, T) in [0, 1] for mixture STFTs (C, BINS + 1, T): snippets of
         FRAMES frames, the last one aligned to the end (shorter signals are zero-padded)."""
@@ -337,11 +330,12 @@ class FactorGANSeparation(LockstepSettings, Evaluator, SeedsReport, Task):
             mags[:, :, frames].transpose(0, 2, 1, 3))).reshape(-1, 1, BINS, FRAMES)
         gen = self.nets[f"G:{setting.key}"].eval()
         g = torch.Generator(device=self.device).manual_seed(seed)
-        size = self.config.sample.batch
-        out = torch.cat([
-            separate_magnitudes(gen, chunk.to(self.device),
-                                self._noise(len(chunk), self.device, g))[0].cpu()
-            for chunk in snippets.split(size)]).reshape(c, len(starts), BINS, FRAMES)
+        # sample.batch snippets at a time (16): a U-Net's activations on 256 x 128 maps are
+        # large, and the recorded masks were made in chunks of this size
+        out = batched(lambda chunk: separate_magnitudes(
+            gen, chunk, self._noise(len(chunk), self.device, g))[0], snippets,
+            device=self.device, batch_size=self.config.sample.batch
+        ).reshape(c, len(starts), BINS, FRAMES)
         mask = np.zeros((c, BINS, max(t, FRAMES)), dtype=np.float32)
         # one assignment; where the end-aligned last snippet overlaps the one before, either
         # prediction is a valid mask for those frames
