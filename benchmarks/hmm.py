@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from timing import best_of
 
-from fugato.distributions.bases import GaussianHMM
+from fugato.distributions.hmm import GaussianHMM
 
 
 def main() -> None:

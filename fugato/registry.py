@@ -24,8 +24,8 @@ MODELS = {
     "factorgan-separation": "fugato.models.factorgan.separation:FactorGANSeparation",
     "fusiongan": "fugato.models.fusiongan.task:FusionGAN",
     "iml": "fugato.models.iml.task:IML",
-    "iml-audio": "fugato.models.iml.sequences:IMLAudio",
-    "iml-melody": "fugato.models.iml.sequences:IMLMelody",
+    "iml-audio": "fugato.models.iml.audio:IMLAudio",
+    "iml-melody": "fugato.models.iml.melody:IMLMelody",
     "melody-lm": "fugato.models.melody_lm.task:MelodyLM",
 }
 ALIASES = {"melody_lm": "melody-lm"}

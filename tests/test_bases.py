@@ -1,11 +1,17 @@
 """Base distributions of the IML model: torch Gaussian HMM (cross-checked with hmmlearn) and the
-scikit-learn Gaussian mixture behind the same interface."""
+scikit-learn Gaussian mixture behind the same interface; their one saved-state form, and the
+form fugato 0.1.0 saved them in."""
+
+import json
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
-from fugato.distributions.bases import GaussianHMM, GaussianMixture
+from fugato.distributions.gmm import GaussianMixture
+from fugato.distributions.hmm import GaussianHMM
+from fugato.distributions.legacy import upgrade_saved_state
 
 
 def random_hmm(states: int = 4, dim: int = 3, seed: int = 0, sticky: float = 0.0,
@@ -20,7 +26,7 @@ def random_hmm(states: int = 4, dim: int = 3, seed: int = 0, sticky: float = 0.0
     return hmm
 
 
-def reference(hmm: GaussianHMM):  # type: ignore[no-untyped-def]
+def reference(hmm: GaussianHMM) -> Any:
     hmmlearn = pytest.importorskip("hmmlearn.hmm", reason="hmmlearn is a dev extra")
     ref = hmmlearn.GaussianHMM(hmm.n_states, "diag")
     ref.startprob_, ref.transmat_ = hmm.startprob.numpy(), hmm.transmat.numpy()
@@ -128,11 +134,54 @@ def test_gmm_interface_matches_sklearn_and_round_trips() -> None:
     draws = gmm.sample(4000, generator=torch.Generator().manual_seed(1))
     assert draws.shape == (4000, 2)
     torch.testing.assert_close(draws.mean(0), frames.mean(0), atol=0.25, rtol=0)
-    seqs = gmm.sample(3, 5, torch.Generator().manual_seed(2))
-    assert seqs.shape == (3, 5, 2)
-    torch.testing.assert_close(gmm.sample(3, 5, torch.Generator().manual_seed(2)), seqs)
-    copy = GaussianMixture.from_state(gmm.state())
+    drawn = gmm.sample(3, 5, torch.Generator().manual_seed(2))
+    assert drawn.shape == (3, 5, 2)
+    torch.testing.assert_close(gmm.sample(3, 5, torch.Generator().manual_seed(2)), drawn)
+    copy = GaussianMixture.from_saved_state(json.loads(json.dumps(gmm.saved_state())))
+    assert copy.covariance_type == "full"
     torch.testing.assert_close(copy.log_likelihood(frames), per_frame)
+    torch.testing.assert_close(copy.sample(3, 5, torch.Generator().manual_seed(2)), drawn)
+
+
+def two_blobs(n: int = 600) -> np.ndarray:
+    """(n, 2) frames of two Gaussian blobs with unequal, axis-aligned spreads."""
+    rng = np.random.default_rng(0)
+    half = n // 2
+    return np.concatenate([rng.standard_normal((half, 2)) * [0.5, 2.0],
+                           rng.standard_normal((n - half, 2)) * [1.5, 0.3] + 12.0])
+
+
+def test_diagonal_gmm_with_sklearn_stopping_is_sklearns_own_fit() -> None:
+    from sklearn.mixture import GaussianMixture as SkGMM
+
+    frames = two_blobs()
+    ref = SkGMM(3, covariance_type="diag", reg_covar=1e-3, max_iter=100, random_state=0)
+    ref.fit(frames)
+    gmm = GaussianMixture(3, reg_covar=1e-3, seed=0, covariance_type="diag")
+    history = gmm.fit(frames, n_iter=100, sklearn_stopping=True)
+    assert len(history) == ref.n_iter_
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_array_equal(getattr(gmm.model, name), getattr(ref, name))
+    assert gmm.mean_log_likelihood(frames) == ref.score(frames)
+    # our own stopping rule tests the change after each M-step: one iteration sooner
+    ours = GaussianMixture(3, reg_covar=1e-3, seed=0, covariance_type="diag")
+    assert len(ours.fit(frames, n_iter=100)) == ref.n_iter_ - 1
+
+
+def test_diagonal_gmm_samples_its_variances_and_round_trips() -> None:
+    gmm = GaussianMixture(2, seed=0, covariance_type="diag")
+    gmm.fit(two_blobs(), n_iter=50)
+    assert gmm.model.covariances_.shape == (2, 2)
+    draws = gmm.sample(20000, generator=torch.Generator().manual_seed(0)).numpy()
+    low = draws[:, 0] < 6.0
+    blob = int(np.argmin(gmm.model.means_[:, 0]))
+    np.testing.assert_allclose(draws[low].var(0), gmm.model.covariances_[blob], rtol=0.05)
+    copy = GaussianMixture.from_saved_state(json.loads(json.dumps(gmm.saved_state())))
+    assert copy.covariance_type == "diag"
+    frames = torch.from_numpy(two_blobs())
+    torch.testing.assert_close(copy.log_likelihood(frames), gmm.log_likelihood(frames))
+    with pytest.raises(ValueError):
+        GaussianMixture(2, covariance_type="tied")
 
 
 # -- full-covariance emissions -------------------------------------------------------------------
@@ -140,7 +189,7 @@ def random_full_hmm(states: int = 4, dim: int = 3, seed: int = 0, sticky: float 
                     correlation: float = 1.0) -> GaussianHMM:
     """Random parameters with correlated emissions: cov = c A A^T + 0.2 I, A standard normal."""
     g = torch.Generator().manual_seed(seed)
-    hmm = GaussianHMM(states, dim, covariance="full")
+    hmm = GaussianHMM(states, dim, covariance_type="full")
     hmm.startprob.copy_(torch.softmax(torch.randn(states, generator=g), 0))
     hmm.transmat.copy_(torch.softmax(2 * torch.randn(states, states, generator=g)
                                      + sticky * torch.eye(states), 1))
@@ -150,7 +199,7 @@ def random_full_hmm(states: int = 4, dim: int = 3, seed: int = 0, sticky: float 
     return hmm
 
 
-def full_reference(hmm: GaussianHMM, **kwargs):  # type: ignore[no-untyped-def]
+def full_reference(hmm: GaussianHMM, **kwargs: Any) -> Any:
     hmmlearn = pytest.importorskip("hmmlearn.hmm", reason="hmmlearn is a dev extra")
     ref = hmmlearn.GaussianHMM(hmm.n_states, "full", **kwargs)
     ref.startprob_, ref.transmat_ = hmm.startprob.numpy(), hmm.transmat.numpy()
@@ -171,13 +220,13 @@ def test_full_log_likelihood_matches_hmmlearn_and_chunking(monkeypatch: pytest.M
         padded[i, : len(s)] = s
     torch.testing.assert_close(hmm.log_likelihood(padded, torch.tensor([17, 60, 1])), ours)
     # Frames go through in chunks sized by memory: 7 frames a chunk gives the same numbers.
-    import fugato.distributions.bases as bases
+    import fugato.distributions.hmm as hmm_module
 
-    monkeypatch.setattr(bases, "_CHUNK_ELEMENTS", 7 * hmm.n_states * hmm.dim)
+    monkeypatch.setattr(hmm_module, "_CHUNK_ELEMENTS", 7 * hmm.n_states * hmm.dim)
     torch.testing.assert_close(hmm.log_likelihood(seqs), ours)
     # A full model with diagonal covariances is the diagonal model.
     diag = random_hmm()
-    as_full = GaussianHMM(4, 3, covariance="full")
+    as_full = GaussianHMM(4, 3, covariance_type="full")
     as_full.load_state_dict({"startprob": diag.startprob, "transmat": diag.transmat,
                              "means": diag.means, "covars": torch.diag_embed(diag.variances)})
     torch.testing.assert_close(as_full.log_likelihood(seqs), diag.log_likelihood(seqs))
@@ -201,7 +250,7 @@ def test_full_em_step_matches_hmmlearn_and_increases_likelihood() -> None:
     np.testing.assert_allclose(start.means.numpy(), ref.means_, atol=1e-6)
     np.testing.assert_allclose(start.covars.numpy(), ref.covars_, atol=1e-6)
 
-    model = GaussianHMM(4, 3, covariance="full")
+    model = GaussianHMM(4, 3, covariance_type="full")
     history = model.fit(x, n_iter=15, generator=torch.Generator().manual_seed(3))
     assert (np.diff(history) >= -1e-9).all(), np.diff(history)
     assert history[-1] > history[0] + 0.1
@@ -211,7 +260,7 @@ def test_eigenvalue_floor_is_applied_and_keeps_em_monotone() -> None:
     # Frames on a line in 2-d: the scatter is singular, the floor must make it invertible.
     t = torch.linspace(-1, 1, 200, dtype=torch.float64)
     x = torch.stack([t, 2 * t], -1).reshape(4, 50, 2)
-    model = GaussianHMM(2, 2, covariance="full", min_var=1e-2)
+    model = GaussianHMM(2, 2, covariance_type="full", min_var=1e-2)
     history = model.fit(x, n_iter=10, generator=torch.Generator().manual_seed(0))
     assert np.isfinite(history).all() and (np.diff(history) >= -1e-9).all()
     smallest = torch.linalg.eigvalsh(model.covars)[:, 0]
@@ -227,7 +276,7 @@ def test_full_fit_beats_diagonal_fit_on_correlated_emissions() -> None:
     frames = 30 * 60
     scores = {}
     for kind in ("diag", "full"):
-        model = GaussianHMM(3, 4, covariance=kind)
+        model = GaussianHMM(3, 4, covariance_type=kind)
         model.fit(train, n_iter=40, generator=torch.Generator().manual_seed(2))
         scores[kind] = float(model.log_likelihood(test).sum()) / frames
     best = float(truth.log_likelihood(test).sum()) / frames
@@ -258,19 +307,34 @@ def test_full_sampling_shapes_seeds_and_covariances() -> None:
     assert one.shape == (1, 30, 2)
 
 
-def test_state_dict_round_trip_keeps_the_covariance_kind() -> None:
-    import json
-
+def test_saved_state_round_trip_keeps_the_covariance_kind_and_floor() -> None:
     for hmm in (random_hmm(), random_full_hmm()):
+        hmm.min_var = 0.02
         x, _ = hmm.sample(2, 20, torch.Generator().manual_seed(0))
-        params = json.loads(json.dumps({k: v.tolist() for k, v in hmm.state_dict().items()}))
-        copy = GaussianHMM.from_state_dict({k: torch.tensor(v, dtype=torch.float64)
-                                            for k, v in params.items()})
-        assert copy.covariance == hmm.covariance
+        copy = GaussianHMM.from_saved_state(json.loads(json.dumps(hmm.saved_state())))
+        assert copy.covariance_type == hmm.covariance_type and copy.min_var == 0.02
+        assert copy.saved_state() == hmm.saved_state()
         torch.testing.assert_close(copy.log_likelihood(x), hmm.log_likelihood(x))
         torch.testing.assert_close(copy.covariance_matrices(), hmm.covariance_matrices())
     with pytest.raises(ValueError):
-        GaussianHMM(2, 2, covariance="tied")
+        GaussianHMM(2, 2, covariance_type="tied")
+
+
+def test_states_saved_by_fugato_0_1_0_load_as_the_same_models() -> None:
+    for hmm in (random_hmm(), random_full_hmm()):
+        # 0.1.0: the HMM's state_dict() as lists, its floor kept apart by the task
+        old = json.loads(json.dumps({k: v.tolist() for k, v in hmm.state_dict().items()}))
+        hmm.min_var = 0.05
+        assert upgrade_saved_state(old, min_var=0.05) == hmm.saved_state()
+    gmm = GaussianMixture(2, seed=0)
+    gmm.fit(two_blobs(), n_iter=20)
+    new = gmm.saved_state()
+    # 0.1.0: the GMM's state(), always full covariances, no covariance type
+    old = {k: new[k] for k in ("weights", "means", "covariances", "reg_covar")}
+    assert upgrade_saved_state(old) == new
+    # today's states pass through unchanged
+    assert upgrade_saved_state(new) is new
+    assert upgrade_saved_state(hmm.saved_state()) == hmm.saved_state()
 
 
 @pytest.mark.parametrize("kind", ["diag", "full"])

@@ -9,7 +9,10 @@ import pytest
 import torch
 
 from fugato.config import build_config
+from fugato.models.iml.task import IML
 from fugato.paths import data_dir
+from fugato.report import Evaluation
+from fugato.samples import Images, Samples
 from fugato.train import Trainer, load_run
 
 MNIST = (data_dir(required=False) or Path("/nonexistent")) / "mnist"
@@ -29,6 +32,12 @@ def tiny(base: str = "gmm", decoder: str = "mlp", method: str = "iml", **net: ob
     }
 
 
+def pixels(samples: Samples) -> np.ndarray:
+    """The (N, 28, 28) pixels of what IML samples (always `Images`)."""
+    assert isinstance(samples, Images)
+    return samples.pixels
+
+
 def train(raw: dict, folder: Path) -> None:
     from fugato.registry import get_model
 
@@ -41,11 +50,14 @@ def train(raw: dict, folder: Path) -> None:
 def test_train_fit_base_sample_and_evaluate(tmp_path: Path, base: str, decoder: str) -> None:
     train(tiny(base, decoder), tmp_path / "run")
     run = load_run(tmp_path / "run", device="cpu")
+    assert isinstance(run.task, IML)
     assert run.task.base is not None  # fitted at the end of training, restored from the file
-    digits = run.sample(6, seed=1)
+    digits = pixels(run.sample(6, seed=1))
     assert digits.shape == (6, 28, 28) and 0 <= float(digits.min()) <= float(digits.max()) <= 1
-    torch.testing.assert_close(run.sample(6, seed=1), digits)
-    results, report = run.task.evaluate(run)
+    np.testing.assert_array_equal(pixels(run.sample(6, seed=1)), digits)
+    evaluation = run.task.evaluate(run)
+    assert isinstance(evaluation, Evaluation)
+    results, report = evaluation
     score = results["kde"]["IML"]["3"]
     assert isinstance(score, float) and score == score  # finite number, not NaN
     assert results["kde_iml"] == score
@@ -68,28 +80,25 @@ def test_train_fit_base_sample_and_evaluate(tmp_path: Path, base: str, decoder: 
 def test_baselines_train_and_sample_with_the_iml_decoder(tmp_path: Path, method: str) -> None:
     train(tiny(method=method), tmp_path / method)
     run = load_run(tmp_path / method, device="cpu")
+    assert isinstance(run.task, IML)
     assert run.task.finished and run.task.base is None
     # exactly IML's decoder: same layers, same shapes
     iml_decoder = build_iml_decoder()
     assert {k: v.shape for k, v in run.task.nets["decoder"].state_dict().items()} == \
         {k: v.shape for k, v in iml_decoder.state_dict().items()}
-    digits = run.sample(5, seed=2)
+    digits = pixels(run.sample(5, seed=2))
     assert digits.shape == (5, 28, 28) and 0 <= float(digits.min()) <= float(digits.max()) <= 1
-    torch.testing.assert_close(run.sample(5, seed=2), digits)
+    np.testing.assert_array_equal(pixels(run.sample(5, seed=2)), digits)
     logged = [json.loads(line) for line in (tmp_path / method / "metrics.jsonl").open()]
     valid = [r for r in logged if r["split"] == "valid"]
     assert valid and all(np.isfinite(r["loss"]) for r in valid)
 
 
 def build_iml_decoder() -> torch.nn.Module:
-    from fugato.models.iml.task import IML
-
     return IML(build_config(tiny())).build_nets()["decoder"]
 
 
 def test_each_adversarial_update_moves_only_its_own_net() -> None:
-    from fugato.models.iml.task import IML
-
     for method in ("gan", "wgan"):
         task = IML(build_config(tiny(method=method)))
         nets = task.build_nets()
@@ -154,12 +163,12 @@ def test_sweep_trains_sub_runs_and_scores_every_model_and_k(tmp_path: Path) -> N
 
 
 def test_seeds_report_lays_out_mean_and_sd_per_model_and_k() -> None:
-    from fugato.models.iml.task import IML
-
-    summary = {"kde/IML/20": [150.0, 2.0], "kde/IML/60": [140.0, 1.0], "kde/VAE/20": [120.0, 3.0],
-               "kde_iml": [150.0, 2.0], "test_loglik": [-80.0, 4.0]}
+    summary = {"kde/IML/20": [150.31, 2.04], "kde/IML/60": [140.27, 1.5],
+               "kde/VAE/20": [120.0, 3.0], "kde_iml": [150.31, 2.04], "test_loglik": [-80.44, 4.1]}
     text = IML.seeds_report("iml-mnist-quick", summary, 3)
     assert "over 3 seeds" in text
-    assert "| IML | 150.0 ± 2.0 | 140.0 ± 1.0 |" in text
-    assert "| VAE | 120.0 ± 3.0 |  |" in text
-    assert "log-likelihood -80.0 ± 4.0 nats" in text
+    # the shared "mean ± sd" cell: 4 significant digits of the mean, 2 of the sd
+    assert "| IML | 150.3 ± 2 | 140.3 ± 1.5 |" in text
+    assert "| VAE | 120 ± 3 |  |" in text
+    assert "log-likelihood -80.44 ± 4.1 nats" in text
+    assert IML.seeds_report("other", {"loss": [1.0, 0.1]}, 3) == ""

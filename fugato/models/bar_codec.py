@@ -43,8 +43,9 @@ class MeasureBarCodec(BarCodec, Task):
     def decode(self, codes: Any, temperature: float | None = None, seed: int | None = None
                ) -> np.ndarray:
         """Codes (N, z) -> free-running decoded bars (N, 24) int64 (`temperature` None: the
-        config's; 0: argmax). One generator seeded with `seed` (None: 0) runs through all
-        chunks, so the result does not depend on the chunk size."""
+        config's; 0: argmax). One generator seeded with `seed` (None: 0) runs through the
+        chunks in order; at a temperature above 0 the draws follow the chunk size
+        (`INFERENCE_BATCH`), so a sampled bar depends on it (argmax decoding does not)."""
         z = torch.as_tensor(np.asarray(codes), dtype=torch.float32)
         t = self.config.sample.temperature if temperature is None else temperature
         generator = torch.Generator(device=self.device).manual_seed(seed or 0)

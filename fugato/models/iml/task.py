@@ -20,7 +20,8 @@ output) and differ only in how it is trained and what it decodes (`net.method`):
 
 A sweep (`net.sweep_methods` x `net.sweep_latents`) trains every other (method, K) pair as a
 sub-run `RUN/sub/<method>-K<k>/` (each a complete run folder, trained by the one Trainer) when
-the run's own training ends, and `evaluate` scores them all: `kde[MODEL][K]`.
+the run's own training ends, and `evaluate` (`fugato.models.iml.evaluate`) scores them all:
+`kde[MODEL][K]`.
 """
 
 from __future__ import annotations
@@ -29,17 +30,23 @@ import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from fugato.config import ExperimentConfig
-from fugato.distributions.bases import GaussianHMM, GaussianMixture
+from fugato.distributions.gmm import GaussianMixture
+from fugato.distributions.hmm import GaussianHMM
+from fugato.distributions.legacy import upgrade_saved_state
 from fugato.errors import FugatoError
+from fugato.nn.batched import batched
+from fugato.report import Evaluation
 from fugato.samples import Images
 from fugato.train.task import Batch, Evaluator, Nets, Sampler, SeedsReport, Step, Task, TensorData
+
+if TYPE_CHECKING:
+    from fugato.train.run import Run
 
 PIXELS = 784
 METHODS = {"iml": "IML", "vae": "VAE", "gan": "GAN", "wgan": "WGAN"}
@@ -103,8 +110,8 @@ class IML(Sampler, Evaluator, SeedsReport, Task):
     NetConfig = NetConfig
     SampleConfig = SampleConfig
 
-    def __init__(self, config: ExperimentConfig, state: dict[str, Any] | None = None) -> None:
-        super().__init__(config, state)
+    def __init__(self, config: ExperimentConfig, saved: dict[str, Any] | None = None) -> None:
+        super().__init__(config, saved)
         net: NetConfig = config.net
         for method in (net.method, *net.sweep_methods):
             if method not in METHODS:
@@ -119,9 +126,9 @@ class IML(Sampler, Evaluator, SeedsReport, Task):
         if bool(net.sweep_methods) != bool(net.sweep_latents):
             raise FugatoError("net.sweep_methods and net.sweep_latents: give both or neither")
         self.base: GaussianMixture | GaussianHMM | None = None
-        self.finished = bool(state and state.get("finished"))
-        if state and state.get("base"):
-            self.base = self._base_from_state(state["base"])
+        self.finished = bool(saved and saved.get("finished"))
+        if saved and saved.get("base"):
+            self.base = self._base_from_saved(saved["base"])
 
     @property
     def method(self) -> str:
@@ -257,13 +264,9 @@ class IML(Sampler, Evaluator, SeedsReport, Task):
         return {"loss": -float(critic_loss(nets["critic"](x), nets["critic"](fake)))}
 
     # -- stage 2: the base distribution --------------------------------------------------------
-    @torch.no_grad()
-    def encode(self, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
         """(N, K) float64 codes of images (N, 784) (IML's encoder)."""
-        encoder = self.nets["encoder"]
-        out = [encoder(images[i : i + batch_size].to(self.device)).double().cpu()
-               for i in range(0, len(images), batch_size)]
-        return torch.cat(out)
+        return batched(self.nets["encoder"], images, device=self.device).double()
 
     def fit_base(self, codes: torch.Tensor) -> list[float]:
         """Fit the configured base distribution on codes (N, K); returns its EM history."""
@@ -287,21 +290,22 @@ class IML(Sampler, Evaluator, SeedsReport, Task):
         if self.sweep() and self.run_dir is not None:
             self.train_sweep(self.run_dir)
 
-    def _base_from_state(self, state: dict[str, Any]) -> GaussianMixture | GaussianHMM:
-        if state["kind"] == "gmm":
-            return GaussianMixture.from_state(state["params"])
-        params = {k: torch.tensor(v, dtype=torch.float64) for k, v in state["params"].items()}
-        hmm = GaussianHMM(*params["means"].shape)
-        hmm.load_state_dict(params)
-        return hmm
+    @staticmethod
+    def _base_from_saved(saved: dict[str, Any]) -> GaussianMixture | GaussianHMM:
+        """The base of `saved_state()["base"]` (fugato 0.1.0's form too: its HMM used the
+        default variance floor)."""
+        params = upgrade_saved_state(saved["params"])
+        if saved["kind"] == "gmm":
+            return GaussianMixture.from_saved_state(params)
+        return GaussianHMM.from_saved_state(params)
 
     def saved_state(self) -> dict[str, Any]:
+        """Whether training reached its end, and the fitted base: its kind ("gmm", "hmm") and
+        its `saved_state()`."""
         out: dict[str, Any] = {"finished": self.finished}
-        if isinstance(self.base, GaussianMixture):
-            out["base"] = {"kind": "gmm", "params": self.base.state()}
-        elif self.base is not None:
-            params = {k: v.tolist() for k, v in self.base.state_dict().items()}
-            out["base"] = {"kind": "hmm", "params": params}
+        if self.base is not None:
+            kind = "gmm" if isinstance(self.base, GaussianMixture) else "hmm"
+            out["base"] = {"kind": kind, "params": self.base.saved_state()}
         return out
 
     def base_log_likelihood(self, codes: torch.Tensor) -> torch.Tensor:
@@ -373,7 +377,8 @@ class IML(Sampler, Evaluator, SeedsReport, Task):
                                   f"--run-dir {run_dir}` finishes the sweep")
 
     # -- sampling ------------------------------------------------------------------------------
-    def _require_base(self) -> GaussianMixture | GaussianHMM:
+    def require_base(self) -> GaussianMixture | GaussianHMM:
+        """The fitted base distribution; FugatoError for a run stopped before fitting it."""
         if self.base is None:
             raise FugatoError("this run has no fitted base distribution: it was stopped before "
                               "its end; resume it to the end")
@@ -392,7 +397,7 @@ class IML(Sampler, Evaluator, SeedsReport, Task):
         generator = torch.Generator().manual_seed(0 if seed is None else seed)
         if self.method != "iml":
             codes = torch.randn(n, self.config.net.latent, generator=generator)
-        elif isinstance(base := self._require_base(), GaussianHMM):
+        elif isinstance(base := self.require_base(), GaussianHMM):
             codes = base.sample(n, 1, generator)[0][:, 0]
         else:
             codes = base.sample(n, generator=generator)
@@ -414,141 +419,18 @@ class IML(Sampler, Evaluator, SeedsReport, Task):
                                         lambda z: self.base_log_likelihood(z.cpu()).to(z))
         return float(loglik.mean())
 
-    def evaluate(self, run: Any, seed: int = 0) -> tuple[dict[str, Any], str]:
+    def evaluate(self, run: Run, seed: int = 0) -> Evaluation:
         """Held-out KDE score of every (method, K) of the sweep (or of this run alone), the
-        IML bases' held-out log-likelihoods, the Fig. 3 plot, nearest-neighbour grids."""
-        from fugato.metrics import kde_score
-        from fugato.plot import plot_lines, plot_training_curves
-        from fugato.report import markdown_table
-        from fugato.train.run import load_run
+        IML bases' held-out log-likelihoods, the Fig. 3 plot, nearest-neighbour grids
+        (`fugato.models.iml.evaluate`)."""
+        from fugato.models.iml.evaluate import evaluate
 
-        cfg: SampleConfig = self.config.sample
-        net: NetConfig = self.config.net
-        if self.method == "iml":
-            self._require_base()
-        # Normally a no-op: a finished run's sweep is complete. A sub-run folder removed since
-        # (say, to retrain it with other settings) is trained again here.
-        self.train_sweep(run.path)
-        parts = self.splits()
-        test = parts["test"]
-        kde: dict[str, dict[str, float]] = {}
-        base_loglik: dict[str, float] = {}
-        neighbours: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-        invertible: dict[str, float] = {}
-        for variant, latent in self.sweep() or [(self.method, net.latent)]:
-            task = self if variant == self.method and latent == net.latent else load_run(
-                self.sub_run_dir(run.path, variant, latent), device=str(self.device)).task
-            assert isinstance(task, IML)
-            samples = task.sample_tensor(cfg.eval_samples, seed=seed).reshape(cfg.eval_samples, -1)
-            score = kde_score(test, samples, cfg.kde_sigma)
-            if task.config.net.decoder == "invertible":
-                invertible = {"K": latent, "kde": score,
-                              "test_loglik": task.exact_test_loglik(test)}
-            if variant == INVERTIBLE:  # not one of Fig. 3's models
-                continue
-            kde.setdefault(METHODS[variant], {})[str(latent)] = score
-            if variant == "iml":
-                base_loglik[str(latent)] = float(task.base_log_likelihood(task.encode(test))
-                                                 .mean())
-            if latent == net.latent:
-                shown = samples[:NEIGHBOURS]
-                nearest = torch.cdist(shown, parts["train"]).argmin(-1)
-                neighbours[METHODS[variant]] = (shown, parts["train"][nearest])
-        latents = sorted({int(k) for scores in kde.values() for k in scores})
-        results: dict[str, Any] = {
-            "model": self.name,
-            # the box plots of `fugato seeds` compare the top-level numbers: each model at K
-            **{f"kde_{name.lower()}": scores[str(net.latent)] for name, scores in kde.items()
-               if str(net.latent) in scores},
-            "kde": kde,
-            f"{net.base}_test_loglik_per_code": base_loglik,
-            "settings": {"K": net.latent, "kde_sigma": cfg.kde_sigma,
-                         "samples": cfg.eval_samples, "test_digits": len(test)},
-        }
-        if invertible:
-            results["test_loglik"] = invertible["test_loglik"]
-            results["invertible"] = invertible
-
-        plots = run.path / "plots"
-        plot_training_curves(run.metrics(), plots / "training.png")
-        plot_lines(np.array(latents),
-                   {name: np.array([scores.get(str(k), np.nan) for k in latents])
-                    for name, scores in kde.items()},
-                   plots / "kde_vs_k.png", "K (latent size)",
-                   f"KDE score (nats, sigma {cfg.kde_sigma})",
-                   f"Held-out KDE score, {cfg.eval_samples} samples per model")
-        grids = self._plot_neighbours(neighbours, plots, net.latent)
-        extra = []
-        if base_loglik:
-            extra.append(f"Held-out log-likelihood of IML's codes under its {net.base.upper()} "
-                         "base (nats per code): "
-                         + ", ".join(f"K = {k}: {v:.1f}" for k, v in base_loglik.items()) + ".")
-        if invertible:
-            extra.append(f"IML with the invertible perceptron decoder (K = {invertible['K']}): "
-                         f"exact held-out log-likelihood {invertible['test_loglik']:.1f} nats "
-                         f"per digit (of its projection onto the decoder's K-dimensional "
-                         f"image); KDE score {invertible['kde']:.1f}.")
-        report = "\n\n".join([
-            "# IML two-stage and baselines: MNIST",
-            f"Kernel density score (mean over {len(test)} held-out digits of the log of a "
-            f"Gaussian kernel density, sigma {cfg.kde_sigma}, built on {cfg.eval_samples} "
-            "samples per model; nats, larger is better). IML decodes draws of its "
-            f"{net.base.upper()} base ({net.components} components); VAE, GAN and WGAN share "
-            "its decoder and decode N(0, I) draws.",
-            markdown_table(kde_rows(kde, latents)),
-            "![KDE score against K](plots/kde_vs_k.png)",
-            *extra,
-            f"## Samples (K = {net.latent}) beside their nearest training digit",
-            *grids,
-            "## Training\n\n![training curves](plots/training.png)",
-        ]) + "\n"
-        return results, report
-
-    @staticmethod
-    def _plot_neighbours(neighbours: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
-                         plots: Path, latent: int) -> list[str]:
-        """One grid per model: samples (top row) over their nearest training digits (L2,
-        bottom row); returns the markdown images."""
-        from fugato.plot import plot_image_grid
-
-        out = []
-        for name, (shown, nearest) in neighbours.items():
-            images = torch.cat([shown, nearest]).reshape(-1, 28, 28).numpy()
-            path = plots / f"nearest-{name.lower()}.png"
-            plot_image_grid(images, path, columns=len(shown),
-                            title=f"{name}, K = {latent}: samples over nearest training digits")
-            out.append(f"![{name} samples and nearest training digits]"
-                       f"(plots/{path.name})")
-        return out
+        return evaluate(self, run, seed)
 
     @staticmethod
     def seeds_report(group: str, summary: Mapping[str, Sequence[float]], runs: int) -> str:
         """The KDE table (models x K) as "mean ± sd" over seeds, from `compare_runs`' summary
-        of eval.json paths `kde/MODEL/K`."""
-        from fugato.report import markdown_table
+        of eval.json paths `kde/MODEL/K` (`fugato.models.iml.evaluate.seeds_report`)."""
+        from fugato.models.iml.evaluate import seeds_report
 
-        kde: dict[str, dict[str, tuple[float, float]]] = {}
-        for path, (mean, sd) in summary.items():
-            head, _, rest = path.partition("/")
-            if head == "kde" and "/" in rest:
-                name, _, latent = rest.partition("/")
-                kde.setdefault(name, {})[latent] = (mean, sd)
-        if not kde:
-            return ""
-        latents = sorted({int(k) for scores in kde.values() for k in scores})
-        text = (f"## {group}: held-out KDE score over {runs} seeds (mean ± sd, nats)\n\n"
-                + markdown_table(kde_rows(kde, latents)))
-        if "test_loglik" in summary:
-            mean, sd = summary["test_loglik"]
-            text += (f"\n\nIML with the invertible perceptron decoder: exact held-out "
-                     f"log-likelihood {mean:.1f} ± {sd:.1f} nats per digit.")
-        return text
-
-
-def kde_rows(kde: Mapping[str, Mapping[str, Any]], latents: Sequence[int]) -> list[dict[str, Any]]:
-    """Table rows, one per model, one column per K: a score, or (mean, sd) as "mean ± sd"."""
-    def cell(value: Any) -> Any:
-        return f"{value[0]:.1f} ± {value[1]:.1f}" if isinstance(value, tuple) else value
-
-    return [{"model": name, **{f"K = {k}": cell(scores.get(str(k), "")) for k in latents}}
-            for name, scores in kde.items()]
+        return seeds_report(group, summary, runs)

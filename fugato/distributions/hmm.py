@@ -1,61 +1,40 @@
-"""Base distributions of the IML two-stage model: a Gaussian HMM and a Gaussian mixture.
+"""A Gaussian hidden Markov model fitted by Baum-Welch EM, batched over sequences, in torch.
 
-Why here (models/) and not in nn/: nn/ holds layers trained by gradient through the trainer;
-these are probability models fitted by EM on frozen latent codes after training, used only by
-the IML system (images, melodies, audio). Both share one interface, so the two-stage model
-switches between them by config:
+Why here and not in nn/: nn/ holds layers trained by gradient through the trainer; this is a
+probability model fitted by EM on frozen latent codes after training, the base distribution
+of the IML system (images, melodies, audio). It shares one interface with
+`fugato.distributions.gmm.GaussianMixture`, so the two-stage model switches between them by
+config:
 
     fit(x, n_iter, ...) -> list of mean log-likelihoods per frame, one per EM iteration
-    log_likelihood(x)   -> (B,) log p of each sequence (nats; for the GMM: frames i.i.d.)
-    sample(n, length, generator) -> (n, length, D) draws
+    log_likelihood(x)   -> (B,) log p of each sequence (nats)
+    sample(n, length, generator) -> (n, length, D) draws (and here their states)
+    saved_state() -> dict of JSON-safe lists; from_saved_state(d) rebuilds the model
 
-`x` is a (B, T, D) tensor of sequences (with optional `lengths` (B,)), or a list of (T_i, D)
-arrays of variable lengths; the GMM also takes (N, D) frames.
+`x` takes the forms of `fugato.distributions.frames`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-Sequences = torch.Tensor | np.ndarray | Sequence[torch.Tensor | np.ndarray]
-
-
-def pad_sequences(x: Sequences, lengths: torch.Tensor | None = None,
-                  dtype: torch.dtype = torch.float64,
-                  device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, T, D) padded sequences and their (B,) int64 lengths.
-
-    A (B, T, D) array is taken as is (all of length T unless `lengths` says otherwise); a list
-    of (T_i, D) arrays is zero-padded to the longest.
-    """
-    if isinstance(x, torch.Tensor | np.ndarray) and np.ndim(x) == 3:
-        out = torch.as_tensor(x, dtype=dtype, device=device)
-        if lengths is None:
-            lengths = torch.full((out.shape[0],), out.shape[1], dtype=torch.long)
-        return out, torch.as_tensor(lengths, dtype=torch.long, device=out.device)
-    items = [torch.as_tensor(s, dtype=dtype, device=device) for s in x]
-    if not items or any(s.ndim != 2 for s in items):
-        raise ValueError("expected (B, T, D) or a non-empty list of (T_i, D) sequences")
-    out = nn.utils.rnn.pad_sequence(items, batch_first=True)
-    return out, torch.tensor([len(s) for s in items], dtype=torch.long, device=out.device)
-
-
-def _frame_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
-    """(T, B) bool: frame t of sequence b is real (sequences are left-aligned)."""
-    return torch.arange(steps, device=lengths.device)[:, None] < lengths[None, :]
-
-
-COVARIANCES = ("diag", "full")
+from fugato.distributions.frames import (
+    Sequences,
+    check_covariance_type,
+    frame_mask,
+    pad_sequences,
+)
 
 # Elements of the (S, chunk, D) temporaries of the full-covariance emissions and M-step: frames
 # go through in chunks of at most this many S x D blocks (64 MiB in float64), so 300 states x
-# 80 dims x 20000 frames never builds a 3.8 GB tensor. A loop over chunks, not frames.
+# 80 dims x 20000 frames never builds a 3.8 GB tensor. A loop over chunks, not frames. Not
+# `fugato.nn.batched`: that one gathers a net's outputs on the CPU, while these temporaries
+# stay on the model's device and the M-step sums them instead of concatenating.
 _CHUNK_ELEMENTS = 1 << 23
 
 
@@ -86,15 +65,16 @@ def _floor_eigenvalues(cov: torch.Tensor, floor: float) -> torch.Tensor:
 class GaussianHMM(nn.Module):
     """A hidden Markov model with Gaussian emissions, batched over sequences.
 
-    `covariance="diag"` (default): each state's covariance is diagonal, buffer `variances`
-    (S, D). `covariance="full"`: unrestricted, buffer `covars` (S, D, D); emission densities go
-    through batched Cholesky factors and cost about S x D^2 per frame instead of S x D.
+    `covariance_type="diag"` (default): each state's covariance is diagonal, buffer `variances`
+    (S, D). `covariance_type="full"`: unrestricted, buffer `covars` (S, D, D); emission densities
+    go through batched Cholesky factors and cost about S x D^2 per frame instead of S x D.
 
-    Parameters (buffers, so `state_dict()` saves them): `startprob` (S,), `transmat` (S, S)
-    with rows summing to 1, `means` (S, D), and `variances` or `covars`; `from_state_dict`
-    rebuilds a model of the right kind from one. `min_var` floors the variances (diag) or the
-    eigenvalues of each covariance (full), in the data's units squared. Computation runs in the
-    buffers' dtype and device (float64 by default; float32 is about twice as fast).
+    Parameters (buffers): `startprob` (S,), `transmat` (S, S) with rows summing to 1, `means`
+    (S, D), and `variances` or `covars`; `saved_state()` gives them as lists and
+    `from_saved_state` rebuilds a model of the right kind from them. `min_var` floors the
+    variances (diag) or the eigenvalues of each covariance (full), in the data's units squared.
+    Computation runs in the buffers' dtype and device (float64 by default; float32 is about
+    twice as fast).
 
     Forward-backward is scaled: every step is one batched matrix product over all sequences,
     with the state vector renormalised per sequence and the emission term added in log space
@@ -109,13 +89,12 @@ class GaussianHMM(nn.Module):
     variances: torch.Tensor
 
     def __init__(self, n_states: int, dim: int, min_var: float = 1e-3,
-                 dtype: torch.dtype = torch.float64, covariance: str = "diag") -> None:
+                 dtype: torch.dtype = torch.float64, covariance_type: str = "diag") -> None:
         super().__init__()
-        if covariance not in COVARIANCES:
-            raise ValueError(f"covariance must be one of {COVARIANCES}, not {covariance!r}")
+        check_covariance_type(covariance_type)
         self.n_states, self.dim, self.min_var = n_states, dim, min_var
-        self.covariance = covariance
-        self.full = covariance == "full"
+        self.covariance_type = covariance_type
+        self.full = covariance_type == "full"
         s = n_states
         self.register_buffer("startprob", torch.full((s,), 1.0 / s, dtype=dtype))
         self.register_buffer("transmat", torch.full((s, s), 1.0 / s, dtype=dtype))
@@ -125,20 +104,31 @@ class GaussianHMM(nn.Module):
         else:
             self.register_buffer("variances", torch.ones(s, dim, dtype=dtype))
 
+    def saved_state(self) -> dict[str, Any]:
+        """The fitted model as JSON-safe lists: `covariance_type`, `min_var`, `startprob` (S,),
+        `transmat` (S, S), `means` (S, D) and `covariances` ((S, D) variances for "diag",
+        (S, D, D) matrices for "full"); `from_saved_state` rebuilds it."""
+        return {"covariance_type": self.covariance_type, "min_var": self.min_var,
+                "startprob": self.startprob.tolist(), "transmat": self.transmat.tolist(),
+                "means": self.means.tolist(),
+                "covariances": (self.covars if self.full else self.variances).tolist()}
+
     @classmethod
-    def from_state_dict(cls, params: dict[str, torch.Tensor], min_var: float = 1e-3
-                        ) -> GaussianHMM:
-        """A model with the sizes, dtype and covariance kind of `params` (a `state_dict()`:
-        `covars` means full, `variances` diagonal), loaded with them."""
-        means = torch.as_tensor(params["means"])
-        hmm = cls(*cast("tuple[int, int]", means.shape), min_var=min_var, dtype=means.dtype,
-                  covariance="full" if "covars" in params else "diag")
-        hmm.load_state_dict(params)
+    def from_saved_state(cls, saved: dict[str, Any]) -> GaussianHMM:
+        """The float64 model `saved_state()` described."""
+        means = torch.tensor(saved["means"], dtype=torch.float64)
+        hmm = cls(means.shape[0], means.shape[1], min_var=saved["min_var"],
+                  covariance_type=saved["covariance_type"])
+        covariances = "covars" if hmm.full else "variances"
+        hmm.load_state_dict({
+            "startprob": torch.tensor(saved["startprob"], dtype=torch.float64),
+            "transmat": torch.tensor(saved["transmat"], dtype=torch.float64), "means": means,
+            covariances: torch.tensor(saved["covariances"], dtype=torch.float64)})
         return hmm
 
     def extra_repr(self) -> str:
-        return (f"n_states={self.n_states}, dim={self.dim}, covariance={self.covariance!r}, "
-                f"min_var={self.min_var}")
+        return (f"n_states={self.n_states}, dim={self.dim}, "
+                f"covariance_type={self.covariance_type!r}, min_var={self.min_var}")
 
     def covariance_matrices(self) -> torch.Tensor:
         """(S, D, D) covariance of each state's emission, whichever the kind."""
@@ -231,7 +221,7 @@ class GaussianHMM(nn.Module):
         """(B,) log p(sequence) in nats (the forward algorithm)."""
         x, lengths = pad_sequences(x, lengths, self.means.dtype, self.means.device)
         logb = self.emission_log_prob(x.transpose(0, 1))
-        return self._forward(logb, _frame_mask(lengths, x.shape[1]))[2]
+        return self._forward(logb, frame_mask(lengths, x.shape[1]))[2]
 
     # -- EM ------------------------------------------------------------------------------------
     def init_from_data(self, x: torch.Tensor, mask: torch.Tensor,
@@ -285,7 +275,7 @@ class GaussianHMM(nn.Module):
         """One Baum-Welch iteration on padded (B, T, D) `x`; returns the total log-likelihood
         under the parameters before the update."""
         steps = x.shape[1]
-        mask = _frame_mask(lengths, steps)
+        mask = frame_mask(lengths, steps)
         xt = x.transpose(0, 1)  # (T, B, D): time-major so each step is a contiguous slice
         logb = self.emission_log_prob(xt)
         alpha, pred, loglik = self._forward(logb, mask)
@@ -330,7 +320,7 @@ class GaussianHMM(nn.Module):
         below it (nats per frame)."""
         x, lengths = pad_sequences(x, lengths, self.means.dtype, self.means.device)
         if init:
-            self.init_from_data(x, _frame_mask(lengths, x.shape[1]), generator)
+            self.init_from_data(x, frame_mask(lengths, x.shape[1]), generator)
         frames = float(lengths.sum())
         history: list[float] = []
         for _ in range(n_iter):
@@ -404,99 +394,5 @@ class GaussianHMM(nn.Module):
         x, lengths = pad_sequences(x, lengths, self.means.dtype, self.means.device)
         logb = self.emission_log_prob(x)  # (B, T, S)
         per_frame = torch.logsumexp(logb + torch.log(self.stationary_distribution()), -1)
-        mask = _frame_mask(lengths, x.shape[1]).T
+        mask = frame_mask(lengths, x.shape[1]).T
         return torch.where(mask, per_frame, 0.0).sum(-1)
-
-
-class GaussianMixture:
-    """A full-covariance Gaussian mixture (scikit-learn's EM) behind the HMM's interface.
-
-    Frames are i.i.d. under it, so a sequence's log-likelihood is the sum over its frames and
-    `sample(n, length)` draws n x length independent frames."""
-
-    def __init__(self, n_components: int, reg_covar: float = 1e-6, seed: int = 0) -> None:
-        from sklearn.mixture import GaussianMixture as SkGMM
-
-        self.model = SkGMM(n_components, covariance_type="full", reg_covar=reg_covar,
-                           random_state=seed, max_iter=1, warm_start=True)
-        self.n_components = n_components
-
-    @staticmethod
-    def _frames(x: Sequences, lengths: torch.Tensor | None = None
-                ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Real frames as (N, D) float64, and for sequences (B,) index of the owner of each."""
-        if isinstance(x, torch.Tensor | np.ndarray) and np.ndim(x) == 2:
-            return np.asarray(torch.as_tensor(x).detach().cpu(), dtype=np.float64), None
-        padded, lengths = pad_sequences(x, lengths)
-        mask = _frame_mask(lengths, padded.shape[1]).T
-        owner = torch.arange(len(padded))[:, None].expand_as(mask)[mask]
-        return padded[mask].numpy(), owner.numpy()
-
-    def fit(self, x: Sequences, n_iter: int = 100, lengths: torch.Tensor | None = None,
-            generator: torch.Generator | None = None, tol: float = 1e-3) -> list[float]:
-        """EM (k-means initialised); returns the mean log-likelihood per frame after each
-        iteration. `generator`, when given, seeds the initialisation."""
-        frames, _ = self._frames(x, lengths)
-        if generator is not None:
-            self.model.random_state = int(torch.randint(2**31 - 1, (1,), generator=generator))
-        self.model.warm_start = False
-        self.model.max_iter = 1
-        history: list[float] = []
-        import warnings
-
-        from sklearn.exceptions import ConvergenceWarning
-
-        with warnings.catch_warnings():
-            # One sklearn iteration per call so the history is ours; it warns every time.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            for _ in range(n_iter):
-                self.model.fit(frames)
-                self.model.warm_start = True
-                history.append(float(self.model.score(frames)))
-                if len(history) > 1 and abs(history[-1] - history[-2]) < tol:
-                    break
-        return history
-
-    def log_likelihood(self, x: Sequences, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """(N,) per frame for (N, D) input, else (B,) per sequence (sum over real frames)."""
-        frames, owner = self._frames(x, lengths)
-        scores = torch.from_numpy(self.model.score_samples(frames))
-        if owner is None:
-            return scores
-        return torch.zeros(int(owner.max()) + 1, dtype=scores.dtype).index_add_(
-            0, torch.from_numpy(owner), scores)
-
-    def sample(self, n: int, length: int | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        """(n, D) frames, or (n, length, D) when `length` is given; seeded by `generator`."""
-        seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
-        rng = np.random.default_rng(seed)
-        m = self.model
-        total = n * (length or 1)
-        comp = rng.choice(self.n_components, size=total, p=m.weights_)
-        chol = np.linalg.cholesky(m.covariances_)  # (K, D, D)
-        z = rng.standard_normal((total, m.means_.shape[1]))
-        out = m.means_[comp] + np.einsum("nij,nj->ni", chol[comp], z)
-        out = torch.from_numpy(out)
-        return out if length is None else out.reshape(n, length, -1)
-
-    def state(self) -> dict[str, Any]:
-        """Fitted arrays as lists (JSON/checkpoint safe); `from_state` rebuilds the mixture."""
-        m = self.model
-        return {"weights": m.weights_.tolist(), "means": m.means_.tolist(),
-                "covariances": m.covariances_.tolist(), "reg_covar": m.reg_covar}
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> GaussianMixture:
-        from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
-
-        weights = np.asarray(state["weights"])
-        gmm = cls(len(weights), reg_covar=state["reg_covar"])
-        m = gmm.model
-        m.weights_, m.means_ = weights, np.asarray(state["means"])
-        m.covariances_ = np.asarray(state["covariances"])
-        m.precisions_cholesky_ = _compute_precision_cholesky(m.covariances_, "full")
-        m.precisions_ = m.precisions_cholesky_ @ m.precisions_cholesky_.transpose(0, 2, 1)
-        m.converged_, m.n_iter_, m.lower_bound_ = True, 0, -np.inf
-        m.n_features_in_ = m.means_.shape[1]
-        return gmm
