@@ -134,16 +134,19 @@ def plot_lines(x: np.ndarray, curves: Mapping[str, np.ndarray], path: Path, xlab
 
 def plot_heatmaps(maps: Mapping[str, np.ndarray], extent: float, path: Path, xlabel: str,
                   ylabel: str) -> None:
-    """One coloured (rows, columns) grid per name over [-extent, extent]^2, side by side."""
+    """One coloured (rows, columns) grid per name over [-extent, extent]^2, side by side (the
+    panels share their axes: the y label is on the first only)."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(maps), figsize=(3.4 * len(maps), 3), squeeze=False)
+    # constrained layout keeps each colour bar's tick labels clear of the next panel
+    fig, axes = plt.subplots(1, len(maps), figsize=(3.4 * len(maps), 3), squeeze=False,
+                             layout="constrained")
     for ax, (name, grid) in zip(axes[0], maps.items(), strict=True):
         image = ax.imshow(grid, origin="lower", extent=(-extent, extent, -extent, extent),
                           aspect="auto", cmap="viridis")
         fig.colorbar(image, ax=ax, shrink=0.8)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel(xlabel, fontsize=8)
-        ax.set_ylabel(ylabel, fontsize=8)
+    axes[0, 0].set_ylabel(ylabel, fontsize=8)
     save_figure(fig, path)
 
 

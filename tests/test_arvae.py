@@ -1,5 +1,6 @@
 """AR-VAE: the attribute loss on hand-made cases, the MeasureVAE's two decoding paths, and a tiny
-model end to end through the command line (train, reload, sample, eval, traverse)."""
+model end to end through the command line (train, reload, sample, eval, traverse, interpolate,
+seeds), in-process (`fugato.cli.main`) but for one call of the installed `fugato` command."""
 
 import json
 import math
@@ -11,7 +12,9 @@ import numpy as np
 import pytest
 import torch
 
+from fugato.cli import main
 from fugato.losses.attribute import attribute_regularization, kl_divergence
+from fugato.models.arvae import ARVAE, input_bar
 from fugato.music.encodings.measure import MeasureEncoding
 from fugato.music.io import read_file, write_midi
 from fugato.music.melody import Melody, TimeSignature
@@ -84,18 +87,27 @@ def test_measure_vae_shapes_and_free_decoding_agrees_with_teacher_forcing() -> N
     assert logits.shape == (5, 24, 32) and mu.shape == logvar.shape == z.shape == (5, 8)
     tokens = vae.decode_free(mu)
     assert tokens.shape == (5, 24) and tokens.dtype == torch.long
-    assert tokens.min() >= 0 and tokens.max() < 32
     # the free-running argmax path is the teacher-forced path fed its own outputs
     assert torch.equal(vae.decode_teacher(mu, tokens).argmax(-1), tokens)
+    # sampling draws each token from the teacher-forced softmax given the tokens it drew
+    # before: the same generator stream, step by step, draws the same tokens
+    sampled = vae.decode_free(mu, temperature=1.0, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        probs = torch.softmax(vae.decode_teacher(mu, sampled), dim=-1)  # (5, 24, 32)
     g = torch.Generator().manual_seed(1)
-    sampled = vae.decode_free(mu, temperature=1.0, generator=g)
-    assert sampled.shape == (5, 24)
+    redrawn = [torch.multinomial(probs[:, t], 1, generator=g)[:, 0] for t in range(24)]
+    assert torch.equal(torch.stack(redrawn, dim=1), sampled)
+    assert not torch.equal(sampled, tokens)
 
 
 # -- end to end --------------------------------------------------------------------------------
-def fugato(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fugato.cli", *args], capture_output=True,
-                          text=True, timeout=600, cwd=ROOT)
+FUGATO = Path(sys.executable).with_name("fugato")
+"""The installed `fugato` command (the venv's console script)."""
+
+
+def fugato(*args: str) -> int:
+    """`fugato ARGS` in this process: its exit status."""
+    return main(list(args))
 
 
 TINY = ["net.embed=4", "net.enc_hidden=16", "net.enc_layers=1", "net.enc_out=32",
@@ -125,9 +137,8 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory, folk_folder: Path) -> 
     run = tmp_path_factory.mktemp("arvae") / "run"
     sets = [*TINY, f"data.corpora=['folder:{folk_folder}']", "train.max_steps=60",
             "train.eval_every=30", "train.checkpoint_every=30"]
-    done = fugato("train", CONFIG, "--run-dir", str(run), "--quiet",
-                  *[x for s in sets for x in ("--set", s)])
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert fugato("train", CONFIG, "--run-dir", str(run), "--quiet",
+                  *[x for s in sets for x in ("--set", s)]) == 0
     return run
 
 
@@ -145,11 +156,12 @@ def test_training_lowers_the_loss_and_writes_a_run(trained_run: Path) -> None:
 def test_reloaded_run_samples_one_bar_melodies(trained_run: Path, tmp_path: Path) -> None:
     run = load_run(trained_run)
     melodies = run.sample(6, seed=2)
+    assert isinstance(melodies, list)
     assert len(melodies) == 6 and all(isinstance(m, Melody) for m in melodies)
     assert all(m.end <= 4 * 960 for m in melodies)
     assert run.sample(6, seed=2) == melodies
-    done = fugato("sample", str(trained_run), "-n", "3", "--out", str(tmp_path), "--seed", "2")
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert fugato("sample", str(trained_run), "-n", "3", "--out", str(tmp_path), "--seed",
+                  "2", "--quiet") == 0
     files = sorted(tmp_path.glob("*.mid"))
     assert len(files) == 3
     for path, melody in zip(files, melodies[:3], strict=True):
@@ -158,8 +170,7 @@ def test_reloaded_run_samples_one_bar_melodies(trained_run: Path, tmp_path: Path
 
 
 def test_eval_writes_every_metric(trained_run: Path) -> None:
-    done = fugato("eval", str(trained_run))
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert fugato("eval", str(trained_run), "--quiet") == 0
     results = json.loads((trained_run / "eval.json").read_text())
     for key in ("interpretability", "mig", "modularity", "sap", "scc", "recon_accuracy",
                 "recon_accuracy_onsets", "traversal_spearman"):
@@ -167,6 +178,10 @@ def test_eval_writes_every_metric(trained_run: Path) -> None:
     assert 0 <= results["recon_accuracy"] <= 1
     assert set(results["per_attribute"]) == {"rhythmic_complexity", "pitch_range",
                                              "note_density", "contour"}
+    for name, per in results["per_attribute"].items():
+        # SCC takes the best dimension: at least the regularised dimension's |Spearman|
+        assert abs(per["scc_regularised_dim"]) <= per["scc"] + 1e-12, name
+        assert per["interpretability_dim"] in range(8), name  # net.z_dim=8
     for png in ("training.png", "latents.png", "traversal.png", "surfaces.png"):
         assert (trained_run / "plots" / png).stat().st_size > 1000
     assert "Per attribute" in (trained_run / "report.md").read_text()
@@ -174,31 +189,37 @@ def test_eval_writes_every_metric(trained_run: Path) -> None:
 
 def test_traverse_writes_midi_and_a_png(trained_run: Path, folk_folder: Path,
                                         tmp_path: Path) -> None:
-    done = fugato("arvae", "traverse", str(trained_run), "--input",
+    assert fugato("arvae", "traverse", str(trained_run), "--input",
                   str(folk_folder / "tune00.mid"), "--attribute", "note_density", "--steps", "5",
-                  "--out", str(tmp_path))
-    assert done.returncode == 0, done.stderr[-3000:]
+                  "--out", str(tmp_path), "--quiet") == 0
     assert len(list(tmp_path.glob("note_density-0*.mid"))) == 5
     assert (tmp_path / "note_density-all.mid").exists()
     assert (tmp_path / "note_density.png").stat().st_size > 1000
-    done = fugato("arvae", "traverse", str(trained_run), "--random", "--attribute", "nope",
-                  "--out", str(tmp_path))
-    assert done.returncode == 2 and "nope" in done.stderr
 
 
-def test_interpolate_runs_from_a_to_b(trained_run: Path, folk_folder: Path,
-                                      tmp_path: Path) -> None:
-    from fugato.models.arvae.task import input_bar
+def test_the_fugato_command_refuses_an_unknown_attribute_in_one_line(trained_run: Path,
+                                                                     tmp_path: Path) -> None:
+    # the installed command in its own process: its exit status and its stderr are the point
+    done = subprocess.run([str(FUGATO), "arvae", "traverse", str(trained_run), "--random",
+                           "--attribute", "nope", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 2
+    assert done.stderr.startswith("fugato: error: ") and "'nope'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
 
+
+def test_interpolate_runs_from_a_to_b(trained_run: Path, folk_folder: Path, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
     a, b = folk_folder / "tune00.mid", folk_folder / "tune01.mid"
-    done = fugato("arvae", "interpolate", str(trained_run), str(a), str(b), "--steps", "4",
-                  "--bar-b", "1", "--out", str(tmp_path))
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert fugato("arvae", "interpolate", str(trained_run), str(a), str(b), "--steps", "4",
+                  "--bar-b", "1", "--out", str(tmp_path), "--quiet") == 0
     assert len(list(tmp_path.glob("interpolation-0*.mid"))) == 4
     assert (tmp_path / "interpolation.png").stat().st_size > 1000
     # the end points are the reconstructions of A's bar 0 and B's bar 1; the whole path is one
     # MIDI of 4 bars
     task = load_run(trained_run).task
+    assert isinstance(task, ARVAE)
     ends = task.decode(task.encode(np.concatenate([input_bar(task, a, 0), input_bar(task, b, 1)])))
     for path, bar in zip((tmp_path / "interpolation-00.mid", tmp_path / "interpolation-03.mid"),
                          ends, strict=True):
@@ -206,9 +227,10 @@ def test_interpolate_runs_from_a_to_b(trained_run: Path, folk_folder: Path,
         if len(melody):
             assert read_file(path)[0].pitches.tolist() == melody.pitches.tolist()
     assert (tmp_path / "interpolation-all.mid").stat().st_size > 0
-    done = fugato("arvae", "interpolate", str(trained_run), str(a), str(b), "--bar-a", "99",
-                  "--out", str(tmp_path))
-    assert done.returncode == 2 and "no bar 99" in done.stderr
+    capsys.readouterr()
+    assert fugato("arvae", "interpolate", str(trained_run), str(a), str(b), "--bar-a", "99",
+                  "--out", str(tmp_path)) == 2
+    assert "no bar 99" in capsys.readouterr().err
 
 
 def test_seeds_trains_evaluates_and_compares_then_skips_finished_runs(folk_folder: Path,
@@ -216,9 +238,8 @@ def test_seeds_trains_evaluates_and_compares_then_skips_finished_runs(folk_folde
     sets = [*TINY, f"data.corpora=['folder:{folk_folder}']", "train.max_steps=20",
             "train.eval_every=20", "train.checkpoint_every=20"]
     args = ["seeds", CONFIG, "--seeds", "0", "1", "--out", str(tmp_path), "--jobs", "2",
-            *[x for s in sets for x in ("--set", s)]]
-    done = fugato(*args)
-    assert done.returncode == 0, done.stderr[-3000:]
+            "--threads", "1", "--quiet", *[x for s in sets for x in ("--set", s)]]
+    assert fugato(*args) == 0
     comparison = json.loads((tmp_path / "comparison.json").read_text())
     group = comparison["groups"]["arvae-folk-quick"]
     assert len(group["interpretability"]) == 2
@@ -228,5 +249,5 @@ def test_seeds_trains_evaluates_and_compares_then_skips_finished_runs(folk_folde
     # different seeds, different models
     assert json.loads(evals[0].read_text()) != json.loads(evals[1].read_text())
     stamps = [p.stat().st_mtime_ns for p in evals]
-    again = fugato(*args)
-    assert again.returncode == 0 and [p.stat().st_mtime_ns for p in evals] == stamps
+    assert fugato(*args) == 0
+    assert [p.stat().st_mtime_ns for p in evals] == stamps

@@ -8,17 +8,17 @@ import soundfile
 
 from fugato.audio.features import BEAT, music_features
 from fugato.errors import FugatoError
-from fugato.motion import axis_angle_to_matrix, forward_kinematics, load_tang, rotation_6d_to_matrix
+from fugato.motion import axis_angle_to_matrix, forward_kinematics, load_tang
 from fugato.motion.dataset import DanceDataset, dance_split
 from fugato.motion.representation import (
     DANCE_DIM,
-    DANCE_ROT6D,
     DANCE_TRANS,
     dance_positions,
+    decode_dance,
+    encode_dance,
     heading,
     turn,
 )
-from fugato.motion.rotations import matrix_to_rotation_6d
 from fugato.paths import data_dir
 
 TANG = (data_dir(required=False) or Path("/nonexistent")) / "dance_tang2018"
@@ -136,6 +136,7 @@ def test_cuts_at_audio_end_and_nan_windows_never_cross_them(tmp_path: Path) -> N
     assert [len(s.dance) for s in segments] == [100, n_audio - 130]
     again = DanceDataset.load(folder, workers=1, progress=False)
     np.testing.assert_array_equal(again.windows("all").dance, ds.windows("all").dance)
+    assert ds.cache_path is not None
     cached = list(ds.cache_path.glob("*.npz"))
     assert len(cached) == 1 and not [p for p in ds.cache_path.iterdir() if p.name.startswith(".")]
 
@@ -156,12 +157,12 @@ def test_real_dances_windows_decode_to_the_source() -> None:
         index = w.starts[mine][:, None] + np.arange(75)
         # every window starts facing +z; turned back, it is the source
         np.testing.assert_allclose(heading(w.dance[mine][:, 0]), 0.0, atol=1e-5)
-        source_heading = heading(matrix_to_rotation_6d(axis_angle_to_matrix(
-            source.poses[index[:, 0], 0])))
+        source_heading = heading(encode_dance(source.poses[index[:, 0]],
+                                              source.trans[index[:, 0]]))
         back = turn(w.dance[mine], source_heading[:, None])
-        six = back[..., DANCE_ROT6D].reshape(*index.shape, 24, 6)
-        np.testing.assert_allclose(rotation_6d_to_matrix(six),
-                                   axis_angle_to_matrix(source.poses[index]), atol=1e-5)
+        rotations, _ = decode_dance(back)
+        np.testing.assert_allclose(rotations, axis_angle_to_matrix(source.poses[index]),
+                                   atol=1e-5)
         # positions from the windows = the source's, moved by the normalisation
         floor = ds.dances[name].floor
         true = forward_kinematics(source.poses[index], source.trans[index])
@@ -187,8 +188,7 @@ def test_pool_build_and_identical_music_kept_together(tmp_path: Path) -> None:
 
 def test_turn_is_a_rigid_rotation_about_the_vertical_and_shifts_the_heading() -> None:
     rng = np.random.default_rng(4)
-    rot = matrix_to_rotation_6d(axis_angle_to_matrix(rng.normal(0, 0.7, (3, 5, 24, 3))))
-    dance = np.concatenate([rot.reshape(3, 5, 144), rng.normal(0, 0.3, (3, 5, 3))], -1)
+    dance = encode_dance(rng.normal(0, 0.7, (3, 5, 24, 3)), rng.normal(0, 0.3, (3, 5, 3)))
     turned = turn(dance, 0.7)
     np.testing.assert_allclose(np.angle(np.exp(1j * (heading(turned) - heading(dance)))), 0.7,
                                atol=1e-9)

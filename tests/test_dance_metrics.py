@@ -9,7 +9,9 @@ from fugato.metrics.dance import (
     beat_align_score,
     beat_alignment,
     beat_hit_rate,
+    bone_length_error,
     chroma_key_shift,
+    chroma_l1,
     diversity,
     frechet_joint_distance,
     joint_speed,
@@ -17,6 +19,7 @@ from fugato.metrics.dance import (
     notes_accuracy,
     transpose_chroma,
 )
+from fugato.motion.skeleton import SMPL_PARENTS, forward_kinematics, rest_positions
 from fugato.music.keys import MAJOR_PROFILE, MINOR_PROFILE
 
 
@@ -110,6 +113,30 @@ def test_diversity() -> None:
     assert diversity(three) == pytest.approx(2.0 / 3.0)
     with pytest.raises(ValueError):
         diversity(one[None])
+
+
+def test_bone_length_error_is_zero_for_forward_kinematics_and_sees_a_stretched_bone() -> None:
+    rng = np.random.default_rng(2)
+    moving = forward_kinematics(rng.normal(0, 0.7, (2, 30, 24, 3)), rng.normal(0, 1, (2, 30, 3)))
+    assert bone_length_error(moving) < 1e-12
+    assert bone_length_error(rest_positions()) == 0.0
+    # the left hand is a leaf (no child): moving it changes one bone, the forearm's end
+    hand, wrist = 22, int(SMPL_PARENTS[22])
+    assert hand not in SMPL_PARENTS
+    stretched = moving.copy()
+    stretched[1, 4, hand] += 0.5 * (moving[1, 4, hand] - moving[1, 4, wrist])
+    length = np.linalg.norm(rest_positions()[hand] - rest_positions()[wrist])
+    assert bone_length_error(stretched) == pytest.approx(0.5 * length, rel=1e-9)
+
+
+def test_chroma_l1() -> None:
+    rng = np.random.default_rng(3)
+    chroma = rng.uniform(size=(2, 10, 12))
+    assert chroma_l1(chroma, chroma) == 0.0
+    assert chroma_l1(np.clip(chroma + 0.25, None, 2.0), chroma) == pytest.approx(0.25)
+    assert chroma_l1(np.zeros((4, 12)), np.ones((4, 12))) == 1.0
+    with pytest.raises(ValueError):
+        chroma_l1(chroma, chroma[:, :5])
 
 
 def _key_chroma(profile: np.ndarray, tonic: int, frames: int, seed: int) -> np.ndarray:

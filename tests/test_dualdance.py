@@ -21,6 +21,7 @@ from fugato.models.dualdance.task import (
     root_position,
     root_velocity,
 )
+from fugato.motion.representation import DANCE_ROT6D, DANCE_TRANS, encode_dance
 from fugato.motion.rotations import axis_angle_to_matrix, matrix_to_rotation_6d
 from fugato.music.chroma import beat_peaks, chroma_to_melody
 from fugato.music.melody import TPQ
@@ -43,9 +44,8 @@ TINY = [f"data.names={NAMES}", "data.max_seconds=6.0", "data.workers=1", "data.t
 
 def _random_dance(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """Random dance frames (*shape, 147): 24 random rotations as 6D + a translation."""
-    rot = matrix_to_rotation_6d(axis_angle_to_matrix(rng.normal(0, 0.7, (*shape, 24, 3))))
-    trans = rng.normal(0, 0.3, (*shape, 3))
-    return np.concatenate([rot.reshape(*shape, 144), trans], axis=-1).astype(np.float32)
+    poses = rng.normal(0, 0.7, (*shape, 24, 3))
+    return encode_dance(poses, rng.normal(0, 0.3, (*shape, 3))).astype(np.float32)
 
 
 def _random_music(rng: np.random.Generator, shape: tuple[int, ...]) -> torch.Tensor:
@@ -122,8 +122,8 @@ def test_dance_loss_zero_for_identical_rotations_positive_otherwise() -> None:
     assert float(trans) == 0.0 and float(rot) < 1e-10
     # a 6D scaled by 2 is the same rotation (Gram-Schmidt); a translation shift is pure L1
     scaled = dance.clone()
-    scaled[..., :144] *= 2.0
-    scaled[..., 144:] += 0.1
+    scaled[..., DANCE_ROT6D] *= 2.0
+    scaled[..., DANCE_TRANS] += 0.1
     trans, rot = dance_terms(scaled, dance)
     assert float(rot) < 1e-10 and float(trans) == pytest.approx(0.1, abs=1e-6)
     other = torch.as_tensor(_random_dance(rng, (4, 10)))
@@ -133,11 +133,11 @@ def test_dance_loss_zero_for_identical_rotations_positive_otherwise() -> None:
     mats = axis_angle_to_matrix(rng.normal(0, 0.7, (4, 10, 24, 3)))
     turned = mats.copy()
     turned[..., 3, :, :] = mats[..., 3, :, :] @ axis_angle_to_matrix(np.array([0.0, 0.5, 0.0]))
-    trans = np.zeros((4, 10, 3))
+    still = np.zeros((4, 10, 3))
 
     def frames(m: np.ndarray) -> torch.Tensor:
         six = matrix_to_rotation_6d(m).reshape(4, 10, 144)
-        return torch.as_tensor(np.concatenate([six, trans], -1), dtype=torch.float32)
+        return torch.as_tensor(np.concatenate([six, still], -1), dtype=torch.float32)
 
     assert float(dance_terms(frames(turned), frames(mats))[1]) == pytest.approx(0.25 / 24,
                                                                                 rel=1e-3)
@@ -181,11 +181,12 @@ def test_gw_gradient_reaches_the_music_encoder_only() -> None:
     loss.backward()
     grads = {name: [p.grad for p in net.parameters()] for name, net in nets.items()}
     assert all(g is None for g in grads["g_dm"])  # the dance encoder: detached
-    encoder = [p.grad for p in nets["g_md"].encoder.parameters()]
+    g_md = nets["g_md"]
+    assert isinstance(g_md, Seq2Seq)
+    encoder = [p.grad for p in g_md.encoder.parameters()]
     assert any(g is not None and g.abs().sum() > 0 for g in encoder)
     # the decoder's terms are weighted 0 here: nothing of the GW term reaches it
-    assert all(p.grad is None or p.grad.abs().sum() == 0
-               for p in nets["g_md"].decoder.parameters())
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in g_md.decoder.parameters())
     # directly: gradient to the music side, none to the dance side
     m = torch.randn(8, 5, 4, requires_grad=True)
     d = torch.randn(8, 5, 4, requires_grad=True)
@@ -330,7 +331,8 @@ def test_choreograph_writes_a_bvh_and_compose_a_midi(tiny_run: Path, tmp_path: P
     assert composed.shape == (100, 13) and ((composed >= 0) & (composed <= 1)).all()
     score = music21.converter.parse(str(out / "DANCE_C_4.mid"))
     notes = list(score.flatten().notes)
-    assert notes and all(60 <= n.pitch.midi < 84 for n in notes)
+    assert notes and all(isinstance(n, music21.note.Note) and 60 <= n.pitch.midi < 84
+                         for n in notes)
 
     # bad input: one line, exit code 2
     assert main(["dance", "compose", str(tiny_run), "--motion", str(tmp_path / "no.npz"),
@@ -340,8 +342,11 @@ def test_choreograph_writes_a_bvh_and_compose_a_midi(tiny_run: Path, tmp_path: P
 
 
 def test_music_features_and_dances_share_one_frame_rate() -> None:
-    """The nets pair music frame k with dance frame k: both must be 25 fps."""
+    """The nets pair music frame k with dance frame k: both must be 25 fps, and the metrics'
+    frame-based defaults assume the same rate."""
     from fugato.audio import features
+    from fugato.metrics import dance
     from fugato.motion import representation
 
-    assert features.FPS == representation.FPS == 25
+    assert features.FPS == representation.FPS == dance.FPS == 25
+    assert features.HOP * features.FPS == features.SAMPLE_RATE

@@ -65,7 +65,7 @@ def random_axis_angles(n: int, seed: int = 0) -> np.ndarray:
     axes = rng.normal(size=(n, 3))
     axes /= np.linalg.norm(axes, axis=1, keepdims=True)
     out = axes * rng.uniform(0, 3 * np.pi, size=(n, 1))
-    out[:4] = [[0, 0, 0], [1e-9, 0, 0], [0, np.pi, 0], [0, 0, -np.pi]]
+    out[:4] = np.array([[0, 0, 0], [1e-9, 0, 0], [0, np.pi, 0], [0, 0, -np.pi]])
     return out
 
 
@@ -154,12 +154,12 @@ def test_torch_versions_match_numpy_with_finite_gradients(dtype: torch.dtype) ->
     same = geodesic_distance_torch(r, r.detach())
     assert same.max().item() < 1e-5
     same.sum().backward()
-    assert torch.isfinite(d6.grad).all()
+    assert d6.grad is not None and torch.isfinite(d6.grad).all()
     # half turns (sine 0 again) and ordinary pairs
     half = torch.tensor(axis_angle_to_matrix(np.array([[np.pi, 0, 0], [0, 0, np.pi]])),
                         dtype=dtype, requires_grad=True)
     geodesic_distance_torch(half, torch.eye(3, dtype=dtype)).sum().backward()
-    assert torch.isfinite(half.grad).all()
+    assert half.grad is not None and torch.isfinite(half.grad).all()
     other = axis_angle_to_matrix(random_axis_angles(64, seed=6))
     got = geodesic_distance_torch(torch.tensor(m, dtype=dtype), torch.tensor(other, dtype=dtype))
     np.testing.assert_allclose(got.numpy(), geodesic_distance(m, other), atol=1e-4)
@@ -250,7 +250,9 @@ def test_forward_kinematics_matches_aistpp_keypoints(name: str) -> None:
 def test_tang_nan_frames_are_cut_into_valid_segments() -> None:
     motion = load_tang(TANG / "DANCE_R_1.npz")
     assert len(motion) == 3375 and motion.fps == 25 and motion.name == "DANCE_R_1"
-    assert motion.audio == TANG / "DANCE_R_1.mp3" and motion.metadata["betas"].shape == (10,)
+    betas = motion.metadata["betas"]
+    assert motion.audio == TANG / "DANCE_R_1.mp3"
+    assert isinstance(betas, np.ndarray) and betas.shape == (10,)
     bad = ~np.isfinite(motion.poses).all(axis=(1, 2))
     assert bad.sum() == 606
     segments = split_valid(motion)
@@ -313,7 +315,7 @@ def test_aistpp_resampling_to_25_fps() -> None:
 
 
 def test_bad_files_raise_fugato_errors_naming_the_file(tmp_path: Path) -> None:
-    cases = {}
+    cases: dict[str, str | None] = {}
     cases["missing.npz"] = None
     np.savez(tmp_path / "nokeys.npz", poses=np.zeros((3, 72)))
     cases["nokeys.npz"] = "smpl_poses"
@@ -375,12 +377,12 @@ def test_bvh_round_trip_keeps_positions(tmp_path: Path) -> None:
 
 
 def test_stick_figure_png_and_gif(tmp_path: Path) -> None:
-    from PIL import Image
+    from PIL import Image, ImageSequence
 
     pos = random_motion(12).positions()
     plot_stick_strip(pos, tmp_path / "strip.png", frames=4, fps=25, title="random")
     assert (tmp_path / "strip.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     write_stick_gif(pos[:6], tmp_path / "dance.gif", fps=25, dpi=40)
     with Image.open(tmp_path / "dance.gif") as gif:
-        assert gif.format == "GIF" and gif.n_frames == 6
+        assert gif.format == "GIF" and len(list(ImageSequence.Iterator(gif))) == 6
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dance.gif", "strip.png"]

@@ -1,10 +1,12 @@
 """Music features per motion frame for the dual music-dance system (librosa).
 
-One row per video frame at `fps` = 25: row k describes the music around k / 25 seconds after
-the start of the audio (or of the excerpt, with `offset`), the time of motion frame k. Audio is
-resampled to `SAMPLE_RATE` = 22050 Hz and analysed with a hop of 22050 / 25 = 882 samples,
-so the frame rate is exactly 25 fps (librosa's default hop of 512 would give 43.07 fps). Every
-analysis window is centred on its frame's time (librosa's `center=True`).
+One row per video frame at `fps` = `FPS` = 25, the dance frame rate (imported from
+`fugato.motion.representation`, so the two cannot drift apart): row k describes the music
+around k / 25 seconds after the start of the audio (or of the excerpt, with `offset`), the
+time of motion frame k. Audio is resampled to `SAMPLE_RATE` = 22050 Hz and analysed with a
+hop of 22050 / 25 = 882 samples, so the frame rate is exactly 25 fps (librosa's default hop
+of 512 would give 43.07 fps). Every analysis window is centred on its frame's time
+(librosa's `center=True`).
 
 Columns (53, float32):
 
@@ -32,9 +34,9 @@ import numpy as np
 import soundfile
 
 from fugato.errors import BadInputError
+from fugato.motion.representation import FPS
 
 SAMPLE_RATE = 22050
-FPS = 25
 HOP = SAMPLE_RATE // FPS  # 882 samples
 N_MFCC = 20
 MFCC = slice(0, 20)

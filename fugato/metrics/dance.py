@@ -1,8 +1,9 @@
 """Metrics of the dual music-dance system (Wu et al., ACM MM 2021) and of its neighbours.
 
-Units: positions in metres, times in frames at 25 fps (`fugato.audio.features.FPS`), beats as
-ascending integer frame indices (`fugato.audio.features.beat_frames` gives the music beats of
-a feature array). Everything is vectorised numpy; nothing here trains or loads files.
+Units: positions in metres, times in frames at 25 fps (`fugato.motion.representation.FPS`, the
+music features' rate too), beats as ascending integer frame indices
+(`fugato.audio.features.beat_frames` gives the music beats of a feature array). Everything is
+vectorised numpy; nothing here trains or loads files.
 
 Dance (music -> dance):
 
@@ -10,6 +11,8 @@ Dance (music -> dance):
   distance to the ground truth (a mean per-joint position error), not a Frechet distance
   between fitted Gaussians.
 - `diversity`: mean pairwise joint distance between generations from different start poses.
+- `bone_length_error`: the largest change of a bone length from the rest skeleton (a check:
+  positions that are forward kinematics of rotations keep every bone).
 - `kinematic_beats`, `beat_alignment`: the paper's beat alignment, the share of kinematic
   beats (local minima of the mean joint speed) within 5 frames of a music beat.
 - `beat_align_score`: the beat-align score (BAS) of FACT (Li et al. 2021, AIST++) and Bailando
@@ -20,6 +23,7 @@ Music (dance -> music):
 - `notes_accuracy`: agreement of the frame-wise strongest pitch class, both sequences first
   transposed to C major / A minor.
 - `beat_hit_rate`: share of true music beats matched by a predicted beat.
+- `chroma_l1`: mean absolute difference of two chroma sequences.
 
 Empty sets follow one rule: a score averaged over an empty set is undefined and returns NaN
 (`np.nanmean` over windows skips it); a non-empty set with nothing to match against scores 0.
@@ -28,12 +32,12 @@ Empty sets follow one rule: a score averaged over an empty set is undefined and 
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from scipy.ndimage import gaussian_filter1d
 
+from fugato.motion.representation import FPS
+from fugato.motion.skeleton import bone_lengths, rest_positions
 from fugato.music.keys import histogram_key_correlations
-
-FPS = 25
-"""Frames per second the frame-based defaults below assume (the music features' rate)."""
 
 BEAT_TOLERANCE = 5
 """Frames (200 ms at 25 fps) within which a kinematic beat counts as on a music beat (paper)."""
@@ -57,7 +61,7 @@ def _positions(x: np.ndarray, name: str) -> np.ndarray:
     return a
 
 
-def _beats(x: np.ndarray | list[int], name: str) -> np.ndarray:
+def _beats(x: npt.ArrayLike, name: str) -> np.ndarray:
     a = np.asarray(x)
     if a.ndim != 1:
         raise ValueError(f"{name} of shape {a.shape}: expected (n,) frame indices")
@@ -100,6 +104,13 @@ def diversity(positions: np.ndarray) -> float:
         raise ValueError(f"diversity needs at least 2 generations, got {g}")
     a, b = np.triu_indices(g, k=1)
     return float(np.linalg.norm(x[a] - x[b], axis=-1).mean())
+
+
+def bone_length_error(positions: np.ndarray) -> float:
+    """The largest absolute difference, in metres, between a bone length of SMPL joint
+    positions (..., 24, 3) and the same bone of the mean-shape rest skeleton
+    (`fugato.motion.skeleton.rest_positions`); 0 up to rounding for forward kinematics."""
+    return float(np.abs(bone_lengths(positions) - bone_lengths(rest_positions())).max())
 
 
 def joint_speed(positions: np.ndarray, fps: float = FPS) -> np.ndarray:
@@ -149,7 +160,7 @@ def _share_near(points: np.ndarray, targets: np.ndarray, tolerance: float) -> fl
     return float((_nearest_distance(points, targets) <= tolerance).mean())
 
 
-def beat_alignment(kinematic_beats: np.ndarray, music_beats: np.ndarray,
+def beat_alignment(kinematic_beats: npt.ArrayLike, music_beats: npt.ArrayLike,
                    tolerance: float = BEAT_TOLERANCE) -> float:
     """The paper's beat alignment: the share of kinematic beats that lie within `tolerance`
     frames (inclusive; 5 = 200 ms at 25 fps) of some music beat, in [0, 1].
@@ -160,7 +171,7 @@ def beat_alignment(kinematic_beats: np.ndarray, music_beats: np.ndarray,
                        _beats(music_beats, "music_beats"), tolerance)
 
 
-def beat_align_score(kinematic_beats: np.ndarray, music_beats: np.ndarray,
+def beat_align_score(kinematic_beats: npt.ArrayLike, music_beats: npt.ArrayLike,
                      sigma: float = BAS_SIGMA, over: str = "music") -> float:
     """The beat-align score (BAS) of FACT / Bailando, in [0, 1] (1: every beat has a partner
     at distance 0):
@@ -242,7 +253,16 @@ def notes_accuracy(pred_chroma: np.ndarray, true_chroma: np.ndarray) -> float:
     return float((a == b).mean())
 
 
-def beat_hit_rate(pred_beats: np.ndarray, true_beats: np.ndarray,
+def chroma_l1(pred_chroma: np.ndarray, true_chroma: np.ndarray) -> float:
+    """Mean absolute difference of two chroma arrays (..., T, 12) of one shape, each value in
+    [0, 1] (features scaled to a frame maximum of 1): 0 for equal chroma."""
+    pred, true = np.asarray(pred_chroma), np.asarray(true_chroma)
+    if pred.shape != true.shape:
+        raise ValueError(f"pred_chroma {pred.shape} and true_chroma {true.shape} differ")
+    return float(np.abs(pred - true).mean())
+
+
+def beat_hit_rate(pred_beats: npt.ArrayLike, true_beats: npt.ArrayLike,
                   tolerance: float = HIT_TOLERANCE) -> float:
     """Share of the true music beats with a predicted beat within `tolerance` frames
     (inclusive; default 2 = 80 ms at 25 fps), in [0, 1]: a recall, so extra predicted beats

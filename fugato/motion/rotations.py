@@ -214,7 +214,7 @@ def euler_to_matrix(angles: np.ndarray, order: str = "ZXY") -> np.ndarray:
     return out
 
 
-def quaternion_slerp(q0: np.ndarray, q1: np.ndarray, t: np.ndarray) -> np.ndarray:
+def quaternion_slerp(q0: np.ndarray, q1: np.ndarray, t: np.ndarray | float) -> np.ndarray:
     """Spherical linear interpolation along the shorter arc: (..., 4), (..., 4) and weights
     (...) in [0, 1] (0 gives q0) -> (..., 4) unit quaternions."""
     q0 = np.asarray(q0, dtype=np.float64)

@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, cast
 
 from fugato.cli_common import add_run_options, load_run_of, say
 
+if TYPE_CHECKING:
+    from fugato.models.arvae.task import ARVAE
+
 
 def cmd_traverse(args: argparse.Namespace) -> None:
-    from fugato.models.arvae.task import input_bar, traverse
+    from fugato.models.arvae.tools import input_bar, traverse
 
     run = load_run_of(args, "arvae")
-    bars = None if args.random else input_bar(run.task, args.input, args.bar)
+    task = cast("ARVAE", run.task)  # load_run_of refused any other model
+    bars = None if args.random else input_bar(task, args.input, args.bar)
     paths = traverse(run, args.attribute, args.out, bars=bars, steps=args.steps,
                      value_range=(args.range[0], args.range[1]), seed=args.seed)
     say(args, f"wrote {len(paths) - 1} MIDI files and {paths[-1]}")
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
-    from fugato.models.arvae.task import input_bar, interpolate
+    from fugato.models.arvae.tools import input_bar, interpolate
 
     run = load_run_of(args, "arvae")
-    paths = interpolate(run, input_bar(run.task, args.a, args.bar_a),
-                        input_bar(run.task, args.b, args.bar_b), args.out, steps=args.steps)
+    task = cast("ARVAE", run.task)  # load_run_of refused any other model
+    paths = interpolate(run, input_bar(task, args.a, args.bar_a),
+                        input_bar(task, args.b, args.bar_b), args.out, steps=args.steps)
     say(args, f"wrote {len(paths) - 1} MIDI files and {paths[-1]}")
 
 

@@ -15,23 +15,28 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fugato.audio.features import CHROMA, FPS, beat_frames
+from fugato.audio.features import CHROMA, beat_frames
 from fugato.errors import FugatoError
 from fugato.metrics.dance import (
     beat_align_score,
     beat_alignment,
     beat_hit_rate,
+    bone_length_error,
+    chroma_l1,
     diversity,
     frechet_joint_distance,
     kinematic_beats,
     notes_accuracy,
 )
-from fugato.motion.representation import DANCE_DIM, dance_positions
-from fugato.motion.skeleton import N_JOINTS, bone_lengths, rest_positions
+from fugato.models.dualdance.task import DualDance, chord_indices
+from fugato.motion.plot import plot_stick_strip
+from fugato.motion.representation import DANCE_DIM, FPS, dance_positions
+from fugato.motion.skeleton import N_JOINTS
+from fugato.music.chroma import beat_peaks
+from fugato.plot import plot_training_curves
 from fugato.report import Evaluation, markdown_table, report_page
 
 if TYPE_CHECKING:
-    from fugato.models.dualdance.task import DualDance
     from fugato.train.run import Run
 
 KEYS = ("frechet", "frechet_root_relative", "diversity", "beat_alignment", "beat_align_score",
@@ -66,8 +71,7 @@ def evaluate(task: DualDance, run: Run, seed: int = 0) -> Evaluation:
     results.update(_music_numbers(task, composed, music))
     results.update({
         "generated_nan": int(np.isnan(generated).sum() + np.isnan(composed).sum()),
-        "bone_length_error": float(np.abs(bone_lengths(gen_pos)
-                                          - bone_lengths(rest_positions())).max()),
+        "bone_length_error": bone_length_error(gen_pos),
         "test_windows": len(music),
         "test_dances": sorted(set(windows.names[index].tolist()))})
     results = {k: results[k] for k in _ORDER if k in results}
@@ -139,16 +143,12 @@ def _diversity(task: DualDance, music: np.ndarray, dance: np.ndarray,
 
 def _first_chords(task: DualDance, music: np.ndarray) -> np.ndarray:
     """(N,) chord index of each window's first `net.chord_frames` frames."""
-    from fugato.models.dualdance.task import chord_indices
-
     return chord_indices(music[..., CHROMA], task.config.net.chord_frames)
 
 
 def _music_numbers(task: DualDance, composed: np.ndarray, music: np.ndarray
                    ) -> dict[str, float]:
     """Notes accuracy, beat hit rate and chroma L1 of composed (N, T, 13) chroma + beat."""
-    from fugato.music.chroma import beat_peaks
-
     pred_beats = [beat_peaks(c[:, 12], task.config.sample.beat_threshold) for c in composed]
     music_beats = [beat_frames(m) for m in music]
     # what one pitch class held throughout scores: both sides go to C major / A minor, so a
@@ -159,15 +159,12 @@ def _music_numbers(task: DualDance, composed: np.ndarray, music: np.ndarray
         "notes_accuracy_constant": notes_accuracy(constant, music[..., CHROMA]),
         "beat_hit_rate": _window_mean(beat_hit_rate, pred_beats, music_beats),
         "composed_beats_per_window": float(np.mean([len(p) for p in pred_beats])),
-        "chroma_l1": float(np.abs(composed[..., :12] - music[..., CHROMA]).mean()),
+        "chroma_l1": chroma_l1(composed[..., :12], music[..., CHROMA]),
     }
 
 
 def _plot(run: Run, generated: np.ndarray, real: np.ndarray, where: str) -> None:
     """Training curves and stick-figure strips of the first test window (T, 24, 3) each."""
-    from fugato.motion.plot import plot_stick_strip
-    from fugato.plot import plot_training_curves
-
     plots = run.path / "plots"
     plot_training_curves(run.metrics(), plots / "training.png",
                          ("loss_md", "loss_dm", "dance_rot", "music_chroma", "loss"))
@@ -178,6 +175,8 @@ def _plot(run: Run, generated: np.ndarray, real: np.ndarray, where: str) -> None
 
 
 def _report(task: DualDance, run: Run, results: dict[str, Any], frames: int) -> str:
+    """report.md: the table of `KEYS` with their units, the stick figures, the training curves
+    (`frames` per test window)."""
     cfg, net = task.config.sample, task.config.net
     units = {"frechet": "m, lower is better (mean joint distance to the real dance)",
              "frechet_root_relative": "m, the same with every frame's pelvis at the origin",
@@ -193,7 +192,7 @@ def _report(task: DualDance, run: Run, results: dict[str, Any], frames: int) -> 
             f"{net.gw_weight} (epsilon {net.gw_epsilon}), cycle weight {net.cycle_weight}. "
             "Dances free-running from each window's true first pose; music from each window's "
             "first-second chord.")
-    return report_page(f"Dual music-dance (step {run.step})", lead, [markdown_table(rows)],
-                       training="## Training\n\n![training curves](plots/training.png)\n\n"
-                       "## A generated dance and the real one on the same music\n\n"
-                       "![generated](plots/dance-generated.png)\n\n![real](plots/dance-real.png)")
+    return report_page(f"Dual music-dance (step {run.step})", lead, [
+        markdown_table(rows),
+        "## A generated dance and the real one on the same music\n\n"
+        "![generated](plots/dance-generated.png)\n\n![real](plots/dance-real.png)"])

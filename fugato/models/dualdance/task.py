@@ -54,8 +54,9 @@ the detached dance embedding runs the unwrapped dance encoder under no_grad) and
 nets with training-set statistics (buffers, saved in the checkpoint).
 
 Data are split by dance (`DanceDataset.split`): no test window's dance or music was seen in
-training. `evaluate` measures on the test dances' windows; `choreograph` and `compose` chain
-windows for whole songs and motions (the commands `fugato dance choreograph` / `compose`).
+training. `evaluate` (`fugato.models.dualdance.evaluate`) measures on the test dances'
+windows; `choreograph` and `compose` (`fugato.models.dualdance.tools`) chain windows for whole
+songs and motions (the commands `fugato dance choreograph` / `compose`).
 """
 
 from __future__ import annotations
@@ -245,11 +246,6 @@ def gw_term(music_memory: torch.Tensor, dance_memory: torch.Tensor, net: NetConf
                                    net.gw_sinkhorn_iterations)
 
 
-def bare_seq2seq(net: torch.nn.Module) -> Seq2Seq:
-    """A Seq2Seq net without its DDP wrapper."""
-    return cast(Seq2Seq, unwrap(net))
-
-
 class DualDance(Sampler, Evaluator, Task):
     name = "dualdance"
     DataConfig = DataConfig
@@ -388,7 +384,7 @@ class DualDance(Sampler, Evaluator, Task):
         so a loaded run has it too) for the "bce" beat loss; None for "l1"."""
         if self.config.net.beat_loss == "l1":
             return None
-        share = float(bare_seq2seq(nets["g_md"]).input_shift[BEAT.start])
+        share = float(cast(Seq2Seq, unwrap(nets["g_md"])).input_shift[BEAT.start])
         return (1.0 - share) / share if 0 < share < 1 else 1.0
 
     def _music_loss(self, pred: torch.Tensor, music: torch.Tensor, pos_weight: float | None
@@ -408,7 +404,7 @@ class DualDance(Sampler, Evaluator, Task):
         logs = {"dance_trans": trans.item(), "dance_rot": rot.item(), "dance_recon": loss.item()}
         if n.gw_weight > 0:
             with torch.no_grad():
-                dance_memory = bare_seq2seq(nets["g_dm"]).encode(dance)
+                dance_memory = cast(Seq2Seq, unwrap(nets["g_dm"])).encode(dance)
             gw = gw_term(music_memory, dance_memory, n)
             loss = loss + n.gw_weight * gw
             logs["gw"] = gw.item()
@@ -456,11 +452,10 @@ class DualDance(Sampler, Evaluator, Task):
         return {} if self.start_pose is None else {"start_pose": self.start_pose.tolist()}
 
     # -- generation ------------------------------------------------------------------------------
-    def _batched(self, net: str, x: np.ndarray, start: np.ndarray, seed: int,
-                 batch_size: int = 256) -> np.ndarray:
+    def _batched(self, net: str, x: np.ndarray, start: np.ndarray, seed: int) -> np.ndarray:
         """`generate` of net `net` over windows (N, T, in) with start tokens (N, start_dim):
         (N, T, out) float32; seed vectors drawn from `seed`."""
-        model = bare_seq2seq(self.nets[net])
+        model = cast(Seq2Seq, unwrap(self.nets[net]))
         model.eval()
         g = torch.Generator().manual_seed(seed)
         seeds = torch.randn(len(x), max(model.seed_dim, 1), generator=g)[:, : model.seed_dim]
@@ -468,11 +463,12 @@ class DualDance(Sampler, Evaluator, Task):
         def generate(xi: torch.Tensor, si: torch.Tensor, zi: torch.Tensor) -> torch.Tensor:
             return model.generate(xi, si, seed=zi if model.seed_dim else None)
 
-        # 256 windows a chunk: each decodes 75 steps of attention over the whole prefix
+        # 256 windows a chunk, not INFERENCE_BATCH: `generate` re-decodes the whole prefix at
+        # each of the 75 steps (no cache), and the recorded outputs were computed in chunks of
+        # 256 (other chunk sizes change the matrix shapes, so BLAS may sum in other orders)
         out = batched(generate, torch.as_tensor(x, dtype=torch.float32),
                       torch.as_tensor(start, dtype=torch.float32), seeds, device=self.device,
-                      batch_size=batch_size,
-                      empty=torch.zeros(0, x.shape[1], model.out_dim))
+                      batch_size=256, empty=torch.zeros(0, x.shape[1], model.out_dim))
         return out.numpy()
 
     def generate_dance(self, music: np.ndarray, start_pose: np.ndarray, seed: int = 0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fugato.audio.features import FPS, N_FEATURES
+from fugato.audio.features import N_FEATURES
 from fugato.errors import FugatoError
 from fugato.models.dualdance.task import (
     FLOOR_PLANE,
@@ -19,7 +19,7 @@ from fugato.models.dualdance.task import (
     chord_index,
     chord_indices,
 )
-from fugato.motion.representation import dance_to_motion
+from fugato.motion.representation import FPS, dance_to_motion
 from fugato.train.run import Run
 
 

@@ -28,18 +28,18 @@ maximum-likelihood term on its own data (G_A on A, G_B on B, G_F on A + B in equ
 GAN on pooled A + B, the RL generators on their starting genre), a common stabiliser of SeqGAN
 training.
 
-Baselines, all in the same encoding: RM and MC samplers (`random_windows`), MLE (an LSTM
+Baselines, all in the same encoding: RM and MC samplers (`baselines.random_windows`), MLE (an LSTM
 trained by maximum likelihood on the pooled A + B windows, as the corpora come, for the whole
 run, from G_F's initial weights), "MLE 1:1" (the same on A + B in equal shares: G_F's twin
 without the adversarial phases, to show what they add), GAN (one generator/critic pair on
 pooled A + B from step P on, starting from the MLE baseline), RL (after
-phase 2, G_A rewarded by D_B and G_B by D_A; its samples are half from each).
+phase 2, G_A rewarded by D_B and G_B by D_A; its samples are half from each). The evaluation
+(Table I, balance, floor, mgeval, Fig. 6) is in `evaluate.py`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -51,17 +51,15 @@ from fugato.config import ExperimentConfig
 from fugato.errors import FugatoError
 from fugato.losses.policy_gradient import reinforce_loss, rollout_rewards
 from fugato.losses.wasserstein import balance_penalty, critic_loss, ordering_penalty
+from fugato.models.fusiongan.evaluate import evaluate, seeds_report
 from fugato.music.encodings import EventEncoding
 from fugato.music.keys import with_key
 from fugato.music.melody import Melody, TimeSignature
 from fugato.nn.lstm import LSTMGenerator
 from fugato.nn.textcnn import TextCNN
-from fugato.report import markdown_table
+from fugato.report import Evaluation
 from fugato.train.run import Run
 from fugato.train.task import Batch, Evaluator, Nets, Sampler, SeedsReport, Step, Task, TensorData
-
-SYSTEM_ORDER = ["RM", "MC", "MLE", "MLE 1:1", "GAN", "RL", "Fusion"]
-"""The rows of Table I, in the paper's order (MLE 1:1 is ours)."""
 
 GENERATORS = {"A": "gen_a", "B": "gen_b", "F": "gen_f", "MLE": "mle", "MLE-1:1": "mle_even",
               "GAN": "gen_gan",
@@ -132,10 +130,10 @@ class FusionGAN(Sampler, Evaluator, SeedsReport, Task):
     NetConfig = NetConfig
     SampleConfig = SampleConfig
 
-    def __init__(self, config: ExperimentConfig, state: dict[str, Any] | None = None) -> None:
-        super().__init__(config, state)
+    def __init__(self, config: ExperimentConfig, saved: dict[str, Any] | None = None) -> None:
+        super().__init__(config, saved)
         data: DataConfig = config.data
-        self.encoding: EventEncoding = self.restore_encoding(state, lambda: EventEncoding(
+        self.encoding: EventEncoding = self.restore_encoding(saved, lambda: EventEncoding(
             steps_per_quarter=data.steps_per_quarter, pitch_range=data.pitch_range,
             transpose_to_tonic=data.tonic))
         n: NetConfig = config.net
@@ -387,226 +385,9 @@ class FusionGAN(Sampler, Evaluator, SeedsReport, Task):
     # -- evaluation ----------------------------------------------------------------------------
     @staticmethod
     def seeds_report(group: str, summary: Mapping[str, Sequence[float]], runs: int) -> str:
-        """Table I and the balance over seeds: "mean ± sd" cells from `compare_runs`' summary
-        of eval.json paths (`table/SYSTEM/dd/em/ratio`, `balance/SYSTEM`, ...)."""
-        def cell(path: str) -> str:
-            if path not in summary:
-                return ""
-            mean, sd = summary[path]
-            return f"{mean:.4g} ± {sd:.2g}"
+        """Table I and the balance over seeds (`evaluate.seeds_report`)."""
+        return seeds_report(group, summary, runs)
 
-        systems = sorted({k.split("/")[1] for k in summary if k.startswith("table/")},
-                         key=lambda s: SYSTEM_ORDER.index(s) if s in SYSTEM_ORDER else 99)
-        rows = [table_one_row(system, lambda k, d, m, s=system: cell(f"table/{s}/{k}/{d}/{m}"),
-                              cell(f"balance/{system}")) for system in systems]
-        rows.append(table_one_row("real mixture (floor)",
-                                  lambda k, d, m: cell(f"floor/{k}/{d}/{m}"), ""))
-        return (f"## {group}: Table I over {runs} seeds (mean ± sd)\n\n" + markdown_table(rows)
-                + f"\n\nGenre classifier, held-out balanced accuracy: "
-                f"{cell('classifier_accuracy')}.")
-
-    def evaluate(self, run: Run, seed: int = 0) -> tuple[dict[str, Any], str]:
-        """Table I (DD / NPD x EUD / EM x Diff / Ratio) for every system against held-out A and
-        B, the genre balance of each system, the classifier's held-out accuracy, the sampling
-        noise floor of the table, and the DD / NPD histograms (Fig. 6)."""
-        from fugato.metrics import (
-            duration_bins,
-            duration_distribution,
-            earth_movers,
-            euclidean,
-            fusion_scores,
-            pitch_class_distribution,
-            relative_evaluation,
-        )
-        from fugato.music.io import write_midi
-        from fugato.plot import plot_distributions, plot_training_curves
-
-        cfg: SampleConfig = self.config.sample
-        n = cfg.eval_windows
-        rng = np.random.default_rng(seed)
-        torch.manual_seed(seed)
-        test_a, test_b = self.windows("A", "test"), self.windows("B", "test")
-        train = np.concatenate([self.windows("A", "train"), self.windows("B", "train")])
-        g = torch.Generator(device=self.device).manual_seed(seed)
-
-        def written(name: str, count: int) -> np.ndarray:
-            return self.generate(name, count, g, cfg.temperature).cpu().numpy()
-
-        systems = {
-            "RM": random_windows(train, n, self.encoding, rng, uniform=True),
-            "MC": random_windows(train, n, self.encoding, rng, uniform=False),
-            "MLE": written("mle", n),
-            "MLE 1:1": written("mle_even", n),
-            "GAN": written("gen_gan", n),
-            "RL": np.concatenate([written("rl_a", n - n // 2), written("rl_b", n // 2)]),
-            "Fusion": written("gen_f", n),
-        }
-        # the floor: a real mixture of A and B of the same size as each system, from the
-        # validation pieces (test pieces would give Ratio 1 exactly: the mixture identity)
-        valid_a, valid_b = self.windows("A", "valid"), self.windows("B", "valid")
-        half_a, half_b = min(n - n // 2, len(valid_a)), min(n // 2, len(valid_b))
-        systems_floor = np.concatenate([valid_a[rng.choice(len(valid_a), half_a, replace=False)],
-                                        valid_b[rng.choice(len(valid_b), half_b, replace=False)]])
-
-        def melodies(windows: np.ndarray) -> list[Melody]:
-            return [self.encoding.decode(w) for w in windows]
-
-        bins = duration_bins()
-        features = {"dd": (duration_distribution, bins), "npd": (pitch_class_distribution,
-                                                                 np.arange(12))}
-        # every set decoded once: the histograms and the mgeval features share the melodies
-        decoded = {label: melodies(windows) for label, windows in {
-            "A": test_a, "B": test_b, **systems, "real mixture (floor)": systems_floor}.items()}
-        hist = {key: {label: fn(mel) for label, mel in decoded.items()}
-                for key, (fn, _) in features.items()}
-
-        def scores(label: str) -> dict[str, dict[str, dict[str, float]]]:
-            out: dict[str, dict[str, dict[str, float]]] = {}
-            for key, (_, positions) in features.items():
-                h = hist[key]
-                out[key] = {
-                    "eud": fusion_scores(euclidean(h["A"], h[label]), euclidean(h["B"], h[label]),
-                                         euclidean(h["A"], h["B"])),
-                    "em": fusion_scores(earth_movers(h["A"], h[label], positions),
-                                        earth_movers(h["B"], h[label], positions),
-                                        earth_movers(h["A"], h["B"], positions)),
-                }
-            return out
-
-        table = {label: scores(label) for label in systems}
-        floor = scores("real mixture (floor)")
-
-        # genre balance from the classifier trained on real windows (A = jazz = 1)
-        classifier = self.nets["classifier"].eval()
-
-        @torch.no_grad()
-        def p_jazz(windows: np.ndarray) -> np.ndarray:
-            x = torch.as_tensor(windows, device=self.device)
-            return torch.cat([torch.sigmoid(classifier(x[i : i + 2048])[:, 0])
-                              for i in range(0, len(x), 2048)]).cpu().numpy()
-
-        accuracy = 0.5 * (float((p_jazz(test_a) > 0.5).mean())
-                          + float((p_jazz(test_b) <= 0.5).mean()))
-        p = {label: float(p_jazz(w).mean()) for label, w in systems.items()}
-        balance = {label: 1 - 2 * abs(v - 0.5) for label, v in p.items()}
-
-        results: dict[str, Any] = {
-            "model": self.name, "step": run.step,
-            "genres": {"A": self.config.data.genre_a, "B": self.config.data.genre_b},
-            "table": table, "floor": floor, "balance": balance, "p_jazz": p,
-            "classifier_accuracy": accuracy,
-            "test_windows": {"A": len(test_a), "B": len(test_b)}, "eval_windows": n,
-            **{f"{label}_{key}_em_ratio": table[label][key]["em"]["ratio"]
-               for label in systems for key in features},
-            **{f"{label}_balance": balance[label] for label in systems},
-        }
-
-        # mgeval-style relative evaluation of every system against each held-out genre
-        per_set = cfg.mgeval_windows
-        reference = {g: [decoded[g][i] for i in rng.choice(len(decoded[g]),
-                                                           min(per_set, len(decoded[g])),
-                                                           replace=False)] for g in ("A", "B")}
-        relative = {label: {g: relative_evaluation(reference[g], decoded[label][:per_set])
-                            for g in ("A", "B")}
-                    for label in [*systems, "real mixture (floor)"]}
-        results["mgeval"] = relative
-
-        plots = run.path / "plots"
-        plot_training_curves(run.metrics(), plots / "training.png",
-                             ("nll_f", "nll_mle", "classifier_accuracy", "p_jazz_gen_f"))
-        plot_training_curves(run.metrics(), plots / "rewards.png",
-                             ("reward_gen_f", "reward_gen_gan", "reward_gen_a", "reward_gen_b"))
-        shown = ["A", "B", *systems]
-        plot_distributions({k: hist["dd"][k] for k in shown}, bins, None,
-                           plots / "durations.png", "Note durations (DD)", "quarter notes",
-                           max_bins=16)
-        from fugato.music.melody import PITCH_CLASS_NAMES
-
-        plot_distributions({k: hist["npd"][k] for k in shown}, np.arange(12), PITCH_CLASS_NAMES,
-                           plots / "pitch_classes.png", "Pitch classes (NPD)", "pitch class")
-        for label, windows in systems.items():
-            for i, window in enumerate(windows[:cfg.midi_per_system]):
-                write_midi(self.to_melody(window, f"fugato fusiongan {label} {i}"),
-                           run.path / "samples" / folder_name(label) / f"sample-{i:03d}.mid")
-        scored = {**table, "real mixture (floor)": floor}
-        rows = [table_one_row(label, lambda k, d, m, t=scored[label]: t[k][d][m],
-                              balance.get(label, float("nan"))) for label in scored]
-        relative_rows = [
-            {"system": label, **{f"{stat} vs {g}": float(np.mean([f[stat] for f in r[g].values()]))
-                                 for stat in ("overlap", "kl") for g in ("A", "B")}}
-            for label, r in relative.items()]
-        report = "\n\n".join([
-            f"# FusionGAN: {self.config.data.genre_a} (A) x {self.config.data.genre_b} (B), "
-            f"step {run.step}",
-            f"{n} windows of {self.config.data.window} steps per system against "
-            f"{len(test_a)} held-out A and {len(test_b)} held-out B windows. Diff = d(A,F) + "
-            "d(B,F) - d(A,B), Ratio = (d(A,F) + d(B,F)) / d(A,B): 0 and 1 for any mixture of A "
-            "and B, so they measure how far a system leaves the span of A and B; the floor row "
-            "is a real mixture of validation windows of the same size (sampling noise). MC "
-            "draws from the pooled marginals of A + B, a mixture by construction. Balance = 1 - 2 "
-            "|mean P(jazz) - 0.5| from a genre classifier with held-out balanced accuracy "
-            f"{accuracy:.3f}.",
-            "## Table I\n\n" + markdown_table(rows),
-            "## Relative evaluation (mgeval)\n\n"
-            f"{per_set} windows per set; for each of the {len(next(iter(relative.values()))['A'])} "
-            "per-piece features (pitch count, pitch-class histogram and transitions, pitch "
-            "range, mean interval, note count, mean inter-onset interval, note-length histogram "
-            "and transitions), the overlap area (1 = same) and KL (0 = same) between a held-out "
-            "genre's intra-set distances and its distances to the system's windows, averaged "
-            "over features. `eval.json` holds every feature.\n\n" + markdown_table(relative_rows),
-            "## Note durations (Fig. 6)\n\n![durations](plots/durations.png)",
-            "## Pitch classes (Fig. 6)\n\n![pitch classes](plots/pitch_classes.png)",
-            "## Training and the gradient estimator\n\n"
-            "G_F and every adversarial generator get gradients by REINFORCE with "
-            f"{self.config.net.rollouts} Monte-Carlo rollouts per prefix (SeqGAN). Its effect: "
-            "the MLE 1:1 system is G_F's twin without it (same initial weights, same data: A "
-            "and B in equal shares, maximum likelihood for the whole run), so the MLE 1:1 and "
-            "Fusion rows differ only by the adversarial phases; the rewards below are the "
-            "critics' mean scores of each generator's finished windows.\n\n"
-            "![training curves](plots/training.png)\n\n![rollout rewards](plots/rewards.png)",
-        ]) + "\n"
-        return results, report
-
-
-def table_one_row(system: str, value: Callable[..., Any], balance: Any
-                  ) -> dict[str, Any]:
-    """One row of Table I: `value(feature, distance, score)` for feature dd / npd, distance
-    eud / em, score diff / ratio, then the balance."""
-    return {"system": system, **{f"{k} {d} {m}": value(k, d, m) for k in ("dd", "npd")
-                                 for d in ("eud", "em") for m in ("diff", "ratio")},
-            "balance": balance}
-
-
-def folder_name(system: str) -> str:
-    """A system's label as a portable folder name ("MLE 1:1" -> "MLE-1-1")."""
-    return re.sub(r"[^A-Za-z0-9]+", "-", system).strip("-")
-
-
-def random_windows(reference: np.ndarray, n: int, encoding: EventEncoding,
-                   rng: np.random.Generator, uniform: bool) -> np.ndarray:
-    """The RM (`uniform`) and MC baselines: (n, T) windows of notes whose pitches and durations
-    (in grid steps) are drawn independently, uniformly from the values seen in `reference`
-    windows (RM) or with their frequencies there (MC)."""
-    t_len = reference.shape[1]
-    is_note = reference >= encoding.first_pitch_token
-    pitches = reference[is_note]
-    # a note lasts until the next event (note_on or note_off) or the window's end
-    events = np.argwhere((reference >= encoding.first_pitch_token)
-                         | (reference == encoding.NOTE_OFF))
-    rows, cols = events[:, 0], events[:, 1]
-    following = np.append(cols[1:], t_len)
-    following[np.append(rows[1:] != rows[:-1], True)] = t_len
-    lengths = (following - cols)[reference[rows, cols] >= encoding.first_pitch_token]
-    if uniform:
-        pitch_pool, length_pool = np.unique(pitches), np.unique(lengths)
-    else:
-        pitch_pool, length_pool = pitches, lengths
-    # enough notes to fill every window even if every note lasts one step
-    drawn_len = rng.choice(length_pool, size=(n, t_len))
-    drawn_pitch = rng.choice(pitch_pool, size=(n, t_len))
-    onsets = np.cumsum(drawn_len, axis=1) - drawn_len  # (n, t_len) start step of each note
-    out = np.full((n, t_len), encoding.HOLD, dtype=np.int64)
-    inside = onsets < t_len
-    r, k = np.nonzero(inside)
-    out[r, onsets[r, k]] = drawn_pitch[r, k]
-    return out
+    def evaluate(self, run: Run, seed: int = 0) -> Evaluation:
+        """Table I, balance, floor, mgeval and Fig. 6 of `run` (`evaluate.evaluate`)."""
+        return evaluate(self, run, seed)

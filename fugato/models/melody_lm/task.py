@@ -7,7 +7,6 @@ token writes a window-like melody of any length.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -15,16 +14,11 @@ import numpy as np
 import torch
 
 from fugato.config import ExperimentConfig
-from fugato.metrics import (
-    duration_bins,
-    duration_distribution,
-    earth_movers,
-    euclidean,
-    pitch_class_distribution,
-)
+from fugato.models.melody_lm.evaluate import evaluate
 from fugato.music.encodings import EventEncoding
-from fugato.music.melody import PITCH_CLASS_NAMES, Melody, TimeSignature
+from fugato.music.melody import Melody, TimeSignature
 from fugato.nn.lstm import LSTMGenerator
+from fugato.report import Evaluation
 from fugato.train.run import Run
 from fugato.train.task import Batch, Evaluator, Nets, Sampler, Step, Task, TensorData
 
@@ -70,10 +64,10 @@ class MelodyLM(Sampler, Evaluator, Task):
     NetConfig = NetConfig
     SampleConfig = SampleConfig
 
-    def __init__(self, config: ExperimentConfig, state: dict[str, Any] | None = None) -> None:
-        super().__init__(config, state)
+    def __init__(self, config: ExperimentConfig, saved: dict[str, Any] | None = None) -> None:
+        super().__init__(config, saved)
         data: DataConfig = config.data
-        self.encoding = self.restore_encoding(state, lambda: EventEncoding(
+        self.encoding = self.restore_encoding(saved, lambda: EventEncoding(
             steps_per_quarter=data.steps_per_quarter, transpose_to_tonic=data.transpose_to_tonic))
 
     # -- data ----------------------------------------------------------------------------------
@@ -100,7 +94,9 @@ class MelodyLM(Sampler, Evaluator, Task):
         return {"lm": LSTMGenerator(self.encoding.vocab_size, net.embed, net.hidden, net.layers,
                                     net.dropout)}
 
-    def _nll(self, nets: Nets, batch: Batch, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def nll(self, nets: Nets, batch: Batch, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """Mean next-token cross-entropy (nats) of the windows (N, T) of `batch`, each read
+        after a start token; the training step and the perplexity."""
         (windows,) = batch
         start = torch.full_like(windows[:, :1], self.encoding.BOS)
         inputs = torch.cat([start, windows[:, :-1]], dim=1)
@@ -109,7 +105,7 @@ class MelodyLM(Sampler, Evaluator, Task):
         return loss, {"loss": loss.item()}
 
     def steps(self) -> list[Step]:
-        return [Step("main", self._nll)]
+        return [Step("main", self.nll)]
 
     def saved_state(self) -> dict[str, Any]:
         return {"encoding": self.encoding.to_dict()}
@@ -121,12 +117,11 @@ class MelodyLM(Sampler, Evaluator, Task):
         self.pick_generator(generator)
         cfg: SampleConfig = self.config.sample
         length = (quarters or cfg.quarters) * self.encoding.steps_per_quarter
-        generator = torch.Generator(device=self.device)
-        generator.manual_seed(0 if seed is None else seed)
+        rng = torch.Generator(device=self.device).manual_seed(0 if seed is None else seed)
         start = torch.full((n, 1), self.encoding.BOS, dtype=torch.long, device=self.device)
         banned = [self.encoding.PAD, self.encoding.BOS]
         lm = cast(LSTMGenerator, self.nets["lm"])
-        tokens = lm.sample(start, length, temperature or cfg.temperature, generator=generator,
+        tokens = lm.sample(start, length, temperature or cfg.temperature, generator=rng,
                            banned=banned)
         melodies = []
         for i, row in enumerate(tokens.cpu().numpy()):
@@ -136,79 +131,7 @@ class MelodyLM(Sampler, Evaluator, Task):
         return melodies
 
     # -- evaluation ----------------------------------------------------------------------------
-    @torch.no_grad()
-    def perplexity(self, windows: torch.Tensor, batch_size: int = 256) -> float:
-        """exp(mean negative log-likelihood per token) over `windows` (N, T)."""
-        total, count = 0.0, 0
-        for i in range(0, len(windows), batch_size):
-            chunk = windows[i : i + batch_size].to(self.device)
-            loss, _ = self._nll(self.nets, (chunk,), 0)
-            total += float(loss) * chunk.numel()
-            count += chunk.numel()
-        return math.exp(total / max(count, 1))
-
-    def evaluate(self, run: Run, seed: int = 0) -> tuple[dict[str, Any], str]:
-        """Perplexity and sample distributions against the test set: (eval.json dict, report)."""
-        from fugato.plot import plot_distributions, plot_training_curves
-        from fugato.report import markdown_table
-
-        corpus = self.corpus()
-        test, train = corpus.split("test"), corpus.split("train")
-        transpose = self.encoding.prepare
-        test_keyed = [transpose(m) for m in test]
-        samples = self.sample(self.config.sample.eval_samples, seed=seed)
-
-        dd_test, npd_test = duration_distribution(test_keyed), pitch_class_distribution(test_keyed)
-        dd_train = duration_distribution(transpose(m) for m in train)
-        npd_train = pitch_class_distribution(transpose(m) for m in train)
-        dd_s, npd_s = duration_distribution(samples), pitch_class_distribution(samples)
-        bins = duration_bins()
-        results: dict[str, Any] = {
-            "model": self.name,
-            "corpus": corpus.name,
-            "perplexity": self.perplexity(self.windows(corpus.split("valid"))),
-            "test_perplexity": self.perplexity(self.windows(test)),
-            "dd_em": earth_movers(dd_s, dd_test, bins),
-            "npd_em": earth_movers(npd_s, npd_test, np.arange(12)),
-            "dd_eud": euclidean(dd_s, dd_test),
-            "npd_eud": euclidean(npd_s, npd_test),
-            "reference_train_vs_test": {
-                "dd_em": earth_movers(dd_train, dd_test, bins),
-                "npd_em": earth_movers(npd_train, npd_test, np.arange(12)),
-            },
-            "samples": len(samples),
-            "sample_notes": int(sum(len(m) for m in samples)),
-            "test_tunes": len(test),
-        }
-
-        plots = run.path / "plots"
-        plot_training_curves(run.metrics(), plots / "training.png")
-        plot_distributions({"samples": dd_s, "test set": dd_test}, bins, None,
-                           plots / "durations.png", "Note durations (DD)", "quarter notes",
-                           max_bins=24)
-        plot_distributions({"samples": npd_s, "test set": npd_test}, np.arange(12),
-                           PITCH_CLASS_NAMES, plots / "pitch_classes.png",
-                           "Pitch classes (NPD)", "pitch class")
-        rows = [
-            {"what": "validation perplexity", "value": results["perplexity"]},
-            {"what": "test perplexity", "value": results["test_perplexity"]},
-            {"what": "DD Earth Mover (samples vs test), quarters", "value": results["dd_em"]},
-            {"what": "NPD Earth Mover (samples vs test), semitone bins",
-             "value": results["npd_em"]},
-            {"what": "DD Earth Mover (train vs test, a floor)",
-             "value": results["reference_train_vs_test"]["dd_em"]},
-            {"what": "NPD Earth Mover (train vs test, a floor)",
-             "value": results["reference_train_vs_test"]["npd_em"]},
-        ]
-        report = "\n\n".join([
-            f"# Melody LM: {corpus.name}",
-            f"{len(samples)} sampled melodies of {self.config.sample.quarters} quarters "
-            f"({results['sample_notes']} notes) against {len(test)} held-out test tunes. "
-            "Keys are normalised the same way as for training.",
-            markdown_table(rows),
-            "## Training\n\n![training curves](plots/training.png)",
-            "## Note durations\n\n![durations](plots/durations.png)",
-            "## Pitch classes\n\n![pitch classes](plots/pitch_classes.png)",
-        ]) + "\n"
-        return results, report
-
+    def evaluate(self, run: Run, seed: int = 0) -> Evaluation:
+        """Perplexity and sample distributions of `run` against the test set
+        (`evaluate.evaluate`)."""
+        return evaluate(self, run, seed)

@@ -1,0 +1,38 @@
+"""Genre-fusion scores: where a generated set sits between two genres A and B (FusionGAN, Chen et
+al. 2017).
+
+Table I's Diff and Ratio of one feature histogram (DD or NPD) under both distances (EUD, EM),
+and the genre balance of a set as a genre classifier sees it, with that classifier's balanced
+accuracy on held-out windows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fugato.metrics.melody import earth_movers, euclidean, fusion_scores
+
+
+def fusion_distances(a: np.ndarray, b: np.ndarray, generated: np.ndarray, positions: np.ndarray
+                     ) -> dict[str, dict[str, float]]:
+    """Diff and Ratio (`fusion_scores`) of histogram `generated` against genre histograms `a`
+    and `b` (all over the same bins at `positions`), under the Euclidean ("eud") and Earth
+    Mover ("em") distances: {"eud": {"diff", "ratio"}, "em": {"diff", "ratio"}}."""
+    return {
+        "eud": fusion_scores(euclidean(a, generated), euclidean(b, generated), euclidean(a, b)),
+        "em": fusion_scores(earth_movers(a, generated, positions),
+                            earth_movers(b, generated, positions),
+                            earth_movers(a, b, positions)),
+    }
+
+
+def balanced_accuracy(p_a: np.ndarray, p_b: np.ndarray) -> float:
+    """Balanced accuracy of a genre classifier from its P(genre A) on windows of genre A (n,)
+    and of genre B (m,): the mean of the two genres' hit rates at threshold 0.5."""
+    return 0.5 * (float((p_a > 0.5).mean()) + float((p_b <= 0.5).mean()))
+
+
+def genre_balance(p_a: float) -> float:
+    """1 - 2 |p_a - 0.5| of a set's mean P(genre A) `p_a`: 1 when the classifier sees as much
+    of A as of B, 0 when it sees only one genre."""
+    return 1 - 2 * abs(p_a - 0.5)

@@ -1,0 +1,170 @@
+"""AR-VAE's evaluation: disentanglement, reconstruction and traversals on held-out bars.
+
+All numbers are computed on the unique bars of the held-out test tunes (at most
+`sample.eval_bars`, a seeded subset), encoded to their encoder means:
+
+- the five disentanglement metrics (`fugato.metrics.disentanglement`) of the means against the
+  attributes, and per attribute the Spearman correlation of its own regularised dimension;
+- reconstruction: free-running argmax decoding of the means, token accuracy over all tokens
+  and over the onsets (tokens that are not holds: a pitch or a rest starts there);
+- traversals: dimension l of `sample.traversal_bars` held-out codes swept over
+  [-traversal_range, traversal_range] in `traversal_steps` steps; the Spearman correlation of
+  the latent value with the decoded bar's attribute l, averaged over bars;
+- attribute surfaces (a figure): attribute l decoded over a grid of (dimension l, the first
+  free dimension) values around the mean code.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from fugato.metrics.disentanglement import disentanglement
+from fugato.metrics.regularised import regularised_spearman, traversal_spearman
+from fugato.models.bar_codec import reconstruction_accuracy
+from fugato.plot import plot_heatmaps, plot_lines, plot_scatter_grid, plot_training_curves
+from fugato.report import Evaluation, markdown_table, report_page
+
+if TYPE_CHECKING:
+    from fugato.models.arvae.task import ARVAE
+    from fugato.train.run import Run
+
+SUMMARY = ("interpretability", "mig", "modularity", "sap", "scc", "recon_accuracy",
+           "recon_accuracy_onsets", "traversal_spearman")
+"""The eval.json numbers of the report's first table, in its order."""
+SURFACE_GRID = 9
+"""Grid points per axis of the attribute surfaces."""
+
+
+class Traversals(NamedTuple):
+    """The traversal of every regularised dimension over held-out codes."""
+
+    values: np.ndarray
+    """(S,) latent values swept."""
+    spearman: list[float]
+    """Per attribute: Spearman of value with decoded attribute, averaged over bars."""
+    curves: dict[str, np.ndarray]
+    """Per attribute: (S,) decoded attribute at each value, averaged over bars."""
+
+
+def evaluate(task: ARVAE, run: Run, seed: int = 0) -> Evaluation:
+    """eval.json numbers and report.md of `run`; plots go to `run.path / "plots"`."""
+    rng = np.random.default_rng(seed)
+    bars = eval_bars(task, rng)
+    attrs = task.attributes(bars)
+    codes = task.encode(bars)
+    metrics = disentanglement(codes, attrs, seed)
+    recon = reconstruction_accuracy(task.decode(codes, temperature=0.0), bars,
+                                    task.encoding.HOLD)
+    traversals = traverse_dimensions(task, codes, rng)
+    results = eval_results(task, run, metrics, recon, traversals,
+                           regularised_spearman(codes, attrs), len(bars))
+    draw_figures(task, run, codes, attrs, traversals)
+    return Evaluation(results, report(task, run, results))
+
+
+# -- numbers -------------------------------------------------------------------------------------
+def eval_bars(task: ARVAE, rng: np.random.Generator) -> np.ndarray:
+    """The unique held-out test bars (N, 24), at most `sample.eval_bars` of them (a subset
+    drawn with `rng`, kept in sorted order)."""
+    bars = task.unique_bars("test")
+    limit = task.config.sample.eval_bars
+    if len(bars) > limit:
+        bars = bars[np.sort(rng.choice(len(bars), limit, replace=False))]
+    return bars
+
+
+def traverse_dimensions(task: ARVAE, codes: np.ndarray, rng: np.random.Generator
+                        ) -> Traversals:
+    """Sweep regularised dimension l of `sample.traversal_bars` codes of `codes` (N, z) (drawn
+    with `rng`) and read attribute l of each decoded bar."""
+    cfg = task.config.sample
+    values = np.linspace(-cfg.traversal_range, cfg.traversal_range, cfg.traversal_steps)
+    chosen = codes[rng.choice(len(codes), min(cfg.traversal_bars, len(codes)), replace=False)]
+    spearman, curves = [], {}
+    for l, name in enumerate(task.config.data.attributes):
+        decoded = task.traversal(chosen, l, values.astype(np.float32))
+        attribute = task.attributes(decoded)[..., l]  # (N, S)
+        spearman.append(traversal_spearman(attribute, values))
+        curves[name] = attribute.mean(axis=0)
+    return Traversals(values, spearman, curves)
+
+
+def attribute_surfaces(task: ARVAE, codes: np.ndarray, grid: int = SURFACE_GRID
+                       ) -> dict[str, np.ndarray]:
+    """Per attribute l: decoded attribute l over a grid of (dim l, first free dim) values
+    around the mean of `codes` (N, z): (grid, grid), rows = free dim, columns = dim l."""
+    names = list(task.config.data.attributes)
+    r = task.config.sample.traversal_range
+    values = np.linspace(-r, r, grid, dtype=np.float32)
+    free = min(len(names), task.config.net.z_dim - 1)
+    out = {}
+    for l, name in enumerate(names):
+        grid_codes = np.repeat(codes.mean(axis=0, keepdims=True), grid * grid, axis=0)
+        grid_codes[:, l] = np.tile(values, grid)
+        grid_codes[:, free] = np.repeat(values, grid)
+        out[name] = task.attributes(task.decode(grid_codes))[:, l].reshape(grid, grid)
+    return out
+
+
+def eval_results(task: ARVAE, run: Run, metrics: dict[str, Any], recon: dict[str, float],
+                 traversals: Traversals, own_dim_spearman: np.ndarray, n_bars: int
+                 ) -> dict[str, Any]:
+    """The eval.json dict: the run, the metrics' scores, reconstruction, traversals and the
+    per-attribute numbers."""
+    per_attribute = {
+        name: {"interpretability": float(metrics["interpretability"]["per_factor"][l]),
+               "interpretability_dim": int(metrics["interpretability"]["dims"][l]),
+               "mig": float(metrics["mig"]["per_factor"][l]),
+               "sap": float(metrics["sap"]["per_factor"][l]),
+               "scc": float(metrics["scc"]["per_factor"][l]),
+               "scc_regularised_dim": float(own_dim_spearman[l]),
+               "traversal_spearman": traversals.spearman[l]}
+        for l, name in enumerate(task.config.data.attributes)}
+    return {
+        "model": task.name, "corpora": list(task.config.data.corpora),
+        "gamma": task.config.net.gamma, "beta": task.config.net.beta, "step": run.step,
+        **{k: v["score"] for k, v in metrics.items()},
+        "recon_accuracy": recon["all"],
+        "recon_accuracy_onsets": recon["onsets"],
+        "traversal_spearman": float(np.mean(traversals.spearman)),
+        "per_attribute": per_attribute,
+        "eval_bars": n_bars,
+    }
+
+
+# -- plots and report ----------------------------------------------------------------------------
+def draw_figures(task: ARVAE, run: Run, codes: np.ndarray, attrs: np.ndarray,
+                 traversals: Traversals) -> None:
+    """plots/{training,latents,traversal,surfaces}.png."""
+    names = list(task.config.data.attributes)
+    plots = run.path / "plots"
+    plot_training_curves(run.metrics(), plots / "training.png",
+                         ("loss", "recon", "kl", "ar", "accuracy"))
+    plot_scatter_grid(codes[:, : len(names)], attrs, [f"z{l}" for l in range(len(names))],
+                      names, plots / "latents.png")
+    plot_lines(traversals.values, traversals.curves, plots / "traversal.png", "latent value",
+               "mean decoded attribute", "Traversal of each regularised dimension")
+    plot_heatmaps(attribute_surfaces(task, codes), task.config.sample.traversal_range,
+                  plots / "surfaces.png", "regularised dim", "free dim")
+
+
+def report(task: ARVAE, run: Run, results: dict[str, Any]) -> str:
+    """report.md: the summary table, the per-attribute table and the figures."""
+    rows = [{"metric": k, "value": results[k]} for k in SUMMARY]
+    attr_rows = [{"attribute": name, **{k: round(v, 4) if isinstance(v, float) else v
+                                         for k, v in per.items()}}
+                 for name, per in results["per_attribute"].items()]
+    kind = "AR-VAE" if task.config.net.gamma > 0 else "beta-VAE"
+    lead = (f"{results['eval_bars']} unique held-out test bars; metrics on encoder means; "
+            "reconstruction free-running (argmax) from the means; onsets = tokens that are not "
+            "holds.")
+    return report_page(f"{kind}: {', '.join(task.config.data.corpora)} (step {run.step})", lead, [
+        markdown_table(rows),
+        "## Per attribute\n\n" + markdown_table(attr_rows),
+        "## Regularised dimensions against attributes\n\n![latents](plots/latents.png)",
+        "## Traversals\n\n![traversal](plots/traversal.png)",
+        "## Attribute surfaces (regularised dim x the first free dim, decoded attribute)"
+        "\n\n![surfaces](plots/surfaces.png)",
+    ])

@@ -1,0 +1,300 @@
+"""FusionGAN's evaluation: Table I of Chen et al. (2017) for every system, with the genre
+balance, an mgeval-style relative evaluation, Fig. 6 and a few MIDI windows of each system.
+
+Every system (`SYSTEM_ORDER`: the RM and MC samplers, the MLE, MLE 1:1, GAN and RL baselines and
+G_F) writes `sample.eval_windows` windows. Table I scores the note-duration (DD) and
+pitch-class (NPD) histograms of each set against held-out A and B under the Euclidean (EUD)
+and Earth Mover (EM) distances: Diff = d(A,F) + d(B,F) - d(A,B), Ratio = (d(A,F) + d(B,F)) /
+d(A,B), which are 0 and 1 for any mixture of A and B. So they measure how far a system leaves
+the span of A and B, not its balance; beside them:
+
+- the floor: the same scores of a real mixture of A and B of each system's size, from the
+  validation pieces (test pieces would give Ratio 1 exactly: the mixture identity), i.e. the
+  table's sampling noise;
+- the balance 1 - 2 |mean P(jazz) - 0.5| of each set from the genre classifier trained on real
+  windows in phase 1, with that classifier's held-out balanced accuracy
+  (`fugato.metrics.fusion`);
+- per-piece features (mgeval, `fugato.metrics.mgeval`) of each system against each genre.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+import torch
+
+from fugato.metrics import (
+    duration_bins,
+    duration_distribution,
+    pitch_class_distribution,
+    relative_evaluation,
+)
+from fugato.metrics.fusion import balanced_accuracy, fusion_distances, genre_balance
+from fugato.models.fusiongan.baselines import random_windows
+from fugato.music.melody import PITCH_CLASS_NAMES, Melody
+from fugato.nn.batched import batched
+from fugato.report import Evaluation, markdown_table, mean_sd, report_page
+from fugato.samples import write_samples
+from fugato.train.run import Run
+
+if TYPE_CHECKING:
+    from fugato.models.fusiongan.task import FusionGAN
+
+SYSTEM_ORDER = ["RM", "MC", "MLE", "MLE 1:1", "GAN", "RL", "Fusion"]
+"""The rows of Table I, in the paper's order (MLE 1:1 is ours)."""
+FLOOR = "real mixture (floor)"
+"""The label of the floor row: a real mixture of validation windows of A and B."""
+HISTOGRAMS: dict[str, tuple[Callable[[list[Melody]], np.ndarray], np.ndarray]] = {
+    "dd": (duration_distribution, duration_bins()),
+    "npd": (pitch_class_distribution, np.arange(12)),
+}
+"""Table I's features: histogram of a set of melodies, and the positions of its bins."""
+CLASSIFIER_CHUNK = 2048
+"""Windows per chunk of the genre classifier: the recorded evaluations ran it on chunks of
+2048, and a convolution over another chunk may round its sums differently."""
+
+Scores = dict[str, dict[str, dict[str, float]]]
+"""feature (dd / npd) -> distance (eud / em) -> {"diff", "ratio"}."""
+
+
+class Numbers(NamedTuple):
+    """Every number of one evaluation, before eval.json and report.md lay them out."""
+
+    table: dict[str, Scores]
+    """Table I: system -> its scores."""
+    floor: Scores
+    """Table I's scores of the real mixture."""
+    p_jazz: dict[str, float]
+    """system -> mean P(jazz) of its windows."""
+    balance: dict[str, float]
+    accuracy: float
+    """The genre classifier's held-out balanced accuracy."""
+    relative: dict[str, dict[str, dict[str, dict[str, float]]]]
+    """mgeval: system (and the floor) -> genre A / B -> feature -> overlap, KL, ..."""
+
+
+def evaluate(task: FusionGAN, run: Run, seed: int = 0) -> Evaluation:
+    """Table I (DD / NPD x EUD / EM x Diff / Ratio) for every system against held-out A and
+    B, the genre balance of each system, the classifier's held-out accuracy, the sampling
+    noise floor of the table, mgeval, and the DD / NPD histograms (Fig. 6)."""
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    n = task.config.sample.eval_windows
+    test = {"A": task.windows("A", "test"), "B": task.windows("B", "test")}
+    systems = system_windows(task, n, rng, seed)
+    floor = floor_windows(task, n, rng)
+    # every set decoded once: the histograms and the mgeval features share the melodies
+    decoded = {label: [task.encoding.decode(w) for w in windows]
+               for label, windows in {**test, **systems, FLOOR: floor}.items()}
+    hist = {key: {label: histogram(melodies) for label, melodies in decoded.items()}
+            for key, (histogram, _) in HISTOGRAMS.items()}
+    accuracy, p_jazz = genre_scores(task, test, systems)
+    numbers = Numbers(
+        table={label: table_scores(hist, label) for label in systems},
+        floor=table_scores(hist, FLOOR), p_jazz=p_jazz,
+        balance={label: genre_balance(p) for label, p in p_jazz.items()}, accuracy=accuracy,
+        relative=mgeval_scores(decoded, [*systems, FLOOR], task.config.sample.mgeval_windows,
+                               rng))
+    draw_figures(run, {key: {k: h[k] for k in ("A", "B", *systems)} for key, h in hist.items()})
+    write_system_midi(task, run, systems)
+    test_windows = {genre: len(windows) for genre, windows in test.items()}
+    return Evaluation(results(task, run, numbers, test_windows),
+                      report(task, run, numbers, test_windows))
+
+
+# -- the sets ------------------------------------------------------------------------------------
+def system_windows(task: FusionGAN, n: int, rng: np.random.Generator, seed: int
+                   ) -> dict[str, np.ndarray]:
+    """(n, window) token windows of every system of `SYSTEM_ORDER`; RM and MC draw from the
+    training windows of A + B with `rng`, the nets sample with their own stream of `seed`."""
+    train = np.concatenate([task.windows("A", "train"), task.windows("B", "train")])
+    g = torch.Generator(device=task.device).manual_seed(seed)
+
+    def written(name: str, count: int) -> np.ndarray:
+        return task.generate(name, count, g, task.config.sample.temperature).cpu().numpy()
+
+    return {
+        "RM": random_windows(train, n, task.encoding, rng, uniform=True),
+        "MC": random_windows(train, n, task.encoding, rng, uniform=False),
+        "MLE": written("mle", n),
+        "MLE 1:1": written("mle_even", n),
+        "GAN": written("gen_gan", n),
+        "RL": np.concatenate([written("rl_a", n - n // 2), written("rl_b", n // 2)]),
+        "Fusion": written("gen_f", n),
+    }
+
+
+def floor_windows(task: FusionGAN, n: int, rng: np.random.Generator) -> np.ndarray:
+    """A real mixture of (up to) n - n // 2 validation windows of A and n // 2 of B, drawn
+    without replacement: (≤ n, window)."""
+    valid_a, valid_b = task.windows("A", "valid"), task.windows("B", "valid")
+    half_a, half_b = min(n - n // 2, len(valid_a)), min(n // 2, len(valid_b))
+    return np.concatenate([valid_a[rng.choice(len(valid_a), half_a, replace=False)],
+                           valid_b[rng.choice(len(valid_b), half_b, replace=False)]])
+
+
+# -- the numbers ---------------------------------------------------------------------------------
+def table_scores(hist: Mapping[str, Mapping[str, np.ndarray]], label: str) -> Scores:
+    """Table I's scores of set `label` from the histograms {feature: {set label: histogram}}
+    (which hold "A" and "B")."""
+    return {key: fusion_distances(h["A"], h["B"], h[label], HISTOGRAMS[key][1])
+            for key, h in hist.items()}
+
+
+def genre_scores(task: FusionGAN, test: Mapping[str, np.ndarray],
+                 systems: Mapping[str, np.ndarray]) -> tuple[float, dict[str, float]]:
+    """(the genre classifier's balanced accuracy on the held-out windows of A and B, each
+    system's mean P(jazz)); the classifier (A = jazz = 1) is the one trained on real windows."""
+    classifier = task.nets["classifier"].eval()
+
+    def p_jazz(windows: np.ndarray) -> np.ndarray:
+        return batched(lambda x: torch.sigmoid(classifier(x)[:, 0]), torch.as_tensor(windows),
+                       device=task.device, batch_size=CLASSIFIER_CHUNK).numpy()
+
+    accuracy = balanced_accuracy(p_jazz(test["A"]), p_jazz(test["B"]))
+    return accuracy, {label: float(p_jazz(w).mean()) for label, w in systems.items()}
+
+
+def mgeval_scores(decoded: Mapping[str, list[Melody]], labels: Sequence[str], per_set: int,
+                  rng: np.random.Generator) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+    """mgeval's relative evaluation of the first `per_set` melodies of every set in `labels`
+    against `per_set` held-out melodies of each genre, drawn with `rng`."""
+    reference = {g: [decoded[g][i] for i in rng.choice(len(decoded[g]),
+                                                       min(per_set, len(decoded[g])),
+                                                       replace=False)] for g in ("A", "B")}
+    return {label: {g: relative_evaluation(reference[g], decoded[label][:per_set])
+                    for g in ("A", "B")} for label in labels}
+
+
+# -- files ---------------------------------------------------------------------------------------
+def draw_figures(run: Run, hist: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+    """The training and reward curves, and Fig. 6: the DD and NPD histograms of the shown
+    sets ({feature: {set label: histogram}})."""
+    from fugato.plot import plot_distributions, plot_training_curves
+
+    plots = run.path / "plots"
+    plot_training_curves(run.metrics(), plots / "training.png",
+                         ("nll_f", "nll_mle", "classifier_accuracy", "p_jazz_gen_f"))
+    plot_training_curves(run.metrics(), plots / "rewards.png",
+                         ("reward_gen_f", "reward_gen_gan", "reward_gen_a", "reward_gen_b"))
+    plot_distributions(hist["dd"], HISTOGRAMS["dd"][1], None, plots / "durations.png",
+                       "Note durations (DD)", "quarter notes", max_bins=16)
+    plot_distributions(hist["npd"], HISTOGRAMS["npd"][1], PITCH_CLASS_NAMES,
+                       plots / "pitch_classes.png", "Pitch classes (NPD)", "pitch class")
+
+
+def write_system_midi(task: FusionGAN, run: Run, systems: Mapping[str, np.ndarray]) -> None:
+    """The first `sample.midi_per_system` windows of every system as MIDI files in
+    `samples/<system>/` of the run."""
+    shown = task.config.sample.midi_per_system
+    if shown <= 0:  # no empty folders
+        return
+    for label, windows in systems.items():
+        melodies = [task.to_melody(window, f"fugato fusiongan {label} {i}")
+                    for i, window in enumerate(windows[:shown])]
+        write_samples(melodies, run.path / "samples" / folder_name(label))
+
+
+def folder_name(system: str) -> str:
+    """A system's label as a portable folder name ("MLE 1:1" -> "MLE-1-1")."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", system).strip("-")
+
+
+# -- eval.json and report.md ---------------------------------------------------------------------
+def results(task: FusionGAN, run: Run, numbers: Numbers, test_windows: dict[str, int]
+            ) -> dict[str, Any]:
+    """eval.json: the nested numbers, and Table I's EM ratios and balances flat as well."""
+    table = numbers.table
+    return {
+        "model": task.name, "step": run.step,
+        "genres": {"A": task.config.data.genre_a, "B": task.config.data.genre_b},
+        "table": table, "floor": numbers.floor, "balance": numbers.balance,
+        "p_jazz": numbers.p_jazz, "classifier_accuracy": numbers.accuracy,
+        "test_windows": test_windows, "eval_windows": task.config.sample.eval_windows,
+        **{f"{label}_{key}_em_ratio": table[label][key]["em"]["ratio"]
+           for label in table for key in HISTOGRAMS},
+        **{f"{label}_balance": numbers.balance[label] for label in table},
+        "mgeval": numbers.relative,
+    }
+
+
+def report(task: FusionGAN, run: Run, numbers: Numbers, test_windows: dict[str, int]) -> str:
+    """report.md: Table I with the floor and the balance, mgeval, Fig. 6, the training."""
+    data = task.config.data
+    lead = (
+        f"{task.config.sample.eval_windows} windows of {data.window} steps per system against "
+        f"{test_windows['A']} held-out A and {test_windows['B']} held-out B windows. Diff = "
+        "d(A,F) + d(B,F) - d(A,B), Ratio = (d(A,F) + d(B,F)) / d(A,B): 0 and 1 for any mixture "
+        "of A and B, so they measure how far a system leaves the span of A and B; the floor row "
+        "is a real mixture of validation windows of the same size (sampling noise). MC "
+        "draws from the pooled marginals of A + B, a mixture by construction. Balance = 1 - 2 "
+        "|mean P(jazz) - 0.5| from a genre classifier with held-out balanced accuracy "
+        f"{numbers.accuracy:.3f}.")
+    scored = {**numbers.table, FLOOR: numbers.floor}
+    rows = [table_one_row(label, lambda k, d, m, t=scored[label]: t[k][d][m],
+                          numbers.balance.get(label, float("nan"))) for label in scored]
+    return report_page(
+        f"FusionGAN: {data.genre_a} (A) x {data.genre_b} (B), step {run.step}", lead,
+        ["## Table I\n\n" + markdown_table(rows),
+         mgeval_section(numbers.relative, task.config.sample.mgeval_windows),
+         "## Note durations (Fig. 6)\n\n![durations](plots/durations.png)",
+         "## Pitch classes (Fig. 6)\n\n![pitch classes](plots/pitch_classes.png)"],
+        training=training_section(task.config.net.rollouts))
+
+
+def mgeval_section(relative: Mapping[str, Mapping[str, Mapping[str, Mapping[str, float]]]],
+                   per_set: int) -> str:
+    """The mgeval table: each set's overlap and KL against A and B, averaged over features."""
+    rows = [
+        {"system": label, **{f"{stat} vs {g}": float(np.mean([f[stat] for f in r[g].values()]))
+                             for stat in ("overlap", "kl") for g in ("A", "B")}}
+        for label, r in relative.items()]
+    return (
+        "## Relative evaluation (mgeval)\n\n"
+        f"{per_set} windows per set; for each of the {len(next(iter(relative.values()))['A'])} "
+        "per-piece features (pitch count, pitch-class histogram and transitions, pitch "
+        "range, mean interval, note count, mean inter-onset interval, note-length histogram "
+        "and transitions), the overlap area (1 = same) and KL (0 = same) between a held-out "
+        "genre's intra-set distances and its distances to the system's windows, averaged "
+        "over features. `eval.json` holds every feature.\n\n" + markdown_table(rows))
+
+
+def training_section(rollouts: int) -> str:
+    """The training curves, the rollout rewards, and what the gradient estimator adds."""
+    return (
+        "## Training and the gradient estimator\n\n"
+        "G_F and every adversarial generator get gradients by REINFORCE with "
+        f"{rollouts} Monte-Carlo rollouts per prefix (SeqGAN). Its effect: "
+        "the MLE 1:1 system is G_F's twin without it (same initial weights, same data: A "
+        "and B in equal shares, maximum likelihood for the whole run), so the MLE 1:1 and "
+        "Fusion rows differ only by the adversarial phases; the rewards below are the "
+        "critics' mean scores of each generator's finished windows.\n\n"
+        "![training curves](plots/training.png)\n\n![rollout rewards](plots/rewards.png)")
+
+
+def table_one_row(system: str, value: Callable[..., Any], balance: Any) -> dict[str, Any]:
+    """One row of Table I: `value(feature, distance, score)` for feature dd / npd, distance
+    eud / em, score diff / ratio, then the balance."""
+    return {"system": system, **{f"{k} {d} {m}": value(k, d, m) for k in ("dd", "npd")
+                                 for d in ("eud", "em") for m in ("diff", "ratio")},
+            "balance": balance}
+
+
+def seeds_report(group: str, summary: Mapping[str, Sequence[float]], runs: int) -> str:
+    """Table I and the balance over seeds: "mean ± sd" cells (4 significant digits) from
+    `compare_runs`' summary of eval.json paths (`table/SYSTEM/dd/em/ratio`,
+    `balance/SYSTEM`, ...); "" when it holds no Table I."""
+    systems = sorted({k.split("/")[1] for k in summary if k.startswith("table/")},
+                     key=lambda s: SYSTEM_ORDER.index(s) if s in SYSTEM_ORDER else 99)
+    if not systems:
+        return ""
+    rows = [table_one_row(system,
+                          lambda k, d, m, s=system: mean_sd(summary, f"table/{s}/{k}/{d}/{m}"),
+                          mean_sd(summary, f"balance/{system}")) for system in systems]
+    rows.append(table_one_row(FLOOR, lambda k, d, m: mean_sd(summary, f"floor/{k}/{d}/{m}"), ""))
+    return (f"## {group}: Table I over {runs} seeds (mean ± sd)\n\n" + markdown_table(rows)
+            + "\n\nGenre classifier, held-out balanced accuracy: "
+            f"{mean_sd(summary, 'classifier_accuracy')}.")
