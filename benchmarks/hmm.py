@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import argparse
 import warnings
+from typing import Any
 
-import numpy as np
 import torch
 from timing import best_of
 
 from fugato.distributions.hmm import GaussianHMM
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The sizes and repeats; `--quick` shrinks them to a smoke run."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--states", type=int, default=300)
     parser.add_argument("--dim", type=int, default=80)
@@ -43,13 +44,14 @@ def main() -> None:
     if args.quick:
         args.states, args.dim, args.sequences, args.length, args.draw = 40, 8, 10, 100, 1000
         args.ref_draw = min(args.ref_draw, args.draw)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    from hmmlearn.hmm import GaussianHMM as Reference
+    return args
 
+
+def data_and_start(args: argparse.Namespace) -> tuple[torch.Tensor, GaussianHMM]:
+    """(sequences, length, dim) data drawn from a random sticky HMM (so the posteriors are not
+    degenerate), and the parameters every EM iteration starts from: the truth, perturbed."""
     torch.manual_seed(0)
     s, d = args.states, args.dim
-    # A random sticky HMM; the data are drawn from it so the posteriors are not degenerate.
     truth = GaussianHMM(s, d)
     truth.startprob.copy_(torch.softmax(torch.randn(s, dtype=torch.float64), 0))
     truth.transmat.copy_(torch.softmax(torch.randn(s, s, dtype=torch.float64)
@@ -57,35 +59,42 @@ def main() -> None:
     truth.means.copy_(torch.randn(s, d, dtype=torch.float64) * 2)
     truth.variances.copy_(torch.rand(s, d, dtype=torch.float64) + 0.5)
     x, _ = truth.sample(args.sequences, args.length, torch.Generator().manual_seed(0))
-    frames = args.sequences * args.length
-    print(f"{s} states x {d} dims, {args.sequences} sequences x {args.length} = {frames} frames; "
-          f"torch threads {torch.get_num_threads()}")
-
-    # Start every EM iteration from the same fitted-looking parameters: the truth, perturbed.
     start = GaussianHMM(s, d)
     start.load_state_dict(truth.state_dict())
     start.means.add_(0.3 * torch.randn(s, d, dtype=torch.float64))
+    return x, start
+
+
+def reference_model(start: GaussianHMM) -> Any:
+    """hmmlearn's diagonal GaussianHMM (its fastest, "scaling" implementation) with the
+    parameters of `start`, for one EM iteration."""
+    from hmmlearn.hmm import GaussianHMM as Reference
+
+    ref = Reference(start.n_states, "diag", n_iter=1, init_params="", params="stmc",
+                    implementation="scaling")
+    # copies: hmmlearn's fit must not write into `start`'s buffers
+    ref.startprob_ = start.startprob.numpy().copy()
+    ref.transmat_ = start.transmat.numpy().copy()
+    ref.means_, ref.covars_ = start.means.numpy().copy(), start.variances.numpy().copy()
+    return ref
+
+
+def time_em(args: argparse.Namespace, x: torch.Tensor, start: GaussianHMM, ref: Any) -> None:
+    """Print both log-likelihoods and the time of one EM iteration, ours and hmmlearn's."""
+    d = args.dim
     lengths = torch.full((args.sequences,), args.length)
 
     def ours(dtype: torch.dtype) -> float:
-        model = GaussianHMM(s, d, dtype=dtype)
+        model = GaussianHMM(args.states, d, dtype=dtype)
         model.load_state_dict({k: v.to(dtype) for k, v in start.state_dict().items()})
         return model.em_step(x.to(dtype), lengths)
 
-    ref = Reference(s, "diag", n_iter=1, init_params="", params="stmc",
-                    implementation="scaling")
-    ref.startprob_, ref.transmat_ = start.startprob.numpy(), start.transmat.numpy()
-    ref.means_, ref.covars_ = start.means.numpy(), start.variances.numpy()
     flat, ref_lengths = x.reshape(-1, d).numpy(), [args.length] * args.sequences
 
     def reference() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            r = Reference(s, "diag", n_iter=1, init_params="", params="stmc",
-                          implementation="scaling")
-            r.startprob_, r.transmat_ = ref.startprob_.copy(), ref.transmat_.copy()
-            r.means_, r.covars_ = ref.means_.copy(), ref.covars_[:, np.arange(d), np.arange(d)]
-            r.fit(flat, ref_lengths)
+            reference_model(start).fit(flat, ref_lengths)
 
     ll64 = ours(torch.float64)
     ll_ref = ref.score(flat, ref_lengths)
@@ -98,6 +107,9 @@ def main() -> None:
           f"hmmlearn scaling {t_ref:.3f} s")
     print(f"  ratio float64 {t_ref / t64:.1f}x, float32 {t_ref / t32:.1f}x (target >= 10x)")
 
+
+def time_sampling(args: argparse.Namespace, start: GaussianHMM, ref: Any) -> None:
+    """Print the time of drawing `args.draw` frames, ours against hmmlearn's per frame."""
     g = torch.Generator().manual_seed(1)
     t_draw = best_of(lambda: start.sample(1, args.draw, g), 5)
     t_ref_draw = best_of(lambda: ref.sample(args.ref_draw, random_state=0), 1)
@@ -108,6 +120,19 @@ def main() -> None:
           "(target >= 100x)")
     t_batch = best_of(lambda: start.sample(args.draw // 400 or 1, 400, g), 5)
     print(f"  as {args.draw // 400} sequences of 400: ours {t_batch * 1e3:.2f} ms")
+
+
+def main() -> None:
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    x, start = data_and_start(args)
+    frames = args.sequences * args.length
+    print(f"{args.states} states x {args.dim} dims, {args.sequences} sequences x {args.length} "
+          f"= {frames} frames; torch threads {torch.get_num_threads()}")
+    ref = reference_model(start)
+    time_em(args, x, start, ref)
+    time_sampling(args, start, ref)
 
 
 if __name__ == "__main__":

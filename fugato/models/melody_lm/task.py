@@ -2,7 +2,8 @@
 
 It is the first model of fugato, FusionGAN's MLE baseline and the pre-training stage of its
 generators. Every training window is preceded by a start token, so sampling from the start
-token writes a window-like melody of any length.
+token writes a window-like melody of any length. Its evaluation (perplexity, DD / NPD against
+the test tunes) is in `evaluate.py`.
 """
 
 from __future__ import annotations
@@ -132,6 +133,5 @@ class MelodyLM(Sampler, Evaluator, Task):
 
     # -- evaluation ----------------------------------------------------------------------------
     def evaluate(self, run: Run, seed: int = 0) -> Evaluation:
-        """Perplexity and sample distributions of `run` against the test set
-        (`evaluate.evaluate`)."""
+        """Perplexity and sample distributions against the test set (`evaluate.evaluate`)."""
         return evaluate(self, run, seed)
