@@ -14,6 +14,7 @@ import torch
 
 from fugato.cli import main
 from fugato.losses.attribute import attribute_regularization, kl_divergence
+from fugato.metrics.regularised import regularised_spearman, traversal_spearman
 from fugato.models.arvae import ARVAE, input_bar
 from fugato.music.encodings.measure import MeasureEncoding
 from fugato.music.io import read_file, write_midi
@@ -76,6 +77,26 @@ def test_kl_is_zero_at_the_prior_and_positive_elsewhere() -> None:
     # one dim with mu = 1, var = 1: KL = 1/2 per bar
     mu = torch.tensor([[1.0, 0.0]])
     assert kl_divergence(mu, torch.zeros(1, 2)).item() == pytest.approx(0.5)
+
+
+# -- metrics of the regularised dimensions -------------------------------------------------------
+def test_regularised_spearman_reads_dimension_l_for_attribute_l() -> None:
+    factors = np.array([[0.0, 3.0], [1.0, 2.0], [2.0, 1.0], [3.0, 0.0]])
+    # dim 0 rises with factor 0 (not linearly: ranks only), dim 1 is constant, dim 2 would
+    # order factor 1 but is not its regularised dimension
+    codes = np.stack([factors[:, 0] ** 3, np.ones(4), factors[:, 1]], axis=1)
+    assert regularised_spearman(codes, factors).tolist() == pytest.approx([1.0, 0.0])
+    swapped = codes[:, [2, 0, 1]]
+    assert regularised_spearman(swapped, factors).tolist() == pytest.approx([-1.0, -1.0])
+
+
+def test_traversal_spearman_averages_the_per_bar_correlations() -> None:
+    values = np.linspace(-1, 1, 5)
+    rising, falling = values ** 3, -values
+    assert traversal_spearman(np.stack([rising, rising]), values) == pytest.approx(1.0)
+    assert traversal_spearman(np.stack([rising, falling]), values) == pytest.approx(0.0)
+    three_of_four = np.stack([rising, rising, falling, rising])
+    assert traversal_spearman(three_of_four, values) == pytest.approx(0.5)
 
 
 # -- network -----------------------------------------------------------------------------------
