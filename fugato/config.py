@@ -24,6 +24,9 @@ from typing import Any
 
 from fugato.errors import FugatoError
 
+if typing.TYPE_CHECKING:
+    from fugato.music.corpora import Corpus
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -54,6 +57,23 @@ class TrainConfig:
     """"auto" (CUDA when present, else CPU), "cpu", "cuda", "cuda:1", ..."""
     max_minutes: float | None = None
     """Optional wall-clock budget: training stops (and checkpoints) when it is spent."""
+
+
+@dataclass
+class CorpusConfig:
+    """The fields every data config that reads named corpora shares (a model's DataConfig
+    derives from it and adds its own)."""
+
+    split_seed: int = 0
+    """Seed of the train/valid/test split, which is by tune."""
+    workers: int | None = None
+    """Processes for a cold corpus build (default: all cores)."""
+
+    def load(self, name: str, progress: bool = False) -> Corpus:
+        """Corpus `name` split by `split_seed`, from the cache when it is up to date."""
+        from fugato.music.corpora import load_corpus
+
+        return load_corpus(name, workers=self.workers, seed=self.split_seed, progress=progress)
 
 
 @dataclass

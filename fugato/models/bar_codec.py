@@ -8,11 +8,13 @@ does it once for a task whose nets hold the MeasureVAE under `codec_net`, whose 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
 
+from fugato.config import CorpusConfig
 from fugato.music.encodings.measure import MeasureEncoding
 from fugato.music.melody import Melody, TimeSignature
 from fugato.nn.batched import batched
@@ -20,6 +22,17 @@ from fugato.nn.measure_vae import MeasureVAE
 from fugato.train.task import BarCodec, Task
 
 BAR_TOKENS = 24
+
+
+@dataclass
+class BarCorporaConfig(CorpusConfig):
+    """The data of a bar model: the 4/4 bars of named corpora, pooled and split by tune."""
+
+    corpora: list[str] = field(default_factory=lambda: ["oneills", "ryans"])
+    """Corpora whose 4/4 tunes are pooled: ["oneills", "ryans"] is `folk`; or ["bach-soprano"]."""
+    pitch_range: list[int] = field(default_factory=lambda: [55, 84])
+    transpose: bool = True
+    """Augment the training bars by every transposition keeping each tune in range."""
 
 
 class MeasureBarCodec(BarCodec, Task):

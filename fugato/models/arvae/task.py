@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from fugato.config import ExperimentConfig
 from fugato.errors import FugatoError
 from fugato.losses.attribute import attribute_regularization, kl_divergence
-from fugato.models.bar_codec import MeasureBarCodec
+from fugato.models.bar_codec import BarCorporaConfig, MeasureBarCodec
 from fugato.music.attributes import ATTRIBUTES, compute_attributes
 from fugato.music.encodings.measure import MeasureEncoding
 from fugato.music.melody import Melody
@@ -34,16 +34,9 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class DataConfig:
-    corpora: list[str] = field(default_factory=lambda: ["oneills", "ryans"])
-    """Corpora whose 4/4 bars are pooled: ["oneills", "ryans"] is `folk`; or ["bach-soprano"]."""
-    pitch_range: list[int] = field(default_factory=lambda: [55, 84])
-    transpose: bool = True
-    """Augment the training split by every transposition keeping each tune in range."""
+class DataConfig(BarCorporaConfig):
     attributes: list[str] = field(default_factory=lambda: list(ATTRIBUTES))
     """Attribute l is regularised on latent dimension l."""
-    split_seed: int = 0
-    workers: int | None = None
 
 
 @dataclass
@@ -107,14 +100,10 @@ class ARVAE(Sampler, Evaluator, MeasureBarCodec):
     def bars(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """The 4/4 bars of `split` over all corpora: (bars (N, 24), tune ids (N,) unique
         across corpora)."""
-        from fugato.music.corpora import load_corpus
-
         data: DataConfig = self.config.data
         all_bars, all_tunes, offset = [], [], 0
         for name in data.corpora:
-            corpus = load_corpus(name, workers=data.workers, seed=data.split_seed,
-                                 progress=False)
-            melodies = corpus.split(split)
+            melodies = data.load(name).split(split)
             bars, tunes, _ = self.encoding.encode_corpus(melodies)
             all_bars.append(bars)
             all_tunes.append(tunes + offset)

@@ -47,7 +47,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fugato.config import ExperimentConfig
+from fugato.config import CorpusConfig, ExperimentConfig
 from fugato.errors import FugatoError
 from fugato.losses.policy_gradient import reinforce_loss, rollout_rewards
 from fugato.losses.wasserstein import balance_penalty, critic_loss, ordering_penalty
@@ -68,7 +68,7 @@ GENERATORS = {"A": "gen_a", "B": "gen_b", "F": "gen_f", "MLE": "mle", "MLE-1:1":
 
 
 @dataclass
-class DataConfig:
+class DataConfig(CorpusConfig):
     genre_a: str = "wjazzd"
     """Corpus of genre A (jazz)."""
     genre_b: str = "essen:europe"
@@ -79,8 +79,6 @@ class DataConfig:
     """Pitch class every piece is transposed to (0 = C)."""
     window: int = 32
     stride: int = 16
-    split_seed: int = 0
-    workers: int | None = None
 
 
 @dataclass
@@ -148,12 +146,9 @@ class FusionGAN(Sampler, Evaluator, SeedsReport, Task):
     # -- data ----------------------------------------------------------------------------------
     def melodies(self, genre: str, split: str) -> list[Melody]:
         """The melodies of genre "A" or "B" in `split`, each with a key (estimated if needed)."""
-        from fugato.music.corpora import load_corpus
-
         data: DataConfig = self.config.data
         name = data.genre_a if genre == "A" else data.genre_b
-        corpus = load_corpus(name, workers=data.workers, seed=data.split_seed, progress=False)
-        return [with_key(m) for m in corpus.split(split)]
+        return [with_key(m) for m in data.load(name).split(split)]
 
     def windows(self, genre: str, split: str) -> np.ndarray:
         """(N, window) int64 token windows of genre "A" or "B" in `split`."""

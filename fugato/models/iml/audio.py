@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import torch
 
-from fugato.config import ExperimentConfig
+from fugato.config import CorpusConfig, ExperimentConfig
 from fugato.errors import FugatoError
 from fugato.models.iml.sequences import BasesConfig, SequenceIML
 from fugato.nn.batched import batched
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class AudioDataConfig:
+class AudioDataConfig(CorpusConfig):
     corpus: str = "oneills"
     """Tunes rendered by `fugato.audio.synth` (split by tune)."""
     program: str = "clarinet"
@@ -46,8 +46,6 @@ class AudioDataConfig:
     """Tunes are taken from each split, in order, until this much audio is reached."""
     max_tune_seconds: float | None = None
     """Cut each rendered tune to this length (more, shorter tunes for the same audio)."""
-    split_seed: int = 0
-    workers: int | None = None
 
 
 @dataclass
@@ -92,15 +90,12 @@ class IMLAudio(Sampler, Evaluator, SequenceIML):
         """Rendered audio of the tunes of `split` until `{split}_seconds` is reached:
         a list of (N_i,) float32 signals in [-1, 1] at `data.sample_rate`."""
         from fugato.audio.synth import render
-        from fugato.music.corpora import load_corpus
 
         data: AudioDataConfig = self.config.data
         seconds = {"train": data.train_seconds, "valid": data.valid_seconds,
                    "test": data.test_seconds}[split]
-        corpus = load_corpus(data.corpus, workers=data.workers, seed=data.split_seed,
-                             progress=False)
         out, total = [], 0
-        for melody in corpus.split(split):
+        for melody in data.load(data.corpus).split(split):
             if total >= seconds * data.sample_rate:
                 break
             if len(melody) == 0:

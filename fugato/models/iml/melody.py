@@ -11,7 +11,7 @@ decoded bar by bar from HMM draws, written as MIDI by `fugato sample`. The evalu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,7 +19,7 @@ import torch
 from torch.nn import functional as F
 
 from fugato.config import ExperimentConfig
-from fugato.models.bar_codec import MeasureBarCodec
+from fugato.models.bar_codec import BarCorporaConfig, MeasureBarCodec
 from fugato.models.iml.sequences import BasesConfig, SequenceIML
 from fugato.music.encodings.measure import MeasureEncoding
 from fugato.music.melody import Melody
@@ -32,15 +32,9 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class MelodyDataConfig:
-    corpora: list[str] = field(default_factory=lambda: ["oneills", "ryans"])
-    """Corpora whose 4/4 tunes are pooled (split by tune)."""
-    pitch_range: list[int] = field(default_factory=lambda: [55, 84])
-    transpose: bool = True
-    """Augment the autoencoder's training bars by every transposition keeping a tune in range
-    (the bases are fitted on the tunes as written)."""
-    split_seed: int = 0
-    workers: int | None = None
+class MelodyDataConfig(BarCorporaConfig):
+    """`transpose` augments the autoencoder's training bars only: the bases are fitted on the
+    tunes as written."""
 
 
 @dataclass
@@ -87,15 +81,12 @@ class IMLMelody(Sampler, Evaluator, MeasureBarCodec, SequenceIML):
     def bar_sequences(self, split: str) -> list[np.ndarray]:
         """Runs of consecutive encodable 4/4 bars of each tune of `split`: a list of (T_i, 24)
         token arrays (a tune whose middle bar cannot be encoded gives two runs)."""
-        from fugato.music.corpora import load_corpus
         from fugato.music.encodings.measure import BAR_TICKS
 
         data: MelodyDataConfig = self.config.data
         runs: list[np.ndarray] = []
         for name in data.corpora:
-            corpus = load_corpus(name, workers=data.workers, seed=data.split_seed,
-                                 progress=False)
-            for melody in corpus.split(split):
+            for melody in data.load(name).split(split):
                 bars, _, starts = self.encoding.encode_bars(melody, return_starts=True)
                 if len(bars):
                     cuts = np.flatnonzero(np.diff(starts) != BAR_TICKS) + 1

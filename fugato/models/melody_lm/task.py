@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import torch
 
-from fugato.config import ExperimentConfig
+from fugato.config import CorpusConfig, ExperimentConfig
 from fugato.models.melody_lm.evaluate import evaluate
 from fugato.music.encodings import EventEncoding
 from fugato.music.melody import Melody, TimeSignature
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class DataConfig:
+class DataConfig(CorpusConfig):
     corpus: str = "essen:europe"
     steps_per_quarter: int = 4
     transpose_to_tonic: int | None = 0
@@ -36,9 +36,6 @@ class DataConfig:
     window: int = 64
     """Tokens per training window."""
     stride: int = 32
-    split_seed: int = 0
-    workers: int | None = None
-    """Processes for a cold corpus build (default: all cores)."""
 
 
 @dataclass
@@ -73,10 +70,8 @@ class MelodyLM(Sampler, Evaluator, Task):
 
     # -- data ----------------------------------------------------------------------------------
     def corpus(self) -> Corpus:
-        from fugato.music.corpora import load_corpus
-
         data: DataConfig = self.config.data
-        return load_corpus(data.corpus, workers=data.workers, seed=data.split_seed)
+        return data.load(data.corpus, progress=True)
 
     def windows(self, melodies: list[Melody]) -> torch.Tensor:
         """(N, window) int64 token windows of `melodies`."""
