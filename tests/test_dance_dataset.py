@@ -1,6 +1,10 @@
 """Paired music-dance windows of the Tang 2018 set: alignment, cuts, split by dance, cache."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -9,6 +13,7 @@ import soundfile
 from fugato.audio.features import BEAT, music_features
 from fugato.errors import FugatoError
 from fugato.motion import axis_angle_to_matrix, forward_kinematics, load_tang
+from fugato.motion import dataset as dataset_module
 from fugato.motion.dataset import DanceDataset, dance_split
 from fugato.motion.representation import (
     DANCE_DIM,
@@ -184,6 +189,65 @@ def test_pool_build_and_identical_music_kept_together(tmp_path: Path) -> None:
     assert any(set(ds.names) <= set(v) for v in ds.split.values())
     assert all(r.frames == 100 and r.audio_cut == 0 for r in ds.dances.values())
     np.testing.assert_array_equal(ds.dances["DANCE_W_1"].music, ds.dances["DANCE_W_2"].music)
+
+
+def _copies(folder: Path, n: int) -> None:
+    """n - 1 more dances on the synthetic folder's first one."""
+    for i in range(2, n + 1):
+        for suffix in (".npz", ".mp3"):
+            (folder / f"DANCE_W_{i}{suffix}").write_bytes(
+                (folder / f"DANCE_W_1{suffix}").read_bytes())
+
+
+_PARENT = os.getpid()
+_real_build_task = dataset_module._build_task
+
+
+def _dies_in_a_worker(npz: str, max_seconds: float | None) -> tuple[str, Any]:
+    """`_build_task`, except that a worker process running it dies at once."""
+    if os.getpid() != _PARENT:
+        os._exit(1)
+    return _real_build_task(npz, max_seconds)
+
+
+def test_a_dead_worker_is_a_crash_retried_in_the_parent_not_a_skipped_dance(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "dances"
+    _synthetic_folder(folder)
+    _copies(folder, 3)
+    monkeypatch.setattr(dataset_module, "_build_task", _dies_in_a_worker)
+    ds = DanceDataset.load(folder, max_seconds=2, workers=2, progress=False)
+    assert ds.names == ["DANCE_W_1", "DANCE_W_2", "DANCE_W_3"] and not ds.skipped
+
+
+def test_a_data_set_mostly_skipped_stops_with_the_count(tmp_path: Path) -> None:
+    folder = tmp_path / "dances"
+    _synthetic_folder(folder)
+    for i in (2, 3):
+        (folder / f"DANCE_W_{i}.npz").write_bytes(b"not a dance")
+    with pytest.raises(FugatoError, match="2 of 3 dances could not be read"):
+        DanceDataset.load(folder, max_seconds=2, workers=1, progress=False)
+    ds = DanceDataset.load(folder, max_seconds=2, workers=1, progress=False, max_skipped=1.0)
+    assert ds.names == ["DANCE_W_1"] and len(ds.skipped) == 2
+
+
+def test_pool_builds_on_an_empty_numba_cache_never_crash(tmp_path: Path) -> None:
+    """Two workers on a cold numba cache, twice (compiling, then loading what was written):
+    before the parent compiled librosa's kernels first, their concurrent cache writes could
+    leave a cache that segfaults every later call."""
+    folder = tmp_path / "dances"
+    _synthetic_folder(folder)
+    _copies(folder, 2)
+    script = ("import sys; from fugato.motion.dataset import DanceDataset; "
+              "ds = DanceDataset.load(sys.argv[1], max_seconds=2, workers=2, progress=False, "
+              "rebuild=True); assert not ds.skipped, ds.skipped")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
+           "FUGATO_CACHE": str(tmp_path / "cache")}
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", script, str(folder)], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert any((tmp_path / "numba").rglob("*.nbc"))
 
 
 def test_turn_is_a_rigid_rotation_about_the_vertical_and_shifts_the_heading() -> None:

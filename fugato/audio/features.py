@@ -104,6 +104,18 @@ def music_features(path_or_audio: str | Path | np.ndarray, sr: int = SAMPLE_RATE
     return features
 
 
+def warm_up() -> None:
+    """Compile librosa's numba kernels in this process, before a pool of workers starts.
+
+    librosa caches its numba kernels on disk. Workers compiling them at once write that cache
+    concurrently (numba#10128) and a cache of files from different processes segfaults every
+    later call in the venv; compiled here first, forked workers inherit them loaded. Two
+    seconds of a tone (the tuning estimate) with clicks (the beat tracker) reach every kernel."""
+    t = np.arange(2 * SAMPLE_RATE, dtype=np.float32) / SAMPLE_RATE
+    clicks = (np.arange(len(t)) % (SAMPLE_RATE // 2) < 40).astype(np.float32)
+    music_features(0.3 * np.sin(2 * np.pi * 440 * t, dtype=np.float32) + clicks)
+
+
 def load_audio(path: str | Path, sr: int = SAMPLE_RATE, offset: float = 0.0,
                duration: float | None = None) -> np.ndarray:
     """Mono float32 samples of an audio file resampled to `sr`, from `offset` seconds for

@@ -58,6 +58,7 @@ import shutil
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -365,7 +366,8 @@ class DanceDataset:
     @classmethod
     def load(cls, folder: str | Path | None = None, names: Iterable[str] | None = None,
              max_seconds: float | None = None, workers: int = 2, seed: int = 0,
-             progress: bool = True, rebuild: bool = False) -> DanceDataset:
+             progress: bool = True, rebuild: bool = False, max_skipped: float = 0.5
+             ) -> DanceDataset:
         """The dances of `folder` (default: `dance_tang2018/` in the shared data folder), from
         the cache where it is up to date; the others are built in `workers` processes (each
         dance's music features cost about 10 s) with a progress bar over dances.
@@ -374,8 +376,9 @@ class DanceDataset:
         first seconds of each dance and its audio (an excerpt's features are computed from the
         excerpt alone, so its last frames differ slightly from the whole song's). A dance that
         cannot be read is skipped with its reason in `skipped`. Raises `FugatoError` (one line)
-        for a missing folder, a folder without dances, an unknown name, or when every dance
-        fails.
+        for a missing folder, a folder without dances, an unknown name, or when more than the
+        fraction `max_skipped` of the dances fails (training on what is left would be training
+        on another data set).
         """
         if folder is None:
             data = paths.data_dir(required=True)
@@ -424,6 +427,10 @@ class DanceDataset:
         if not records:
             raise FugatoError(f"{folder}: no dance could be read ({len(skipped)} failed; "
                               f"first: {skipped[0][1] if skipped else 'none'})")
+        if len(skipped) > max_skipped * len(wanted):
+            raise FugatoError(f"{folder}: {len(skipped)} of {len(wanted)} dances could not be "
+                              f"read (first: {skipped[0][1]}); more than the {max_skipped:.0%} "
+                              "allowed (data.max_skipped)")
         for name, reason in skipped:
             log.warning("skipped %s: %s", name, reason)
         ordered = {n: records[n] for n in wanted if n in records}
@@ -510,19 +517,26 @@ def _build_all(paths_: list[Path], max_seconds: float | None, workers: int, prog
                 yield _build_task(str(p), max_seconds)
                 bar.update(1)
             return
-        import librosa  # noqa: F401  (imported once here, inherited by forked workers)
+        from fugato.audio.features import warm_up
 
+        warm_up()
+        crashed = []
         with ProcessPoolExecutor(max_workers=min(workers, len(paths_))) as pool:
             futures = {pool.submit(_build_task, str(p), max_seconds): p for p in paths_}
             for future in as_completed(futures):
-                p = futures[future]
                 try:
                     result = future.result()
-                except Exception as error:  # a crashed worker costs its dance, not the build
-                    result = (p.stem, f"{p}: worker failed: {type(error).__name__}: {error}"
-                              [:300])
+                except BrokenProcessPool:  # a dead worker is no verdict on its dances
+                    crashed.append(futures[future])
+                    continue
                 bar.update(1)
                 yield result
+        if crashed:
+            log.warning("a feature worker died: building its %d dances in this process",
+                        len(crashed))
+        for p in crashed:
+            yield _build_task(str(p), max_seconds)
+            bar.update(1)
     finally:
         bar.close()
 

@@ -103,6 +103,8 @@ class DataConfig:
     split_seed: int = 0
     workers: int = 2
     """Processes that compute music features for dances not yet in the cache."""
+    max_skipped: float = 0.5
+    """The largest fraction of the dances that may fail to load before training refuses."""
     window: int = WINDOW
     train_stride: int = WINDOW
     """Frames between training windows (smaller than `window`: overlapping windows)."""
@@ -288,7 +290,7 @@ class DualDance(Sampler, Evaluator, Task):
             self._dataset = DanceDataset.load(data.folder, names=data.names,
                                               max_seconds=data.max_seconds,
                                               workers=data.workers, seed=data.split_seed,
-                                              progress=False)
+                                              progress=False, max_skipped=data.max_skipped)
         return self._dataset
 
     def windows(self, split: str) -> Any:
