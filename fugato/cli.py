@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fugato.cli_common import EXIT_BAD_INPUT, Parser, add_run_options, load_run_of, say
+from fugato.cli_common import COUNT, EXIT_BAD_INPUT, Parser, add_run_options, load_run_of, say
 from fugato.errors import FugatoError
 
 
@@ -142,7 +142,7 @@ def _add_data(verbs: argparse._SubParsersAction, common: Parser) -> None:
                              ("stats", cmd_data_stats, "tunes, notes, metres, ranges + PNG")):
         p = data_verbs.add_parser(name, parents=[common], help=text)
         p.add_argument("name", help="corpus name, e.g. essen, essen:china, wjazzd, folder:PATH")
-        p.add_argument("--workers", type=int, default=None, help="parsing processes")
+        p.add_argument("--workers", type=COUNT, default=None, help="parsing processes")
         if name == "stats":
             p.add_argument("--json", action="store_true", help="print the stats as JSON")
             p.add_argument("--plot", help="where to write the PNG")
@@ -166,7 +166,7 @@ def _add_sample_and_eval(verbs: argparse._SubParsersAction, common: Parser) -> N
 
     sample = verbs.add_parser("sample", parents=[common], help="write samples of a run")
     sample.add_argument("run", help="run folder")
-    sample.add_argument("-n", type=int, default=8, help="how many")
+    sample.add_argument("-n", type=COUNT, default=8, help="how many")
     sample.add_argument("--out", required=True, help="output folder")
     sample.add_argument("--format", choices=MELODY_FORMATS, default="mid",
                         help="file type of melodies (images, dances and audio have one)")
@@ -197,12 +197,12 @@ def _add_compare_and_seeds(verbs: argparse._SubParsersAction, common: Parser) ->
     seeds.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     seeds.add_argument("--out", required=True,
                        help="folder of the runs (CONFIG-seedN), logs/ and comparison.*")
-    seeds.add_argument("--jobs", type=int, default=1,
+    seeds.add_argument("--jobs", type=COUNT, default=1,
                        help="runs at a time (CPU threads are shared between them)")
     seeds.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config value in every run")
     seeds.add_argument("--metrics", nargs="*", help="which metrics to compare (default: all)")
-    seeds.add_argument("--threads", type=int, default=None,
+    seeds.add_argument("--threads", type=COUNT, default=None,
                        help="CPU threads per run (default: the cores shared between the jobs)")
     seeds.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE,...",
                        help="an ablation: every config runs once per variant with its overrides "

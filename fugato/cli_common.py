@@ -7,6 +7,7 @@ The systems' own verbs (`fugato.registry.COMMANDS`) build on these, as the core 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
 from fugato.errors import FugatoError
@@ -21,6 +22,38 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """One line instead of argparse's usage block."""
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type for a count or an index: a whole number of at least `minimum`, so that
+    `-n -1` is a one-line usage error (exit 2) instead of a traceback deep in the model."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below {minimum}")
+        return value
+
+    return parse
+
+
+COUNT = at_least(1)
+"""-n, --steps, --jobs, --threads, --workers."""
+INDEX = at_least(0)
+"""--bar and the like."""
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value:g} seconds: expected a positive length")
+    return value
 
 
 def say(args: argparse.Namespace, text: str) -> None:

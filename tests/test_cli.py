@@ -37,3 +37,22 @@ def test_data_list_names_the_corpora() -> None:
     assert done.returncode == 0, done.stderr
     for name in ("essen", "oneills", "ryans", "bach-soprano", "wjazzd", "folder:"):
         assert name in done.stdout
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("sample", "run", "-n", "-1", "--out", "x"), "argument -n: -1 is below 1"),
+    (("sample", "run", "-n", "many", "--out", "x"), "argument -n: 'many' is not a whole number"),
+    (("arvae", "traverse", "run", "--steps", "0"), "argument --steps: 0 is below 1"),
+    (("arvae", "traverse", "run", "--bar", "-2"), "argument --bar: -2 is below 0"),
+    (("dance", "choreograph", "run", "--seconds", "-3"), "-3 seconds: expected a positive"),
+    (("seeds", "a.toml", "--jobs", "0"), "argument --jobs: 0 is below 1"),
+])
+def test_counts_are_checked_by_the_parser(args: tuple[str, ...], needle: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from fugato.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(list(args))
+    assert stopped.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], lines

@@ -286,3 +286,10 @@ def test_stats_and_plot(essen_slice, tmp_path):
     assert sum(stats["splits"].values()) == 20
     plot_corpus_stats(stats, tmp_path / "stats.png")
     assert (tmp_path / "stats.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_skip_reasons_fold_numbers_but_not_digits_inside_words() -> None:
+    from fugato.music.corpora import reason_kind
+
+    assert reason_kind("tune 12.abc: bar 3: music21 cannot read it") == \
+        "tune N.abc: bar N: music21 cannot read it"

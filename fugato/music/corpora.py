@@ -623,6 +623,12 @@ def load_corpus(name: str, workers: int | None = None, progress: bool = True, se
 
 
 # -- statistics -----------------------------------------------------------------------------------
+def reason_kind(reason: str) -> str:
+    """A skip reason with its numbers folded to N ("bar 12: ..." -> "bar N: ..."), so that
+    reasons of one kind count together; digits inside a word ("music21") stay."""
+    return re.sub(r"\b\d+\b", "N", reason)[:120]
+
+
 def corpus_stats(corpus: Corpus) -> dict[str, Any]:
     """Counts for a report: tunes, notes, time signatures (first of each tune; "none" for free
     meter, e.g. EsAC's `M: none`), pitch range, pitch histogram, note-duration histogram
@@ -633,7 +639,7 @@ def corpus_stats(corpus: Corpus) -> dict[str, Any]:
         else np.zeros(0, dtype=np.int64)
     values, counts = np.unique(durations, return_counts=True)
     pitch_values, pitch_counts = np.unique(pitches, return_counts=True)
-    reasons = Counter(re.sub(r"\d+", "N", reason)[:120] for _, reason in corpus.skipped)
+    reasons = Counter(reason_kind(reason) for _, reason in corpus.skipped)
     splits = Counter(SPLITS[a] for a in (corpus.assignment.tolist()
                                          if corpus.assignment is not None else []))
     return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, cast
 
-from fugato.cli_common import add_run_options, load_run_of, say
+from fugato.cli_common import COUNT, INDEX, add_run_options, load_run_of, say
 
 if TYPE_CHECKING:
     from fugato.models.arvae.task import ARVAE
@@ -43,9 +43,9 @@ def register(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser)
     source = traverse.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", help="a music file: its first encodable 4/4 bar (see --bar)")
     source.add_argument("--random", action="store_true", help="start from a prior draw")
-    traverse.add_argument("--bar", type=int, default=0, help="which encodable bar of --input")
+    traverse.add_argument("--bar", type=INDEX, default=0, help="which encodable bar of --input")
     traverse.add_argument("--attribute", required=True, help="e.g. note_density")
-    traverse.add_argument("--steps", type=int, default=9)
+    traverse.add_argument("--steps", type=COUNT, default=9)
     traverse.add_argument("--range", type=float, nargs=2, default=(-4.0, 4.0),
                           metavar=("LOW", "HIGH"), help="latent values swept")
     traverse.add_argument("--out", required=True, help="output folder")
@@ -56,9 +56,9 @@ def register(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser)
     between.add_argument("run", help="an arvae run folder")
     between.add_argument("a", help="music file A (its first encodable 4/4 bar, see --bar-a)")
     between.add_argument("b", help="music file B")
-    between.add_argument("--bar-a", type=int, default=0)
-    between.add_argument("--bar-b", type=int, default=0)
-    between.add_argument("--steps", type=int, default=9)
+    between.add_argument("--bar-a", type=INDEX, default=0)
+    between.add_argument("--bar-b", type=INDEX, default=0)
+    between.add_argument("--steps", type=COUNT, default=9)
     between.add_argument("--out", required=True, help="output folder")
     between.set_defaults(func=cmd_interpolate)
     for p in (traverse, between):

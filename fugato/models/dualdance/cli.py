@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from fugato.cli_common import add_run_options, load_run_of, say
+from fugato.cli_common import add_run_options, load_run_of, say, seconds
 
 
 def cmd_choreograph(args: argparse.Namespace) -> None:
@@ -44,6 +44,6 @@ def register(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser)
     comp.set_defaults(func=cmd_compose)
     for p in (choreo, comp):
         p.add_argument("--out", required=True, help="output folder")
-        p.add_argument("--seconds", type=float, default=None, help="only the first seconds")
+        p.add_argument("--seconds", type=seconds, default=None, help="only the first seconds")
         p.add_argument("--seed", type=int, default=0)
         add_run_options(p)
