@@ -104,10 +104,10 @@ def test_essen_file_headers_and_tunes():
 
 
 def test_a_bad_tune_is_reported_not_raised():
-    text = TUNE + "\nX:8\nT:no key field\nM:2/4\nCDEF|\n\nX:9\nT:ok\nM:2/4\nL:1/4\nK:C\nCD|\n"
+    text = TUNE + "\nX:8\nT:no notes\nM:2/4\nK:C\nz2|\n\nX:9\nT:ok\nM:2/4\nL:1/4\nK:C\nCD|\n"
     results = read_abc_tunes(text, "mixed.abc")
     assert [type(r).__name__ for _, r in results] == ["Melody", "BadInputError", "Melody"]
-    assert "K:" in results[1][1].reason
+    assert "no notes" in results[1][1].reason
 
 
 def test_origin_region():
@@ -248,3 +248,28 @@ def test_render_and_write_wav(tmp_path):
     write_wav(melody, tmp_path / "a.wav", sample_rate=8000)
     rate, pcm = wavfile.read(tmp_path / "a.wav")
     assert rate == 8000 and pcm.dtype == np.int16 and len(pcm) > 16000
+
+
+def test_an_abc_tune_without_a_key_field_reads_in_c_major_with_a_note(tmp_path: Path) -> None:
+    from fugato.music.io import read_file
+
+    path = tmp_path / "nokey.abc"
+    path.write_text("X:1\nT:No key\nM:4/4\nL:1/4\nF G A B|c4|\n")
+    (melody,) = read_file(path)
+    assert melody.pitches.tolist() == [65, 67, 69, 71, 72]  # F natural: no sharp from a key
+    assert "no K: field" in melody.metadata["note"] and melody.title == "No key"
+
+
+def test_an_mxl_without_its_container_names_the_reason(tmp_path: Path) -> None:
+    import zipfile
+
+    from fugato.music.io import read_file
+
+    path = tmp_path / "broken.mxl"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("score.xml", "<score-partwise/>")
+    with pytest.raises(BadInputError, match="without META-INF/container.xml"):
+        read_file(path)
+    path.write_bytes(b"not a zip")
+    with pytest.raises(BadInputError, match="not a compressed MusicXML file"):
+        read_file(path)

@@ -49,7 +49,7 @@ from fugato.music.melody import TPQ, Melody, TimeSignature
 if TYPE_CHECKING:
     from music21 import stream
 
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 """Bump when parsing changes what a tune becomes: every cached corpus is then rebuilt."""
 
 SPLITS = ("train", "valid", "test")

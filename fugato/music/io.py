@@ -345,8 +345,11 @@ def parse_abc_tune(tune: str, source: str) -> Melody:
     from music21 import abcFormat
 
     fields = _tune_header(tune)
-    if "K" not in fields:
-        raise BadInputError(source, "ABC tune has no K: (key) field")
+    assumed_key = not re.search(r"(?m)^K:", tune)
+    if assumed_key:
+        tune = _with_key_c(tune)
+    elif "K" not in fields:
+        raise BadInputError(source, "ABC header ends before its K: (key) field")
     try:
         with quiet(), _plain_abc_translation():
             handler = abcFormat.ABCHandler(abcVersion=(1, 3, 0))
@@ -362,7 +365,18 @@ def parse_abc_tune(tune: str, source: str) -> Melody:
         melody.title = fields["T"].split("\n")[0]
     melody.title = fix_text(melody.title)
     melody.metadata.update(_abc_metadata(fields))
+    if assumed_key:
+        melody.metadata["note"] = "no K: field: read in C major, as abc2midi does"
     return melody
+
+
+def _with_key_c(tune: str) -> str:
+    """`tune` with `K:C` after its header (ABC requires a K: field to end the header; readers
+    such as abc2midi assume C major without one)."""
+    lines = tune.split("\n")
+    end = next((i for i, line in enumerate(lines) if line.strip() and not line.startswith("%")
+                and not _FIELD.match(line)), len(lines))
+    return "\n".join([*lines[:end], "K:C", *lines[end:]])
 
 
 def _abc_tune_ids(tunes: Sequence[str]) -> list[str]:
@@ -429,6 +443,8 @@ def _read_music21_file(path: Path) -> list[Melody]:
 
     if path.stat().st_size == 0:
         raise BadInputError(path, "empty file")
+    if path.suffix.lower() == ".mxl":
+        _check_mxl(path)
     try:
         with quiet():
             parsed = converter.parse(path, forceSource=True)
@@ -438,6 +454,22 @@ def _read_music21_file(path: Path) -> list[Melody]:
         raise BadInputError(path, error.reason) from error
     except Exception as error:
         raise BadInputError(path, f"music21 cannot read it: {one_line(error)}") from error
+
+
+def _check_mxl(path: Path) -> None:
+    """Raise `BadInputError` for a compressed MusicXML file that is not a zip archive or lacks
+    the `META-INF/container.xml` naming its score (music21 would report it as empty)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError) as error:
+        raise BadInputError(path, f"not a compressed MusicXML file (zip): {one_line(error)}"
+                            ) from error
+    if "META-INF/container.xml" not in names:
+        raise BadInputError(path, "compressed MusicXML without META-INF/container.xml "
+                            "(the file naming its score)")
 
 
 # -- MIDI via symusic ---------------------------------------------------------------------------
