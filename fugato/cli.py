@@ -32,10 +32,11 @@ def cmd_data_build(args: argparse.Namespace) -> None:
     corpus = load_corpus(args.name, workers=args.workers, progress=not args.quiet)
     print(f"{corpus.name}: {corpus.seen} tunes seen, {len(corpus.melodies)} loaded, "
           f"{len(corpus.skipped)} skipped")
-    for source, reason in corpus.skipped[:5]:
+    shown = corpus.skipped if args.show_skipped else corpus.skipped[:5]
+    for source, reason in shown:
         print(f"  skipped {source}: {reason}")
-    if len(corpus.skipped) > 5:
-        print(f"  ... and {len(corpus.skipped) - 5} more")
+    if len(corpus.skipped) > len(shown):
+        print(f"  ... and {len(corpus.skipped) - len(shown)} more (--show-skipped lists all)")
 
 
 def cmd_data_stats(args: argparse.Namespace) -> None:
@@ -143,6 +144,9 @@ def _add_data(verbs: argparse._SubParsersAction, common: Parser) -> None:
         p = data_verbs.add_parser(name, parents=[common], help=text)
         p.add_argument("name", help="corpus name, e.g. essen, essen:china, wjazzd, folder:PATH")
         p.add_argument("--workers", type=COUNT, default=None, help="parsing processes")
+        if name == "build":
+            p.add_argument("--show-skipped", action="store_true",
+                           help="list every skipped tune with its reason (default: five)")
         if name == "stats":
             p.add_argument("--json", action="store_true", help="print the stats as JSON")
             p.add_argument("--plot", help="where to write the PNG")

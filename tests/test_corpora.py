@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -293,3 +294,24 @@ def test_skip_reasons_fold_numbers_but_not_digits_inside_words() -> None:
 
     assert reason_kind("tune 12.abc: bar 3: music21 cannot read it") == \
         "tune N.abc: bar N: music21 cannot read it"
+
+
+def test_show_skipped_lists_every_bad_file_and_stats_has_each_reason(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from fugato.cli import main
+
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    for i in range(7):
+        (folder / f"empty{i}.mid").write_bytes(b"")
+    (folder / "good.abc").write_text("X:1\nT:ok\nM:2/4\nL:1/4\nK:C\nCD|EF|\n")
+    assert main(["data", "build", f"folder:{folder}", "--quiet", "--workers", "1"]) in (0, None)
+    assert "and 2 more (--show-skipped lists all)" in capsys.readouterr().out
+    main(["data", "build", f"folder:{folder}", "--quiet", "--workers", "1", "--show-skipped"])
+    shown = [line for line in capsys.readouterr().out.splitlines() if "skipped empty" in line]
+    assert len(shown) == 7
+    main(["data", "stats", f"folder:{folder}", "--quiet", "--json", "--plot",
+          str(tmp_path / "stats.png")])
+    stats = json.loads(capsys.readouterr().out)
+    assert sorted(stats["skipped_files"]) == [f"empty{i}.mid" for i in range(7)]
+    assert all("empty" in reason for reason in stats["skipped_files"].values())

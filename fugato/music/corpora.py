@@ -632,7 +632,8 @@ def reason_kind(reason: str) -> str:
 def corpus_stats(corpus: Corpus) -> dict[str, Any]:
     """Counts for a report: tunes, notes, time signatures (first of each tune; "none" for free
     meter, e.g. EsAC's `M: none`), pitch range, pitch histogram, note-duration histogram
-    (keys: quarter notes as fractions, "1/2"), and the most common skip reasons."""
+    (keys: quarter notes as fractions, "1/2"), the most common skip reasons, and every
+    skipped file with its reason (`skipped_files`)."""
     pitches = np.concatenate([m.pitches for m in corpus.melodies]) if corpus.melodies \
         else np.zeros(0, dtype=np.int16)
     durations = np.concatenate([m.durations for m in corpus.melodies]) if corpus.melodies \
@@ -658,6 +659,7 @@ def corpus_stats(corpus: Corpus) -> dict[str, Any]:
         "duration_histogram": {str(Fraction(int(v), TPQ)): int(c)
                                for v, c in zip(values, counts, strict=True)},
         "skip_reasons": dict(reasons.most_common(10)),
+        "skipped_files": {source: reason for source, reason in corpus.skipped},
     }
 
 
