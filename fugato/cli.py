@@ -83,6 +83,11 @@ def cmd_train(args: argparse.Namespace) -> None:
     logs = Trainer(task, run_dir, quiet=args.quiet).fit(resume=args.resume)
     shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in logs.items()}
     say(args, f"run: {run_dir}  {shown}")
+    done, planned = logs.get("step", 0), config.train.max_steps
+    if logs and done < planned:  # said even with --quiet: not the model the config asks for
+        print(f"stopped early: trained {done:,} of {planned:,} steps (train.max_minutes = "
+              f"{config.train.max_minutes} or a stop); continue with fugato train --resume "
+              f"--run-dir {run_dir}")
 
 
 def cmd_sample(args: argparse.Namespace) -> None:

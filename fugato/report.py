@@ -85,7 +85,8 @@ def run_group(run_dir: Path) -> str:
     return head if sep and tail.isdigit() else name
 
 
-NOT_METRICS = frozenset({"step", "eval_bars", "gamma", "beta", "seed"})
+NOT_METRICS = frozenset({"step", "eval_bars", "gamma", "beta", "seed", "steps_done",
+                         "steps_planned"})
 """Numbers an eval.json may hold that describe the run, not its quality."""
 
 

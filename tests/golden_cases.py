@@ -26,6 +26,10 @@ JAZZ = "folder:tests/fixtures/tunes/jazz"
 GOLDEN = ROOT / "tests" / "golden"
 FIXTURES = ROOT / "tests" / "fixtures" / "runs"
 NEVER = "train.max_minutes=100000.0"  # no time budget: a run must not depend on the clock
+TRAINING_KEYS = ("steps_done", "steps_planned", "stopped_early")
+"""eval.json keys added after the numbers were recorded (how far training went): the golden
+tests check them apart."""
+
 TIMING_KEYS = {"elapsed_s", "stage2_seconds", "hmm_seconds", "gmm_seconds"}
 """Numbers that measure the clock, not the model (left out of every comparison)."""
 

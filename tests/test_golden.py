@@ -27,6 +27,7 @@ from golden_cases import (
     GOLDEN,
     ROOT,
     TIMING_KEYS,
+    TRAINING_KEYS,
     Case,
     differences,
     optimizer_digest,
@@ -139,4 +140,7 @@ def test_pre_redesign_checkpoint_samples_and_evaluates(case: Case, tmp_path: Pat
         assert differences(golden["sample"], portable(samples)) == []
     assert main(["eval", str(run), "--quiet", "--device", "cpu"]) == 0
     results = json.loads((run / "eval.json").read_text())
+    training = {key: results.pop(key) for key in TRAINING_KEYS}
+    steps = torch.load(run / "checkpoints" / "last.pt", weights_only=False)["step"]
+    assert training == {"steps_done": steps, "steps_planned": steps, "stopped_early": False}
     assert differences(golden["eval"], portable(results)) == []

@@ -159,3 +159,26 @@ def test_sigterm_checkpoints_the_current_step_and_exits_cleanly(tmp_path: Path) 
     assert step > 1000
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
     assert records[-1]["step"] == step  # the stop was logged and checkpointed at its own step
+
+
+def test_a_run_ended_by_its_time_budget_says_so_in_eval_json_report_and_last_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fugato.cli import main
+
+    monkeypatch.chdir(Path(__file__).parents[1])
+    run = tmp_path / "run"
+    sets = ["data.corpus='folder:tests/fixtures/tunes/folk'", "data.workers=1", "net.hidden=16",
+            "net.embed=8", "net.layers=1", "train.batch_size=8", "train.eval_batches=1",
+            "sample.eval_samples=4", "train.max_steps=400", "train.log_every=10",
+            "train.max_minutes=0.00001"]
+    main(["train", "configs/melody-lm-quick.toml", "--run-dir", str(run), "--quiet",
+          *[x for s in sets for x in ("--set", s)]])
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("stopped early: trained 1 of 400 steps")
+    main(["eval", str(run), "--quiet"])
+    results = json.loads((run / "eval.json").read_text())
+    assert (results["steps_done"], results["steps_planned"], results["stopped_early"]) == \
+        (1, 400, True)
+    first = (run / "report.md").read_text().splitlines()[0]
+    assert first.startswith("**Stopped early: trained 1 of 400 steps**")

@@ -60,11 +60,28 @@ class Run:
             raise FugatoError(f"model {self.config.model!r} does not sample")
         return self.task.sample(n, seed=seed, generator=generator, **options)
 
+    def training(self) -> dict[str, Any]:
+        """How far training went: `steps_done` (the last step logged in metrics.jsonl, else
+        this checkpoint's), `steps_planned` (`train.max_steps`) and `stopped_early` (a time
+        budget or a stop ended it before `max_steps`)."""
+        logged = [r["step"] for r in self.metrics() if r.get("split") == "train"]
+        done, planned = max(logged, default=self.step), self.config.train.max_steps
+        return {"steps_done": done, "steps_planned": planned, "stopped_early": done < planned}
+
     def evaluate(self, seed: int = 0) -> Evaluation:
-        """eval.json numbers and report.md text (not written; `fugato eval` writes them)."""
+        """eval.json numbers and report.md text (not written; `fugato eval` writes them), with
+        how far training went (`training`); the report's first line says when it stopped
+        early."""
         if not isinstance(self.task, Evaluator):
             raise FugatoError(f"model {self.config.model!r} has no evaluation")
-        return self.task.evaluate(self, seed=seed)
+        results, report = self.task.evaluate(self, seed=seed)
+        training = self.training()
+        if training["stopped_early"]:
+            report = (f"**Stopped early: trained {training['steps_done']:,} of "
+                      f"{training['steps_planned']:,} steps** (the time budget "
+                      "`train.max_minutes` or a stop ended it; `fugato train --resume` "
+                      "continues). Every number below is of that model.\n\n" + report)
+        return Evaluation({**results, **training}, report)
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, model={self.config.model!r}, step={self.step})"
