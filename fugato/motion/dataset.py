@@ -390,19 +390,7 @@ class DanceDataset:
                               "DANCE_<G>_<n>.npz with their .mp3)")
         if max_seconds is not None and not max_seconds > 0:
             raise FugatoError(f"max_seconds {max_seconds} is not positive")
-        available = {p.stem: p for p in folder.glob("*.npz") if not p.name.startswith(".")}
-        if not available:
-            raise FugatoError(f"{folder}: no .npz dance files")
-        if names is None:
-            wanted = sorted(available, key=_natural)
-        else:
-            wanted = sorted({Path(n).stem for n in names}, key=_natural)
-            missing = [n for n in wanted if n not in available]
-            if missing:
-                raise FugatoError(f"{folder}: no dance {', '.join(missing[:3])}"
-                                  f"{' ...' if len(missing) > 3 else ''} (.npz)")
-            if not wanted:
-                raise FugatoError("no dance names given")
+        available, wanted = _dance_files(folder, names)
         entry = _entry_dir(folder, max_seconds)
         files = {n: entry / f"{n}-{_file_key(available[n])}.npz" for n in wanted}
         records: dict[str, DanceRecord] = {}
@@ -501,6 +489,25 @@ class DanceDataset:
 
 
 # -- building and the cache -----------------------------------------------------------------------
+def _dance_files(folder: Path, names: Iterable[str] | None
+                 ) -> tuple[dict[str, Path], list[str]]:
+    """The .npz dances of `folder` by name, and the names asked for (default: all) in natural
+    order; raises `FugatoError` for a folder without dances or an unknown name."""
+    available = {p.stem: p for p in folder.glob("*.npz") if not p.name.startswith(".")}
+    if not available:
+        raise FugatoError(f"{folder}: no .npz dance files")
+    if names is None:
+        return available, sorted(available, key=_natural)
+    wanted = sorted({Path(n).stem for n in names}, key=_natural)
+    missing = [n for n in wanted if n not in available]
+    if missing:
+        raise FugatoError(f"{folder}: no dance {', '.join(missing[:3])}"
+                          f"{' ...' if len(missing) > 3 else ''} (.npz)")
+    if not wanted:
+        raise FugatoError("no dance names given")
+    return available, wanted
+
+
 def _build_all(paths_: list[Path], max_seconds: float | None, workers: int, progress: bool
                ) -> Iterable[tuple[str, dict[str, Any] | str]]:
     """Build dances in a process pool (inline for one worker or one dance), yielding each as
