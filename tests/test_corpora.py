@@ -315,3 +315,26 @@ def test_show_skipped_lists_every_bad_file_and_stats_has_each_reason(
     stats = json.loads(capsys.readouterr().out)
     assert sorted(stats["skipped_files"]) == [f"empty{i}.mid" for i in range(7)]
     assert all("empty" in reason for reason in stats["skipped_files"].values())
+
+
+_PARENT = os.getpid()
+
+
+def _dies_in_a_worker(tasks):  # type: ignore[no-untyped-def]
+    """`_run_chunk`, except that a worker process running it dies at once."""
+    from fugato.music import corpora
+
+    if os.getpid() != _PARENT:
+        os._exit(1)
+    return [outcome for task in tasks for outcome in corpora._run_task(task)]
+
+
+def test_a_dead_parsing_worker_is_retried_not_counted_as_bad_tunes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fugato.music import corpora
+
+    folder = tmp_path / "tunes"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "tunes" / "folk", folder)
+    monkeypatch.setattr(corpora, "_run_chunk", _dies_in_a_worker)
+    corpus = load_corpus(f"folder:{folder}", workers=2, progress=False)
+    assert len(corpus.melodies) == 60 and corpus.skipped == []

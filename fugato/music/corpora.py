@@ -19,6 +19,7 @@ import hashlib
 import importlib.util
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -27,6 +28,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -48,6 +50,8 @@ from fugato.music.melody import TPQ, Melody, TimeSignature
 
 if TYPE_CHECKING:
     from music21 import stream
+
+log = logging.getLogger(__name__)
 
 PARSER_VERSION = 2
 """Bump when parsing changes what a tune becomes: every cached corpus is then rebuilt."""
@@ -578,10 +582,16 @@ def _parse_all(tasks: list[_Task], workers: int, progress: bool, desc: str
                 i = futures[future]
                 try:
                     done[i] = future.result()
-                except Exception as error:  # a crashed worker costs its chunk, not the build
-                    reason = f"worker failed: {type(error).__name__}: {error}"[:200]
-                    done[i] = [(t.source, reason) for t in chunks[i]]
+                except BrokenProcessPool:  # a dead worker is no verdict on its tunes
+                    continue
                 bar.update(len(chunks[i]))
+        crashed = [i for i, r in enumerate(done) if r is None]
+        if crashed:
+            log.warning("a parsing worker died: parsing its %d chunks in this process",
+                        len(crashed))
+        for i in crashed:
+            done[i] = _run_chunk(chunks[i])
+            bar.update(len(chunks[i]))
         return [o for r in done if r is not None for o in r]
     finally:
         bar.close()
