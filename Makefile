@@ -44,8 +44,10 @@ fig3: install
 	$(BIN)/fugato seeds configs/arvae-folk-quick.toml configs/betavae-folk-quick.toml \
 	  --seeds 0 1 2 --jobs 2 --out runs/fig3
 
+# the suite in TEST_JOBS processes, whole files to each (their module fixtures build once)
+TEST_JOBS ?= 2
 test: install-dev
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
 
 lint: install-dev
 	$(BIN)/ruff check .

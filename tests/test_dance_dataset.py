@@ -231,22 +231,25 @@ def test_a_data_set_mostly_skipped_stops_with_the_count(tmp_path: Path) -> None:
     assert ds.names == ["DANCE_W_1"] and len(ds.skipped) == 2
 
 
-def test_pool_builds_on_an_empty_numba_cache_never_crash(tmp_path: Path) -> None:
-    """Two workers on a cold numba cache, twice (compiling, then loading what was written):
-    before the parent compiled librosa's kernels first, their concurrent cache writes could
-    leave a cache that segfaults every later call."""
+def test_pools_build_on_an_empty_numba_cache_never_crash(tmp_path: Path) -> None:
+    """Two processes with two workers each, started together on a cold numba cache, then once
+    more (loading what was written): before a lock let one process compile librosa's kernels
+    while the others waited, their concurrent cache writes could leave a cache that segfaults
+    every later call."""
     folder = tmp_path / "dances"
     _synthetic_folder(folder)
     _copies(folder, 2)
     script = ("import sys; from fugato.motion.dataset import DanceDataset; "
               "ds = DanceDataset.load(sys.argv[1], max_seconds=2, workers=2, progress=False, "
               "rebuild=True); assert not ds.skipped, ds.skipped")
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
-           "FUGATO_CACHE": str(tmp_path / "cache")}
-    for _ in range(2):
-        done = subprocess.run([sys.executable, "-c", script, str(folder)], env=env,
-                              capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr[-2000:]
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    for processes in (2, 1):
+        runs = [subprocess.Popen([sys.executable, "-c", script, str(folder)], text=True,
+                                 env={**env, "FUGATO_CACHE": str(tmp_path / f"cache{i}")},
+                                 stderr=subprocess.PIPE) for i in range(processes)]
+        for run in runs:
+            _, stderr = run.communicate(timeout=300)
+            assert run.returncode == 0, stderr[-2000:]
     assert any((tmp_path / "numba").rglob("*.nbc"))
 
 

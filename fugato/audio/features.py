@@ -25,8 +25,13 @@ training-set statistics.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
+import os
+import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import librosa
@@ -90,6 +95,7 @@ def music_features(path_or_audio: str | Path | np.ndarray, sr: int = SAMPLE_RATE
         y = load_audio(path_or_audio, sr, offset, duration)
     if len(y) == 0:
         raise BadInputError(source, f"no audio samples (offset {offset} s)")
+    warm_up()
     if not np.isfinite(y).all():
         raise BadInputError(source, "audio samples are not all finite")
     features = _features(y, sr, hop)
@@ -104,16 +110,60 @@ def music_features(path_or_audio: str | Path | np.ndarray, sr: int = SAMPLE_RATE
     return features
 
 
-def warm_up() -> None:
-    """Compile librosa's numba kernels in this process, before a pool of workers starts.
+_warm = False
+"""Whether this process has its librosa kernels compiled or loaded (`warm_up`)."""
 
-    librosa caches its numba kernels on disk. Workers compiling them at once write that cache
-    concurrently (numba#10128) and a cache of files from different processes segfaults every
-    later call in the venv; compiled here first, forked workers inherit them loaded. Two
-    seconds of a tone (the tuning estimate) with clicks (the beat tracker) reach every kernel."""
-    t = np.arange(2 * SAMPLE_RATE, dtype=np.float32) / SAMPLE_RATE
-    clicks = (np.arange(len(t)) % (SAMPLE_RATE // 2) < 40).astype(np.float32)
-    music_features(0.3 * np.sin(2 * np.pi * 440 * t, dtype=np.float32) + clicks)
+
+def warm_up() -> None:
+    """Compile or load librosa's numba kernels in this process, once, before any feature.
+
+    librosa caches its kernels on disk. Processes compiling them at once write that cache
+    concurrently (numba#10128), and a cache of files from different processes segfaults every
+    later call in the venv: two `fugato` runs started together on a fresh install, or a pool's
+    workers. So the first use in a process happens under a lock file beside the cache: one
+    process compiles and writes, the others wait and load what it wrote; forked workers inherit
+    the kernels loaded. Two seconds of a tone (the tuning estimate) with clicks (the beat
+    tracker) reach every kernel."""
+    global _warm
+    if _warm:
+        return
+    sr = SAMPLE_RATE
+    t = np.arange(2 * sr, dtype=np.float32) / sr
+    clicks = (np.arange(len(t)) % (sr // 2) < 40).astype(np.float32)
+    with _numba_cache_lock():
+        librosa.load(io.BytesIO(_silent_wav(sr)), sr=sr // 2)  # librosa's audio module too
+        _features(0.3 * np.sin(2 * np.pi * 440 * t, dtype=np.float32) + clicks, sr, sr // FPS)
+    _warm = True
+
+
+@contextlib.contextmanager
+def _numba_cache_lock() -> Iterator[None]:
+    """An exclusive lock (fcntl) on a file in numba's cache folder for librosa, or in the
+    temporary folder where that one is read-only; no lock where fcntl is missing (Windows)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    import numba
+
+    folder = Path(numba.config.CACHE_DIR or Path(librosa.__file__).parent / "__pycache__")
+    if not os.access(folder if folder.exists() else folder.parent, os.W_OK):
+        folder = Path(tempfile.gettempdir())
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "fugato-numba.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _silent_wav(sr: int) -> bytes:
+    """A tenth of a second of silence as WAV bytes."""
+    buffer = io.BytesIO()
+    soundfile.write(buffer, np.zeros(sr // 10, dtype=np.float32), sr, format="WAV")
+    return buffer.getvalue()
 
 
 def load_audio(path: str | Path, sr: int = SAMPLE_RATE, offset: float = 0.0,
@@ -124,6 +174,7 @@ def load_audio(path: str | Path, sr: int = SAMPLE_RATE, offset: float = 0.0,
     path = Path(path)
     if not path.is_file():
         raise BadInputError(path, "no such file")
+    warm_up()
     try:
         with soundfile.SoundFile(path) as f:
             y, _ = librosa.load(f, sr=sr, mono=True, offset=offset, duration=duration)
