@@ -147,7 +147,8 @@ def _numba_cache_lock() -> Iterator[None]:
         return
     import numba
 
-    folder = Path(numba.config.CACHE_DIR or Path(librosa.__file__).parent / "__pycache__")
+    folder = Path(getattr(numba.config, "CACHE_DIR", "")
+                  or Path(librosa.__file__).parent / "__pycache__")
     if not os.access(folder if folder.exists() else folder.parent, os.W_OK):
         folder = Path(tempfile.gettempdir())
     folder.mkdir(parents=True, exist_ok=True)
