@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from fugato import threads
 from fugato.cli_common import COUNT, EXIT_BAD_INPUT, Parser, add_run_options, load_run_of, say
 from fugato.errors import FugatoError
 
@@ -67,6 +68,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         overrides.append(f"train.seed={args.seed}")
     if args.device:
         overrides.append(f"train.device='{args.device}'")
+    if args.threads:
+        overrides.append(f"train.threads={args.threads}")
     if args.resume:
         if not args.run_dir:
             raise FugatoError("--resume needs --run-dir (the run to continue)")
@@ -207,12 +210,10 @@ def _add_compare_and_seeds(verbs: argparse._SubParsersAction, common: Parser) ->
     seeds.add_argument("--out", required=True,
                        help="folder of the runs (CONFIG-seedN), logs/ and comparison.*")
     seeds.add_argument("--jobs", type=COUNT, default=1,
-                       help="runs at a time (CPU threads are shared between them)")
+                       help="runs at a time (each follows the cores the others leave free)")
     seeds.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config value in every run")
     seeds.add_argument("--metrics", nargs="*", help="which metrics to compare (default: all)")
-    seeds.add_argument("--threads", type=COUNT, default=None,
-                       help="CPU threads per run (default: the cores shared between the jobs)")
     seeds.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE,...",
                        help="an ablation: every config runs once per variant with its overrides "
                             "(NAME: alone = the config as it is); a group each")
@@ -224,9 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = Parser(prog="fugato", description="Deep generative models of music.")
     parser.add_argument("--version", action="version", version=_version())
+    parser.set_defaults(threads=None)  # verbs without the common options (data list)
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=Parser)
     common = Parser(add_help=False)
     common.add_argument("--quiet", action="store_true", help="no progress bars or chatter")
+    common.add_argument("--threads", type=COUNT, default=None,
+                        help="CPU threads (default: the cores other processes leave free)")
     for add in (_add_data, _add_train, _add_sample_and_eval, _add_compare_and_seeds):
         add(verbs, common)
     for module in COMMANDS:
@@ -243,6 +247,7 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        threads.configure(args.threads)
         args.func(args)
     except FugatoError as e:
         print(f"fugato: error: {e}", file=sys.stderr)

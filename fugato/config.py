@@ -57,6 +57,8 @@ class TrainConfig:
     """"auto" (CUDA when present, else CPU), "cpu", "cuda", "cuda:1", ..."""
     max_minutes: float | None = None
     """Optional wall-clock budget: training stops (and checkpoints) when it is spent."""
+    threads: int | None = None
+    """CPU threads; None follows the cores other processes leave free (`fugato.threads`)."""
 
 
 @dataclass

@@ -6,12 +6,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # toy_task, ddp_worker
 
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    # `make test` runs the suite in parallel processes (pytest-xdist): one thread each, set
-    # before torch is imported, since OpenMP threads spin while another process holds their
-    # core (8x slower on 2 cores)
-    os.environ["OMP_NUM_THREADS"] = "1"
-    os.environ["MKL_NUM_THREADS"] = "1"
+# Set before torch is imported. One thread: `make test` runs the suite in parallel processes
+# (pytest-xdist), and OpenMP threads spin while another process holds their core (8x slower on
+# 2 cores); a fixed count also keeps fugato's adaptive thread count (`fugato.threads`) from
+# changing numbers that tests compare bit for bit.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import torch
 
+from fugato import threads
+
 INFERENCE_BATCH = 1024
 """Items per chunk. Bars, windows and digits of every model here fit it in a few hundred MB."""
 
@@ -28,6 +30,8 @@ def batched(fn: Callable[..., torch.Tensor], *inputs: torch.Tensor,
         raise ValueError(f"inputs differ in length: {[len(x) for x in inputs]}")
     if n == 0:
         return torch.zeros(0) if empty is None else empty
-    outputs = [fn(*(x[i:i + batch_size].to(device) for x in inputs)).cpu()
-               for i in range(0, n, batch_size)]
+    outputs = []
+    for i in range(0, n, batch_size):
+        threads.adapt()
+        outputs.append(fn(*(x[i:i + batch_size].to(device) for x in inputs)).cpu())
     return torch.cat(outputs)

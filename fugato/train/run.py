@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from fugato import threads
 from fugato.config import build_config
 from fugato.errors import FugatoError
 from fugato.report import Evaluation
@@ -58,6 +59,7 @@ class Run:
         (e.g. `temperature`). Raises FugatoError for a task that does not sample."""
         if not isinstance(self.task, Sampler):
             raise FugatoError(f"model {self.config.model!r} does not sample")
+        threads.adapt()
         return self.task.sample(n, seed=seed, generator=generator, **options)
 
     def training(self) -> dict[str, Any]:
@@ -74,6 +76,7 @@ class Run:
         early."""
         if not isinstance(self.task, Evaluator):
             raise FugatoError(f"model {self.config.model!r} has no evaluation")
+        threads.adapt()
         results, report = self.task.evaluate(self, seed=seed)
         training = self.training()
         if training["stopped_early"]:

@@ -12,7 +12,6 @@ and each variant is a group of its own in the comparison.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -42,7 +41,7 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
 
 
 def _train_and_eval(config: Path, seed: int, run_dir: Path, log: Path, overrides: Sequence[str],
-                    threads: int) -> str | None:
+                    threads: int | None) -> str | None:
     """Returns None on success, else the reason (the failing command and its log)."""
     if (run_dir / "eval.json").is_file():
         return None
@@ -53,13 +52,14 @@ def _train_and_eval(config: Path, seed: int, run_dir: Path, log: Path, overrides
     else:
         train = [*fugato, "train", str(config), "--run-dir", str(run_dir), "--seed", str(seed),
                  *sets]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    fixed = [] if threads is None else ["--threads", str(threads)]
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as f:
-        for command in (train + ["--quiet"], [*fugato, "eval", str(run_dir), "--quiet"]):
+        for command in ([*train, "--quiet", *fixed],
+                        [*fugato, "eval", str(run_dir), "--quiet", *fixed]):
             f.write("$ " + " ".join(command) + "\n")
             f.flush()
-            if subprocess.run(command, stdout=f, stderr=subprocess.STDOUT, env=env).returncode:
+            if subprocess.run(command, stdout=f, stderr=subprocess.STDOUT).returncode:
                 return f"`{' '.join(command[2:4])}` failed; see {log}"
     return None
 
@@ -69,9 +69,8 @@ def run_seeds(configs: Sequence[str | Path], seeds: Sequence[int], out: str | Pa
               say: Callable[[str], None] = print, variants: Sequence[str] = (),
               threads: int | None = None) -> dict[str, Any]:
     """Train + evaluate every config at every seed (and every variant, module docstring),
-    then `compare_runs` over all of them. `threads`: CPU threads per run (default: the cores
-    shared between the `jobs`; give 1 when other work shares the machine, since torch's
-    threads spin-wait for a busy core).
+    then `compare_runs` over all of them. `threads`: CPU threads per run (default: each run
+    follows the cores the others leave free, `fugato.threads`).
 
     Returns the comparison dict (`fugato.report.compare_runs`); raises FugatoError naming the
     runs that failed (the others are kept and compared next time)."""
@@ -89,7 +88,6 @@ def run_seeds(configs: Sequence[str | Path], seeds: Sequence[int], out: str | Pa
         raise FugatoError("--jobs must be at least 1")
     if threads is not None and threads < 1:
         raise FugatoError("--threads must be at least 1")
-    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     named: list[tuple[str | None, list[str]]] = (
         [parse_variant(v) for v in variants] or [(None, [])])
     if len({name for name, _ in named}) < len(named):

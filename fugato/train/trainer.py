@@ -25,6 +25,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from fugato import threads
 from fugato.atomic import atomic_path, write_text
 from fugato.config import TrainConfig, dump_config
 from fugato.errors import FugatoError
@@ -152,6 +153,7 @@ class Trainer:
         )
         try:
             while run.step < self.config.train.max_steps:
+                threads.adapt()
                 self._train_step(run)
                 bar.update(1)
                 if self._after_step(run, bar):
@@ -174,6 +176,8 @@ class Trainer:
         if device.type == "cuda":
             torch.cuda.set_device(device)
         seed_everything(cfg.seed)
+        if cfg.threads is not None:
+            threads.configure(cfg.threads)
         checkpoint = self._checkpoint_to_resume(resume, info)
         if info.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
