@@ -44,6 +44,7 @@ class Run:
             net.load_state_dict(payload["nets"][name])
             net.to(task.device).eval()
         task.nets = nets
+        threads.adapt()  # every command that loads a run (separate, dance, ...) shares fairly
         return cls(path, task, int(payload["step"]))
 
     def metrics(self) -> list[dict[str, Any]]:
