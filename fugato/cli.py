@@ -103,9 +103,13 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
+    from fugato.pretrained import is_shipped
     from fugato.report import write_eval
 
     run = load_run_of(args)
+    if is_shipped(run.path):
+        raise FugatoError(f"{args.run}: a shipped model (nothing is written into the package); "
+                          f"its numbers are in {run.path / 'card.md'}")
     results, report = run.evaluate(seed=args.seed or 0)
     eval_path, report_path = write_eval(run.path, results, report)
     shown = {k: v for k, v in results.items() if isinstance(v, int | float | str)}
@@ -140,6 +144,26 @@ def cmd_seeds(args: argparse.Namespace) -> None:
                        args.metrics or None, say=lambda text: say(args, text),
                        variants=args.variant, threads=args.threads)
     _print_medians(args, result)
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    from fugato.pretrained import BY_NAME, available, folder
+
+    if args.name:
+        if args.name not in BY_NAME:
+            raise FugatoError(f"{args.name}: no shipped model of that name (known: "
+                              f"{', '.join(BY_NAME)})")
+        card = folder(args.name) / "card.md"
+        if not card.is_file():
+            raise FugatoError(f"{args.name}: not built in this install (`make pretrained`)")
+        print(card.read_text(), end="")
+        return
+    models = available()
+    if not models:
+        print("no shipped models in this install (`make pretrained` builds them)")
+    for model in models:
+        size = sum(p.stat().st_size for p in folder(model.name).rglob("*") if p.is_file())
+        print(f"{model.name:<22s} {size / 2**20:4.1f} MB  {model.description}")
 
 
 # -- parser ----------------------------------------------------------------------------------
@@ -233,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="CPU threads (default: the cores other processes leave free)")
     for add in (_add_data, _add_train, _add_sample_and_eval, _add_compare_and_seeds):
         add(verbs, common)
+    models = verbs.add_parser("models", help="the trained models shipped with fugato")
+    models.add_argument("name", nargs="?", help="print this model's card")
+    models.set_defaults(func=cmd_models)
     for module in COMMANDS:
         importlib.import_module(module).register(verbs, common)
     return parser

@@ -30,11 +30,10 @@ class Run:
 
     @classmethod
     def load(cls, path: str | Path, checkpoint: str = "last", device: str = "auto") -> Run:
+        from fugato.pretrained import resolve_run
         from fugato.registry import get_model
 
-        path = Path(path)
-        if not path.is_dir():
-            raise FugatoError(f"{path}: run folder not found")
+        path = resolve_run(path)
         payload = load_checkpoint(path / "checkpoints" / f"{checkpoint}.pt")
         config = build_config(payload["config"])
         task = get_model(config.model)(config, saved_state(payload))

@@ -40,9 +40,11 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
     return name, overrides
 
 
-def _train_and_eval(config: Path, seed: int, run_dir: Path, log: Path, overrides: Sequence[str],
-                    threads: int | None) -> str | None:
-    """Returns None on success, else the reason (the failing command and its log)."""
+def train_and_eval(config: Path, seed: int, run_dir: Path, log: Path, overrides: Sequence[str],
+                   threads: int | None) -> str | None:
+    """`fugato train` and `fugato eval` of one run in their own processes, their output
+    appended to `log` (nothing to do when `run_dir` has its eval.json; a run with a checkpoint
+    resumes). Returns None on success, else the reason (the failing command and its log)."""
     if (run_dir / "eval.json").is_file():
         return None
     fugato = [sys.executable, "-m", "fugato.cli"]
@@ -97,7 +99,7 @@ def run_seeds(configs: Sequence[str | Path], seeds: Sequence[int], out: str | Pa
             for s in seeds for p in paths for name, sets in named]
     failed = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(_train_and_eval, p, s, run, out / "logs" / f"{run.name}.log",
+        futures = {pool.submit(train_and_eval, p, s, run, out / "logs" / f"{run.name}.log",
                                sets, threads): run for p, s, run, sets in todo}
         for done, future in enumerate(as_completed(futures), 1):
             run, problem = futures[future], future.result()
