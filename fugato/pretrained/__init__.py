@@ -53,9 +53,19 @@ SHIPPED = (
             "the 4/4 bars of the soprano lines of the Bach chorales in music21's corpus, "
             "transposed to every key in range", PUBLIC_DOMAIN),
     Shipped("melody-lm-essen", "An LSTM language model of 4-bar European folk melodies: "
-            "writes tunes of any length", "melody-lm-quick.toml", ("train.max_minutes=inf",),
+            "writes tunes of any length", "melody-lm-quick.toml", (),
             "the European tunes of the Essen Folksong Collection (music21's corpus), each "
             "transposed to C major or C minor, on a sixteenth-note grid", ESSEN),
+    Shipped("iml-melody", "IML two-stage on folk melodies: a bar autoencoder and an HMM over "
+            "its bar codes (16-bar tunes), beside a GMM drawing bars i.i.d.",
+            "iml-melody-quick.toml", (),
+            "the 4/4 tunes of O'Neill's Music of Ireland (1850) and Ryan's Mammoth Collection "
+            "(1883), from music21's corpus", PUBLIC_DOMAIN),
+    Shipped("factorgan-separation", "FactorGAN U-Nets that split a mixture into vocals and "
+            "accompaniment (`fugato separate`), with the GAN baselines, 5 to 25 paired "
+            "examples", "factorgan-separation-quick.toml", (),
+            "Bach chorales from music21's corpus, rendered by fugato's synthesizer: soprano "
+            "as clarinet (vocals), the other voices as organ (accompaniment)", PUBLIC_DOMAIN),
 )
 BY_NAME = {model.name: model for model in SHIPPED}
 
