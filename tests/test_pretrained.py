@@ -95,3 +95,18 @@ def test_models_lists_them_prints_a_card_and_eval_refuses_to_write_into_the_pack
     assert "shipped model" in capsys.readouterr().err
     assert not (folder(NAMES[0]) / "eval.json").exists()
     assert json.loads((folder(NAMES[0]) / "card.json").read_text())["steps"] > 0
+
+
+def test_a_checkpoint_saved_twice_has_the_same_bytes(tmp_path: Path) -> None:
+    """`make pretrained` must rebuild the shipped files bit for bit: torch.save names its
+    zip folder after the file it writes, which for an atomic write is a random temporary."""
+    import torch
+
+    from fugato.train.checkpoint import load_checkpoint, save_checkpoint
+
+    payload = {"config": {"model": "x"}, "step": 3, "nets": {"g": {"w": torch.arange(5.0)}}}
+    save_checkpoint(tmp_path / "a" / "last.pt", payload)
+    save_checkpoint(tmp_path / "b" / "last.pt", payload)
+    assert (tmp_path / "a" / "last.pt").read_bytes() == (tmp_path / "b" / "last.pt").read_bytes()
+    assert torch.equal(load_checkpoint(tmp_path / "a" / "last.pt")["nets"]["g"]["w"],
+                       torch.arange(5.0))

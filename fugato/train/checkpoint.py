@@ -3,6 +3,7 @@ model, so that `fugato sample RUN` needs nothing but the run folder."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,13 @@ CHECKPOINT_VERSION = 1
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
-    """Write atomically: a kill during the write leaves the previous checkpoint intact."""
+    """Write atomically: a kill during the write leaves the previous checkpoint intact. The
+    same payload gives the same bytes: torch.save names the zip's folder after the file it
+    writes, so it writes to memory first (a temporary file's random name would differ)."""
+    buffer = io.BytesIO()
+    torch.save({"version": CHECKPOINT_VERSION, **payload}, buffer)
     with atomic_path(path) as tmp:
-        torch.save({"version": CHECKPOINT_VERSION, **payload}, tmp)
+        Path(tmp).write_bytes(buffer.getvalue())
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
