@@ -56,7 +56,11 @@ def test_shipped_model_runs_with_no_data_and_an_empty_cache(name: str, tmp_path:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_shipped_model_reproduces_its_card_on_the_check_set(name: str) -> None:
+def test_shipped_model_reproduces_its_card_on_the_check_set(
+        name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = _no_data_env(tmp_path)
+    for key in ("FUGATO_DATA", "FUGATO_CACHE"):
+        monkeypatch.setenv(key, env[key])
     shipped = card(name)
     assert shipped["name"] == name and shipped["eval"]
     run = load_run(name, device="cpu")
@@ -67,6 +71,7 @@ def test_shipped_model_reproduces_its_card_on_the_check_set(name: str) -> None:
         assert abs(numbers[key] - expected) <= check.tolerance[key], (key, numbers[key])
     size = sum(p.stat().st_size for p in folder(name).rglob("*") if p.is_file())
     assert size <= 4 * 2**20
+    assert not any((tmp_path / "empty-cache").rglob("*.npz"))  # no corpus was needed
 
 
 def test_all_shipped_models_fit_the_size_limit() -> None:
