@@ -268,3 +268,25 @@ def test_turn_is_a_rigid_rotation_about_the_vertical_and_shifts_the_heading() ->
     np.testing.assert_allclose(distances(after), distances(before), atol=1e-9)
     np.testing.assert_allclose(after[..., 1], before[..., 1], atol=1e-9)  # heights stay
     np.testing.assert_allclose(turn(turned, -0.7), dance, atol=1e-12)
+
+
+def test_a_span_given_as_int_or_float_is_one_cache_entry(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """2 and 2.0 seconds share one entry: keyed apart, each load removed the other's (same
+    folder name) and every dualdance command rebuilt the features (80 s for the Tang set)."""
+    folder = tmp_path / "dances"
+    _synthetic_folder(folder)
+    monkeypatch.setenv("FUGATO_CACHE", str(tmp_path / "cache"))
+    built = []
+    build_all = dataset_module._build_all
+
+    def counting(paths: list[Path], *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        built.extend(paths)
+        yield from build_all(paths, *args, **kwargs)
+
+    monkeypatch.setattr(dataset_module, "_build_all", counting)
+    first = DanceDataset.load(folder, max_seconds=2, workers=1, progress=False)
+    assert built and first.names
+    built.clear()
+    again = DanceDataset.load(folder, max_seconds=2.0, workers=1, progress=False)
+    assert built == [] and again.names == first.names

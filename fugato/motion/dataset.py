@@ -566,8 +566,10 @@ def _entry_dir(folder: Path, max_seconds: float | None) -> Path:
     folder and span (an edited extractor, a new format) are removed."""
     from fugato.audio import features
 
+    # 45 and 45.0 are one span (one folder name): keyed alike, or each would remove the other
     settings = {"format": FORMAT_VERSION, "folder": str(folder.resolve()),
-                "max_seconds": max_seconds, "fps": FPS, "sample_rate": features.SAMPLE_RATE,
+                "max_seconds": None if max_seconds is None else float(max_seconds),
+                "fps": FPS, "sample_rate": features.SAMPLE_RATE,
                 "features": hashlib.sha256(Path(features.__file__).read_bytes()).hexdigest()}
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     span = "full" if max_seconds is None else f"{max_seconds:g}s"
