@@ -280,7 +280,7 @@ def test_a_span_given_as_int_or_float_is_one_cache_entry(tmp_path: Path,
     built = []
     build_all = dataset_module._build_all
 
-    def counting(paths: list[Path], *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+    def counting(paths: list[Path], *args: Any, **kwargs: Any) -> Any:
         built.extend(paths)
         yield from build_all(paths, *args, **kwargs)
 
