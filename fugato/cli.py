@@ -147,7 +147,7 @@ def cmd_seeds(args: argparse.Namespace) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> None:
-    from fugato.pretrained import BY_NAME, available, folder
+    from fugato.pretrained import BY_NAME, available, folder, size
 
     if args.name:
         if args.name not in BY_NAME:
@@ -162,8 +162,7 @@ def cmd_models(args: argparse.Namespace) -> None:
     if not models:
         print("no shipped models in this install (`make pretrained` builds them)")
     for model in models:
-        size = sum(p.stat().st_size for p in folder(model.name).rglob("*") if p.is_file())
-        print(f"{model.name:<22s} {size / 2**20:4.1f} MB  {model.description}")
+        print(f"{model.name:<22s} {size(model.name) / 2**20:4.1f} MB  {model.description}")
 
 
 # -- parser ----------------------------------------------------------------------------------

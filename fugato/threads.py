@@ -12,7 +12,7 @@ and runs on the cores left, at least one: all of them on an idle machine, as bef
 beside a busy process on 2 cores. `benchmarks/contention.py` measures both cases.
 
 A fixed count turns this off: `--threads N` on any command, `train.threads` in a config, or
-`OMP_NUM_THREADS` in the environment (as torchrun and `fugato seeds` set it). Results depend
+`OMP_NUM_THREADS` in the environment (as torchrun sets it). Results depend
 on the thread count in their last bits (sums in another order), so a run that must repeat bit
 for bit fixes it. Where `/proc` is missing (macOS, Windows), torch's default stays.
 """

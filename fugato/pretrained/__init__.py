@@ -81,6 +81,12 @@ def folder(name: str) -> Path:
     return ROOT / name
 
 
+def size(name: str | None = None) -> int:
+    """Bytes of shipped model `name`'s folder; None: of every shipped model's."""
+    folders = [folder(name)] if name else [folder(m.name) for m in SHIPPED]
+    return sum(p.stat().st_size for f in folders for p in f.rglob("*") if p.is_file())
+
+
 def available() -> list[Shipped]:
     """The shipped models whose weights are in the package."""
     return [m for m in SHIPPED if (folder(m.name) / "checkpoints" / "last.pt").is_file()]

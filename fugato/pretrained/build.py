@@ -26,7 +26,7 @@ import torch
 from fugato import __version__
 from fugato.atomic import write_text
 from fugato.errors import FugatoError
-from fugato.pretrained import BY_NAME, SHIPPED, Shipped, folder
+from fugato.pretrained import BY_NAME, SHIPPED, Shipped, folder, size
 from fugato.pretrained.checks import CHECKS, Check, HeldOut
 from fugato.train.checkpoint import load_checkpoint, save_checkpoint, saved_state
 from fugato.train.run import Run
@@ -60,10 +60,12 @@ def pack(model: Shipped, run_dir: Path) -> dict[str, Any]:
     shutil.copy(run_dir / "config.toml", out / "config.toml")
     save_npz: Any = np.savez_compressed  # numpy's stub types the keyword arrays as options
     save_npz(out / "check.npz", **held)
-    half = _write_weights(run_dir, out, half=True)
+    half = True
+    _write_weights(run_dir, out, half)
     shipped = check.measure(Run.load(out, device="cpu"), held)
     if not _within(shipped, full, check):
-        half = _write_weights(run_dir, out, half=False)
+        half = False
+        _write_weights(run_dir, out, half)
         shipped = check.measure(Run.load(out, device="cpu"), held)
     card = _card(model, trained, run_dir, check, held, shipped, full, half)
     write_text(out / "card.json", json.dumps(card, indent=1) + "\n")
@@ -71,16 +73,15 @@ def pack(model: Shipped, run_dir: Path) -> dict[str, Any]:
     return card
 
 
-def _write_weights(run_dir: Path, out: Path, half: bool) -> bool:
+def _write_weights(run_dir: Path, out: Path, half: bool) -> None:
     """Config, step, saved state and weights (float16 with `half`) of the run's last
-    checkpoint into `out`; returns `half`."""
+    checkpoint into `out`."""
     payload = load_checkpoint(run_dir / "checkpoints" / "last.pt")
     nets = {name: {k: v.half() if half and v.is_floating_point() else v
                    for k, v in state.items()} for name, state in payload["nets"].items()}
     save_checkpoint(out / "checkpoints" / "last.pt",
                     {"config": payload["config"], "step": payload["step"], "nets": nets,
                      "saved_state": saved_state(payload)})
-    return half
 
 
 def _within(numbers: dict[str, float], reference: dict[str, float], check: Check) -> bool:
@@ -170,11 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         runs = list(pool.map(lambda m: train(m, Path(args.work)), models))
     for model, run in zip(models, runs, strict=True):
         card = pack(model, run)
-        size = sum(p.stat().st_size for p in folder(model.name).rglob("*")) / 2**20
-        print(f"{model.name}: {size:.1f} MB, check {card['check']['numbers']}")
-        if size > MAX_MB:
-            raise FugatoError(f"{model.name}: {size:.1f} MB, over {MAX_MB} MB")
-    total = sum(p.stat().st_size for p in folder("").rglob("*") if p.is_file()) / 2**20
+        megabytes = size(model.name) / 2**20
+        print(f"{model.name}: {megabytes:.1f} MB, check {card['check']['numbers']}")
+        if megabytes > MAX_MB:
+            raise FugatoError(f"{model.name}: {megabytes:.1f} MB, over {MAX_MB} MB")
+    total = size() / 2**20
     if total > TOTAL_MB:
         raise FugatoError(f"shipped models: {total:.1f} MB together, over {TOTAL_MB} MB")
     return 0
