@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_dance import CONFIG, TANG, TINY, needs_tang, train_tiny
 
 from fugato.config import load_config
 from fugato.errors import FugatoError
@@ -26,20 +27,7 @@ from fugato.motion.rotations import axis_angle_to_matrix, matrix_to_rotation_6d
 from fugato.music.chroma import beat_peaks, chroma_to_melody
 from fugato.music.melody import TPQ
 from fugato.nn.transformer import Seq2Seq
-from fugato.paths import data_dir
 from fugato.samples import Dances
-
-ROOT = Path(__file__).parents[1]
-CONFIG = ROOT / "configs" / "dualdance-quick.toml"
-TANG = (data_dir(required=False) or Path("/nonexistent")) / "dance_tang2018"
-NAMES = ["DANCE_C_1", "DANCE_C_2", "DANCE_C_3", "DANCE_C_4", "DANCE_C_6"]  # 3 / 1 / 1 by dance
-needs_tang = pytest.mark.skipif(not all((TANG / f"{n}.mp3").is_file() for n in NAMES),
-                                reason="shared data dance_tang2018/ not found (set FUGATO_DATA)")
-TINY = [f"data.names={NAMES}", "data.max_seconds=6.0", "data.workers=1", "data.train_stride=25",
-        "net.d_model=16", "net.heads=2", "net.ff=32", "net.enc_layers=1", "net.dec_layers=1",
-        "net.seed_dim=4", "train.max_steps=10", "train.batch_size=4", "train.log_every=5",
-        "train.eval_every=5", "train.checkpoint_every=5", "train.warmup_steps=0",
-        "train.max_minutes=2.0", "sample.diversity_starts=3", "sample.gif_seconds=2.0"]
 
 
 def _random_dance(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -256,14 +244,7 @@ def test_chroma_to_melody_one_note_per_beat_in_octaves_four_and_five() -> None:
 # -- a tiny run end to end ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from fugato.cli import main
-
-    run = tmp_path_factory.mktemp("dualdance") / "run"
-    args = ["train", str(CONFIG), "--run-dir", str(run), "--quiet", "--device", "cpu"]
-    for pair in TINY:
-        args += ["--set", pair]
-    assert main(args) == 0
-    return run
+    return train_tiny(tmp_path_factory.mktemp("dualdance") / "run")
 
 
 @needs_tang

@@ -1,11 +1,12 @@
 """A small numpy synthesizer: hear a `Melody` without a soundfont.
 
 Each note is a sum of a few harmonics under an ADSR envelope, rendered with array operations
-(one Python iteration per note, none per sample).
+(one Python iteration per note, none per sample) and cached by pitch and length.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -57,27 +58,38 @@ def render(melody: Melody, sample_rate: int = 22050, program: str = "sine",
     """
     if program not in TIMBRES:
         raise ValueError(f"unknown program {program!r}: choose one of {', '.join(TIMBRES)}")
-    harmonics = np.asarray(TIMBRES[program])
-    harmonics = harmonics / harmonics.sum()
-    attack, decay, sustain, release = _ADSR[program]
     seconds_per_tick = 60.0 / (melody.tempo * TPQ)
     starts = np.rint(melody.onsets * seconds_per_tick * sample_rate).astype(np.int64)
     holds = np.maximum(np.rint(melody.durations * seconds_per_tick * sample_rate), 1
                        ).astype(np.int64)
-    tail = int(round(release * sample_rate))
+    tail = int(round(_ADSR[program][3] * sample_rate))
     total = int((starts + holds).max()) + tail if len(melody) else 0
     out = np.zeros(total, dtype=np.float64)
-    orders = np.arange(1, len(harmonics) + 1)
-    for start, hold, hz in zip(starts.tolist(), holds.tolist(),
-                               midi_to_hz(melody.pitches).tolist(), strict=True):
-        n = hold + tail
-        t = np.arange(n) / sample_rate
-        keep = orders * hz < sample_rate / 2  # no harmonics above Nyquist (aliasing)
-        wave = np.sin(2 * np.pi * hz * np.outer(t, orders[keep])) @ harmonics[keep]
-        out[start:start + n] += wave * adsr(n, hold, sample_rate, attack, decay, sustain,
-                                            release)
+    for start, hold, pitch in zip(starts.tolist(), holds.tolist(), melody.pitches.tolist(),
+                                  strict=True):
+        wave = note_wave(int(pitch), hold, sample_rate, program)
+        out[start:start + len(wave)] += wave
     out *= gain * velocity
     return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=2048)
+def note_wave(pitch: int, hold: int, sample_rate: int, program: str) -> np.ndarray:
+    """One note of `hold` samples plus its release tail, at unit gain: (hold + tail,) float64,
+    read-only. Cached: melodies repeat pitches and lengths, and the studio renders a tune again
+    at every slider move."""
+    harmonics = np.asarray(TIMBRES[program])
+    harmonics = harmonics / harmonics.sum()
+    attack, decay, sustain, release = _ADSR[program]
+    n = hold + int(round(release * sample_rate))
+    hz = float(midi_to_hz(pitch))
+    orders = np.arange(1, len(harmonics) + 1)
+    keep = orders * hz < sample_rate / 2  # no harmonics above Nyquist (aliasing)
+    t = np.arange(n) / sample_rate
+    wave = np.sin(2 * np.pi * hz * np.outer(t, orders[keep])) @ harmonics[keep]
+    wave *= adsr(n, hold, sample_rate, attack, decay, sustain, release)
+    wave.flags.writeable = False
+    return wave
 
 
 def write_wav(melody: Melody, path: str | os.PathLike[str], sample_rate: int = 22050,

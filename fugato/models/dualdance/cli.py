@@ -38,7 +38,8 @@ def register(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser)
                                   help="music for a dance: a MIDI melody of chroma and beats")
     comp.add_argument("run", help="a dualdance run folder")
     comp.add_argument("--motion", required=True,
-                      help="a Tang-style .npz (smpl_poses, smpl_trans, fps)")
+                      help="a Tang-style .npz (smpl_poses, smpl_trans, fps) or a BVH of the "
+                           "SMPL skeleton (as choreograph writes it)")
     comp.add_argument("--chord", default=None,
                       help="start chord of the first window, e.g. 'C major', 'a minor'")
     comp.set_defaults(func=cmd_compose)

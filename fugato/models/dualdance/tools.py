@@ -102,14 +102,16 @@ def choreograph(run: Run, music_path: str | Path, out: str | Path, seconds: floa
 
 
 def motion_to_dance(path: str | Path, seconds: float | None = None) -> np.ndarray:
-    """A Tang-style motion `.npz` -> (n, 147) dance frames of its longest valid segment (first
-    `seconds`), resampled to 25 fps and normalised as one training window (x, z from the first
-    frame, y above the segment's floor)."""
+    """A Tang-style motion `.npz` or a BVH of the SMPL skeleton (as `fugato dance choreograph`
+    writes it) -> (n, 147) dance frames of its longest valid segment (first `seconds`),
+    resampled to 25 fps and normalised as one training window (x, z from the first frame, y
+    above the segment's floor)."""
+    from fugato.motion.bvh import motion_from_bvh
     from fugato.motion.data import load_tang, resample, split_valid
     from fugato.motion.dataset import FOOT_JOINTS, DanceRecord
     from fugato.motion.skeleton import forward_kinematics
 
-    motion = load_tang(path)
+    motion = motion_from_bvh(path) if Path(path).suffix.lower() == ".bvh" else load_tang(path)
     if motion.fps != FPS:
         motion = resample(motion, FPS)
     segments = split_valid(motion)

@@ -35,7 +35,6 @@ from fugato.metrics import (
 from fugato.metrics.fusion import balanced_accuracy, fusion_distances, genre_balance
 from fugato.models.fusiongan.baselines import random_windows
 from fugato.music.melody import PITCH_CLASS_NAMES, Melody
-from fugato.nn.batched import batched
 from fugato.report import Evaluation, markdown_table, mean_sd, report_page
 from fugato.samples import write_samples
 from fugato.train.run import Run
@@ -148,12 +147,7 @@ def genre_scores(task: FusionGAN, test: Mapping[str, np.ndarray],
                  systems: Mapping[str, np.ndarray]) -> tuple[float, dict[str, float]]:
     """(the genre classifier's balanced accuracy on the held-out windows of A and B, each
     system's mean P(jazz)); the classifier (A = jazz = 1) is the one trained on real windows."""
-    classifier = task.nets["classifier"].eval()
-
-    def p_jazz(windows: np.ndarray) -> np.ndarray:
-        return batched(lambda x: torch.sigmoid(classifier(x)[:, 0]), torch.as_tensor(windows),
-                       device=task.device, batch_size=CLASSIFIER_CHUNK).numpy()
-
+    p_jazz = task.p_genre_a
     accuracy = balanced_accuracy(p_jazz(test["A"]), p_jazz(test["B"]))
     return accuracy, {label: float(p_jazz(w).mean()) for label, w in systems.items()}
 

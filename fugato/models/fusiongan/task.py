@@ -51,10 +51,11 @@ from fugato.config import CorpusConfig, ExperimentConfig
 from fugato.errors import FugatoError
 from fugato.losses.policy_gradient import reinforce_loss, rollout_rewards
 from fugato.losses.wasserstein import balance_penalty, critic_loss, ordering_penalty
-from fugato.models.fusiongan.evaluate import evaluate, seeds_report
+from fugato.models.fusiongan.evaluate import CLASSIFIER_CHUNK, evaluate, seeds_report
 from fugato.music.encodings import EventEncoding
 from fugato.music.keys import with_key
 from fugato.music.melody import Melody, TimeSignature
+from fugato.nn.batched import batched
 from fugato.nn.lstm import LSTMGenerator
 from fugato.nn.textcnn import TextCNN
 from fugato.report import Evaluation
@@ -367,15 +368,30 @@ class FusionGAN(Sampler, Evaluator, SeedsReport, Task):
 
     generators = ("F", *(k for k in GENERATORS if k != "F"))
 
-    def sample(self, n: int, seed: int | None = None, generator: str | None = None,
-               temperature: float | None = None) -> list[Melody]:
-        """`n` windows written by generator `generator` (a key of `GENERATORS`; default F)."""
+    def sample_windows(self, n: int, seed: int | None = None, generator: str | None = None,
+                       temperature: float | None = None) -> tuple[str, np.ndarray]:
+        """(the generator's name, (n, window) token windows it writes); `generator` is a key
+        of `GENERATORS` (default F), `temperature` None or 0 the config's."""
         generator = str(self.pick_generator(generator))
         g = torch.Generator(device=self.device).manual_seed(0 if seed is None else seed)
         windows = self.generate(GENERATORS[generator], n, g,
                                 temperature or self.config.sample.temperature)
+        return generator, windows.cpu().numpy()
+
+    def sample(self, n: int, seed: int | None = None, generator: str | None = None,
+               temperature: float | None = None) -> list[Melody]:
+        """`n` windows written by generator `generator` (a key of `GENERATORS`; default F)."""
+        generator, windows = self.sample_windows(n, seed, generator, temperature)
         return [self.to_melody(w, f"fugato fusiongan {generator} sample {i}")
-                for i, w in enumerate(windows.cpu().numpy())]
+                for i, w in enumerate(windows)]
+
+    def p_genre_a(self, windows: np.ndarray) -> np.ndarray:
+        """P(genre A) of each token window (n, window) by the genre classifier trained on
+        real windows (A = jazz = 1): (n,) float32."""
+        classifier = self.nets["classifier"].eval()
+        return batched(lambda x: torch.sigmoid(classifier(x)[:, 0]),
+                       torch.as_tensor(np.asarray(windows), dtype=torch.long),
+                       device=self.device, batch_size=CLASSIFIER_CHUNK).numpy()
 
     # -- evaluation ----------------------------------------------------------------------------
     @staticmethod

@@ -1,0 +1,61 @@
+"""Run the studio: models opened, a private folder for its files, uvicorn on a local port."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import webbrowser
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fugato.errors import FugatoError
+
+if TYPE_CHECKING:
+    from fugato.studio.models import Models
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def open_models(names: Sequence[str]) -> Models:
+    """`Models` of the named runs or shipped models (none: every shipped model a view plays)."""
+    from fugato.studio.models import Models, default_slots, open_slot
+
+    return Models([open_slot(name) for name in names] if names else default_slots())
+
+
+def serve(names: Sequence[str] = (), host: str = "127.0.0.1", port: int = 8765,
+          open_browser: bool = False, quiet: bool = False) -> None:
+    """Serve the studio until interrupted; its files live in a temporary folder removed at
+    exit. A host other than the loopback is served with a warning: anyone who reaches it can
+    use the studio."""
+    import uvicorn
+
+    from fugato.studio.app import create_app
+
+    models = open_models(names)
+    if host not in LOCAL_HOSTS:
+        print(f"fugato studio: warning: serving on {host}, not only this machine: anyone who "
+              "reaches it can use the studio and upload files", file=sys.stderr)
+    root = Path(tempfile.mkdtemp(prefix="fugato-studio-"))
+    try:
+        app = create_app(models, root)
+        models.preload()
+        url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+        if not quiet:
+            views = sorted({slot.view for slot in models.slots.values()})
+            print(f"fugato studio at {url} ({len(models.slots)} models: {', '.join(views)}); "
+                  "Ctrl+C stops it", flush=True)
+        if open_browser:
+            webbrowser.open(url)
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                access_log=False)
+        server = uvicorn.Server(config)
+        try:
+            server.run()
+        except SystemExit:  # uvicorn exits when it cannot bind
+            raise FugatoError(f"could not serve on {host}:{port} (in use? try --port)"
+                              ) from None
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,299 @@
+"""fugato studio through real HTTP (httpx against a uvicorn server on the loopback): the views
+on the shipped models, and the reliability and security items of the studio issue."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from studio_server import running_studio
+
+from fugato.music.melody import TPQ, Melody, TimeSignature
+from fugato.studio.store import FileStore, Sessions
+
+STATIC = Path(__file__).parents[1] / "fugato" / "studio" / "static"
+
+
+@pytest.fixture(scope="module")
+def studio_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("studio")
+
+
+@pytest.fixture(scope="module")
+def studio(studio_root: Path) -> Iterator[str]:
+    with running_studio([], studio_root) as url:
+        yield url
+
+
+@pytest.fixture()
+def client(studio: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=studio, timeout=60) as c:
+        yield c
+
+
+def new_session(client: httpx.Client) -> str:
+    response = client.post("/api/sessions")
+    assert response.status_code == 200
+    return str(response.json()["session"])
+
+
+def folk_melody(bars: int = 4) -> Melody:
+    """A 4/4 tune of eighth notes in the folk models' range."""
+    pitches = [67, 69, 71, 72, 74, 72, 71, 69] * bars
+    return Melody(pitches=pitches, onsets=[i * TPQ // 2 for i in range(len(pitches))],
+                  durations=[TPQ // 2] * len(pitches), title="test tune",
+                  time_signatures=[TimeSignature(0, 4, 4)])
+
+
+def midi_bytes(melody: Melody, tmp_path: Path) -> bytes:
+    from fugato.music.io import write_midi
+
+    path = tmp_path / "tune.mid"
+    write_midi(melody, path)
+    return path.read_bytes()
+
+
+# -- the page -----------------------------------------------------------------------------------
+def test_page_and_assets_are_served_and_fetch_nothing_from_outside(client: httpx.Client) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "fugato studio" in page.text
+    for asset in ("studio.js", "studio.css"):
+        assert client.get(f"/static/{asset}").status_code == 200
+    for file in STATIC.iterdir():
+        text = file.read_text()
+        # the only URL in the assets is the SVG namespace, which is a name, not a fetch
+        urls = set(re.findall(r"https?://[^\s\"'`)]+", text)) - {"http://www.w3.org/2000/svg"}
+        assert not urls, (file.name, urls)
+    models = client.get("/api/models").json()["models"]
+    assert {m["view"] for m in models} >= {"attributes", "fusion", "sequences", "separate"}
+
+
+# -- attributes -----------------------------------------------------------------------------------
+def test_a_slider_moves_the_selected_bars_to_what_the_model_decodes(client: httpx.Client) -> None:
+    from fugato.train.run import load_run
+
+    sid = new_session(client)
+    tune = client.post(f"/api/sessions/{sid}/tune/load",
+                       json={"source": "prior", "bars": 4, "seed": 3}).json()
+    assert len(tune["bars"]) == 4 and tune["notes"] and tune["seconds"] > 0
+    edited = client.post(f"/api/sessions/{sid}/tune/edit",
+                         json={"bars": [1], "offsets": {"note_density": 3.0}}).json()
+    # the same change computed directly: the bar's code with dimension 2 moved by 3
+    import torch
+
+    task = load_run("arvae-folk", device="cpu").task
+
+    z = torch.randn(4, task.config.net.z_dim, generator=torch.Generator().manual_seed(3)).numpy()
+    z[1, 2] += 3.0
+    expected = task.attributes(task.decode(z[1:2], 0.0))[0]
+    got = edited["bars"][1]["attributes"]
+    assert got["note_density"] == pytest.approx(expected[2], abs=1e-4)
+    assert got["note_density"] > tune["bars"][1]["attributes"]["note_density"]
+    assert edited["bars"][0] == tune["bars"][0] and edited["bars"][2] == tune["bars"][2]
+    assert edited["bars"][1]["offsets"]["note_density"] == 3.0
+    assert edited["notes"] != tune["notes"] and edited["wav"] != tune["wav"]
+    wav = client.get(f"/api/files/{edited['wav']}")
+    assert wav.status_code == 200 and wav.content[:4] == b"RIFF"
+    # back to zero: the bar as drawn, token for token
+    back = client.post(f"/api/sessions/{sid}/tune/edit",
+                       json={"bars": [1], "offsets": {"note_density": 0.0}}).json()
+    assert back["notes"] == tune["notes"]
+
+
+def test_one_drag_is_one_undo_step_and_redo_returns(client: httpx.Client) -> None:
+    sid = new_session(client)
+    loaded = client.post(f"/api/sessions/{sid}/tune/load", json={"bars": 2}).json()
+    assert not loaded["undo"]
+    for value in (0.5, 1.0, 1.5, 2.0):  # one drag of one slider
+        moved = client.post(f"/api/sessions/{sid}/tune/edit",
+                            json={"bars": [0], "offsets": {"contour": value}}).json()
+    undone = client.post(f"/api/sessions/{sid}/tune/undo", json={}).json()
+    assert undone["notes"] == loaded["notes"] and undone["redo"] and not undone["undo"]
+    redone = client.post(f"/api/sessions/{sid}/tune/redo", json={}).json()
+    assert redone["notes"] == moved["notes"]
+    assert redone["bars"][0]["offsets"]["contour"] == 2.0
+
+
+def test_interpolation_between_bars_and_between_tunes(client: httpx.Client) -> None:
+    sid = new_session(client)
+    a = client.post(f"/api/sessions/{sid}/tune/load", json={"bars": 4, "seed": 1}).json()
+    path = client.post(f"/api/sessions/{sid}/tune/interpolate",
+                       json={"between": "bars", "bars": [0, 3], "steps": 6}).json()
+    assert len(path["bars"]) == 6  # bars 0..3 replaced by the 6-step path
+    assert path["bars"][0]["attributes"] == a["bars"][0]["attributes"]
+    assert path["bars"][-1]["attributes"] == a["bars"][3]["attributes"]
+    client.post(f"/api/sessions/{sid}/tune/keep", json={})
+    client.post(f"/api/sessions/{sid}/tune/load", json={"bars": 3, "seed": 2})
+    tunes = client.post(f"/api/sessions/{sid}/tune/interpolate",
+                        json={"between": "tunes", "steps": 3}).json()
+    assert len(tunes["bars"]) == 9  # 3 versions of min(6, 3) bars
+    bad = client.post(f"/api/sessions/{sid}/tune/interpolate", json={"bars": [1], "steps": 4})
+    assert bad.status_code == 400 and "two bars" in bad.json()["error"]
+
+
+def test_an_uploaded_midi_shows_its_bars_and_downloads_back(client: httpx.Client,
+                                                              tmp_path: Path) -> None:
+    from fugato.music.io import read_file
+
+    sid = new_session(client)
+    tune = client.post(f"/api/sessions/{sid}/tune/upload?filename=my%20tune.mid",
+                       content=midi_bytes(folk_melody(4), tmp_path)).json()
+    assert len(tune["bars"]) == 4 and tune["title"] == "my tune"
+    assert [n[0] for n in tune["notes"]] == folk_melody(4).pitches.tolist()
+    midi = client.get(f"/api/files/{tune['midi']}?download=1")
+    assert "attachment" in midi.headers["content-disposition"]
+    (tmp_path / "back.mid").write_bytes(midi.content)
+    back = read_file(tmp_path / "back.mid")[0]
+    assert back.pitches.tolist() == [n[0] for n in tune["notes"]]
+    assert (back.onsets / TPQ).tolist() == [n[1] for n in tune["notes"]]
+    xml = client.post(f"/api/sessions/{sid}/tune/export", json={}).json()
+    (tmp_path / "back.musicxml").write_bytes(client.get(f"/api/files/{xml['file']}").content)
+    assert read_file(tmp_path / "back.musicxml")[0].pitches.tolist() == back.pitches.tolist()
+    slow = client.post(f"/api/sessions/{sid}/tune/tempo", json={"tempo": 60}).json()
+    assert slow["seconds"] == pytest.approx(tune["seconds"] * tune["tempo"] / 60)
+
+
+# -- the other views ------------------------------------------------------------------------------
+def test_fusion_melodies_carry_the_classifiers_genre_probability(client: httpx.Client) -> None:
+    sid = new_session(client)
+    result = client.post(f"/api/sessions/{sid}/fusion",
+                         json={"generator": "A", "n": 6, "seed": 1}).json()
+    assert result["generator"] == "A" and len(result["melodies"]) == 6
+    p = np.array([m["p_genre_a"] for m in result["melodies"]])
+    assert ((p >= 0) & (p <= 1)).all() and len(set(p.tolist())) > 1
+    folk = client.post(f"/api/sessions/{sid}/fusion",
+                       json={"generator": "B", "n": 6, "seed": 1}).json()
+    # the jazz generator writes more jazz, as the classifier hears it
+    assert p.mean() > np.mean([m["p_genre_a"] for m in folk["melodies"]])
+    bad = client.post(f"/api/sessions/{sid}/fusion", json={"generator": "Z"})
+    assert bad.status_code == 400
+
+
+def test_sequences_draw_hmm_and_gmm_tunes(client: httpx.Client) -> None:
+    sid = new_session(client)
+    result = client.post(f"/api/sessions/{sid}/sequences", json={"n": 2, "seed": 4}).json()
+    assert len(result["hmm"]) == len(result["gmm"]) == 2
+    for tune in result["hmm"] + result["gmm"]:
+        assert max(n[1] + n[2] for n in tune["notes"]) <= 4 * result["bars"]
+        assert client.get(f"/api/files/{tune['wav']}").status_code == 200
+
+
+def test_separation_stems_add_up_to_the_upload(client: httpx.Client, tmp_path: Path) -> None:
+    import soundfile
+
+    from fugato.audio.synth import render
+
+    organ, clarinet = render(folk_melody(1), program="organ"), render(
+        folk_melody(1).transpose(7), program="clarinet")
+    n = min(len(organ), len(clarinet))
+    mixture = organ[:n] + clarinet[:n]
+    buffer = io.BytesIO()
+    soundfile.write(buffer, mixture, 22050, format="WAV", subtype="FLOAT")
+    sid = new_session(client)
+    result = client.post(f"/api/sessions/{sid}/separate?filename=mix.wav",
+                         content=buffer.getvalue()).json()
+    stems = [soundfile.read(io.BytesIO(client.get(f"/api/files/{result[k]}").content))[0]
+             for k in ("vocals", "accompaniment")]
+    np.testing.assert_allclose(stems[0] + stems[1], mixture, atol=1e-5)
+    assert np.abs(stems[0]).max() > 0.01 and np.abs(stems[1]).max() > 0.01
+
+
+def test_a_view_without_a_model_says_how_to_get_one(client: httpx.Client) -> None:
+    sid = new_session(client)
+    response = client.post(f"/api/sessions/{sid}/dance/choreograph?filename=a.wav",
+                           content=b"RIFF")
+    assert response.status_code == 400 and "fugato studio" in response.json()["error"]
+
+
+# -- reliability and security ---------------------------------------------------------------------
+@pytest.mark.parametrize("path", [
+    "/static/../../../../etc/passwd", "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/static/..%2f..%2f..%2fetc%2fpasswd", "/api/files/..%2f..%2fetc%2fpasswd",
+    "/api/files/%2fetc%2fpasswd", "/api/files//etc/passwd", "/api/files/../../etc/passwd",
+    "/static//etc/passwd", "/api/files/00000000000000000000000000000000",
+])
+def test_traversal_and_unknown_ids_are_404(client: httpx.Client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "root:" not in response.text
+
+
+def test_uploads_are_capped_and_hostile_files_get_a_one_line_400(
+        client: httpx.Client, tmp_path: Path, studio_root: Path) -> None:
+    sid = new_session(client)
+    big = client.post(f"/api/sessions/{sid}/tune/upload?filename=big.mid",
+                      content=b"\0" * (50 * 2**20))
+    assert big.status_code == 413 and "10 MB" in big.json()["error"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the cap holds while streaming
+        for _ in range(12):
+            yield b"\0" * 2**20
+
+    streamed = client.post(f"/api/sessions/{sid}/tune/upload?filename=big.mid", content=chunks())
+    assert streamed.status_code == 413
+    for name, body in [("binary.mid", bytes(range(256)) * 64), ("empty.mid", b""),
+                       ("zip.mxl", b"PK\3\4" + b"\0" * 100), ("tune.abc", b"X:1\nK:C\n"),
+                       ("noise.wav", b"RIFF" + b"\xff" * 100), ("tune.exe", b"MZ")]:
+        view = "separate" if name.endswith(".wav") else "tune/upload"
+        response = client.post(f"/api/sessions/{sid}/{view}?filename={name}", content=body)
+        assert response.status_code == 400, (name, response.text)
+        error = response.json()["error"]
+        assert "\n" not in error and name in error, error
+    assert not list((studio_root / "uploads").iterdir())  # every upload deleted after use
+    ok = client.post(f"/api/sessions/{sid}/tune/upload?filename=ok.mid",
+                     content=midi_bytes(folk_melody(2), tmp_path))
+    assert ok.status_code == 200  # still up, and the session still works
+
+
+def test_sessions_are_separate_and_bounded(client: httpx.Client, tmp_path: Path) -> None:
+    a, b = new_session(client), new_session(client)
+    ta = client.post(f"/api/sessions/{a}/tune/load", json={"bars": 2, "seed": 1}).json()
+    client.post(f"/api/sessions/{b}/tune/load", json={"bars": 5, "seed": 2})
+    assert client.get(f"/api/sessions/{a}/tune").json()["notes"] == ta["notes"]
+    assert client.get("/api/sessions/ffffffffffffffffffffffffffffffff/tune").status_code == 404
+    # the stores alone: the oldest session and its files go past the limits
+    files = FileStore(tmp_path / "files", per_session=3)
+    sessions = Sessions(files, limit=2)
+    first = sessions.create()
+    ids = [files.add(first.id, f"{i}.txt", "text/plain", lambda p: p.write_text("x"))
+           for i in range(5)]
+    assert [files.get(i) is not None for i in ids] == [False, False, True, True, True]
+    sessions.create()
+    sessions.create()
+    assert len(sessions) == 2 and sessions.get(first.id) is None
+    assert len(files) == 0 and not list((tmp_path / "files").iterdir())
+
+
+def test_fifty_concurrent_slider_moves_all_return_their_own_result(studio: str) -> None:
+    sessions, moves = 10, 5
+    with httpx.Client(base_url=studio, timeout=120) as client:
+        ids = [new_session(client) for _ in range(sessions)]
+        for sid in ids:
+            client.post(f"/api/sessions/{sid}/tune/load", json={"bars": 4, "seed": 7})
+        solo = {}
+        for value in np.linspace(-3, 3, moves):  # one at a time: what each move must give
+            solo[round(float(value), 3)] = client.post(
+                f"/api/sessions/{ids[0]}/tune/edit",
+                json={"bars": [2], "offsets": {"pitch_range": round(float(value), 3)}}
+            ).json()["bars"][2]["attributes"]
+
+    def move(job: tuple[str, float]) -> tuple[float, dict[str, float]]:
+        sid, value = job
+        with httpx.Client(base_url=studio, timeout=120) as c:
+            response = c.post(f"/api/sessions/{sid}/tune/edit",
+                              json={"bars": [2], "offsets": {"pitch_range": value}})
+            assert response.status_code == 200
+            return value, response.json()["bars"][2]["attributes"]
+
+    jobs = [(sid, value) for sid in ids for value in solo]
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(move, jobs))
+    assert len(results) == 50
+    for value, attributes in results:
+        assert attributes == solo[value]

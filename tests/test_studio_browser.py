@@ -1,0 +1,146 @@
+"""fugato studio in a real browser: Debian's Chromium driven by Playwright (no `playwright
+install`: it downloads browsers). Skipped with a reason only where no Chromium is found, never
+in CI (`.ci/run` installs it). Screenshots go to `runs/test-screenshots/`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from studio_server import running_studio
+from tiny_dance import TANG, needs_tang, train_tiny
+
+from fugato.music.melody import TPQ, Melody, TimeSignature
+
+SHOTS = Path(__file__).parents[1] / "runs" / "test-screenshots"
+
+
+def chromium() -> str | None:
+    found = os.environ.get("FUGATO_CHROMIUM") or shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else None)
+    return found
+
+
+if chromium() is None and os.environ.get("CI"):
+    raise RuntimeError("CI must run the browser tests: .ci/run installs Chromium")
+pytestmark = pytest.mark.skipif(chromium() is None,
+                                reason="no Chromium found (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    names = []
+    if (TANG / "DANCE_C_4.mp3").is_file():
+        names = ["arvae-folk", "fusion-jazz-folk", "iml-melody", "factorgan-separation",
+                 str(train_tiny(tmp_path_factory.mktemp("dance") / "run"))]
+    with running_studio(names, tmp_path_factory.mktemp("studio")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium(),
+            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(browser: Any, studio: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(studio)
+    page.wait_for_selector("body[data-ready=true]")
+    yield page
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+    assert not errors, errors
+
+
+def hook(name: str) -> str:
+    return f"[data-testid={name}]"
+
+
+def test_the_page_loads_with_every_view(page: Any) -> None:
+    assert page.title() == "fugato studio"
+    assert page.text_content(hook("status")) == ""  # no error while starting
+    for view in ("Attributes", "Fusion", "Sequences", "Dance", "Separate"):
+        assert page.get_by_role("button", name=view).count() == 1
+    sliders = page.locator("[data-testid^=slider-]")
+    assert sliders.count() == 6  # four attributes and two free dimensions
+
+
+def test_upload_slide_play_and_download(page: Any, tmp_path: Path) -> None:
+    from fugato.music.io import read_file, write_midi
+
+    pitches = [67, 69, 71, 72, 74, 72, 71, 69] * 4
+    melody = Melody(pitches=pitches, onsets=[i * TPQ // 2 for i in range(32)],
+                    durations=[TPQ // 2] * 32, title="upload",
+                    time_signatures=[TimeSignature(0, 4, 4)])
+    write_midi(melody, tmp_path / "tune.mid")
+    page.set_input_files(hook("upload"), str(tmp_path / "tune.mid"))
+    page.wait_for_selector(hook("bar-3"))
+    assert page.locator(hook("bar-4")).count() == 0
+    roll = page.locator(f"{hook('tune-pianoroll')} rect.note")
+    assert roll.count() == 32
+    page.click(hook("bar-1"))
+    value = hook("attr-value-note_density")
+    before, notes_before = page.text_content(value), roll.count()
+    page.fill(hook("slider-note_density"), "-3")
+    page.wait_for_function(f"document.querySelector('{value}').textContent !== '{before}'")
+    assert float(page.text_content(value)) < float(before)  # fewer notes in bar 2
+    page.wait_for_function(f"document.querySelectorAll('rect.note').length !== {notes_before}")
+    page.click(hook("play"))
+    page.wait_for_function(f"document.querySelector('{hook('audio')}').readyState === 4")
+    assert page.evaluate(f"document.querySelector('{hook('audio')}').duration") > 0
+    with page.expect_download() as download:
+        page.click(hook("download-midi"))
+    download.value.save_as(tmp_path / "back.mid")
+    back = read_file(tmp_path / "back.mid")[0]
+    shown = page.eval_on_selector_all(
+        "rect.note", "rs => rs.map(r => [Number(r.dataset.pitch), Number(r.dataset.onset)])")
+    assert [[p, o / TPQ] for p, o in zip(back.pitches.tolist(), back.onsets.tolist(),
+                                         strict=True)] == shown
+
+
+def test_a_fusion_sample_plays(page: Any) -> None:
+    page.get_by_role("button", name="Fusion").click()
+    page.click(hook("fusion-sample"))
+    page.wait_for_selector(hook("fusion-melody"))
+    assert page.locator(hook("fusion-melody")).count() == 4
+    probability = page.text_content(hook("p-genre-a"))
+    assert probability.startswith("P(wjazzd) = ")
+    audio = page.locator(f"{hook('fusion-melody')} audio").first
+    audio.evaluate("a => a.play()")
+    page.wait_for_function("document.querySelector('[data-testid=fusion-melody] audio')"
+                           ".readyState === 4")
+    assert audio.evaluate("a => a.duration") > 0
+
+
+@needs_tang
+def test_the_dance_canvas_animates_with_the_song(page: Any) -> None:
+    page.get_by_role("button", name="Dance").click()
+    page.fill("#dance-seconds", "6")
+    page.set_input_files(hook("dance-upload"), str(TANG / "DANCE_C_4.mp3"))
+    page.wait_for_function("document.querySelector('[data-testid=download-bvh]')"
+                           ".classList.contains('disabled') === false", timeout=120_000)
+    canvas = page.locator(hook("dance-canvas"))
+    page.evaluate("document.querySelector('[data-testid=dance-audio]').play()")
+    page.wait_for_function("Number(document.querySelector('[data-testid=dance-canvas]')"
+                           ".dataset.frame) > 5")
+    first = canvas.evaluate("c => [c.dataset.frame, c.toDataURL()]")
+    page.wait_for_timeout(600)
+    second = canvas.evaluate("c => [c.dataset.frame, c.toDataURL()]")
+    assert int(second[0]) > int(first[0]) and second[1] != first[1]
+    page.evaluate("document.querySelector('[data-testid=dance-audio]').pause()")
