@@ -102,12 +102,16 @@ def command_line(runs: int) -> np.ndarray:
 def measure(port: int, moves: int, cli_runs: int, loaded: bool) -> None:
     label = "beside one busy process" if loaded else "idle"
     with busy(loaded), studio(port) as (url, first_page):
+        launched = time.perf_counter() - first_page
         with httpx.Client(base_url=url, timeout=60) as client:
-            client.get("/api/models").raise_for_status()
+            while not all(m["loaded"] for m in client.get("/api/models").json()["models"]):
+                time.sleep(0.05)  # the studio loads its models in the background after start
+            all_loaded = time.perf_counter() - launched
             one, sixteen = slider_moves(client, 1, moves), slider_moves(client, 16, moves)
         baseline = command_line(cli_runs)
     print(f"\n## {label}")
-    print(f"start to first page: {first_page:.2f} s (target <= 3 s)")
+    print(f"start to first page: {first_page:.2f} s (target <= 3 s); every model loaded "
+          f"{all_loaded:.2f} s after start")
     for name, times, target in (("1-bar tune", one, 0.050), ("16-bar tune", sixteen, 0.150)):
         p50, p95 = np.percentile(times, [50, 95])
         verdict = "ok" if p95 <= target else "over"

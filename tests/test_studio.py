@@ -70,6 +70,8 @@ def test_page_and_assets_are_served_and_fetch_nothing_from_outside(client: httpx
         # the only URL in the assets is the SVG namespace, which is a name, not a fetch
         urls = set(re.findall(r"https?://[^\s\"'`)]+", text)) - {"http://www.w3.org/2000/svg"}
         assert not urls, (file.name, urls)
+    assert client.get("/docs").status_code == 404  # FastAPI's docs page fetches a CDN
+    assert "/api/sessions/{session_id}/tune/edit" in client.get("/openapi.json").json()["paths"]
     models = client.get("/api/models").json()["models"]
     assert {m["view"] for m in models} >= {"attributes", "fusion", "sequences", "separate"}
 
@@ -212,6 +214,19 @@ def test_a_view_without_a_model_says_how_to_get_one(client: httpx.Client) -> Non
 
 
 # -- reliability and security ---------------------------------------------------------------------
+def test_it_binds_the_loopback_unless_told_and_warns_then(capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    from fugato.cli import build_parser, main
+    from fugato.studio.server import host_warning
+
+    assert build_parser().parse_args(["studio"]).host == "127.0.0.1"
+    assert host_warning("127.0.0.1") is None and host_warning("localhost") is None
+    assert "warning" in (host_warning("0.0.0.0") or "")
+    assert main(["studio", "no-such-model"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "no-such-model" in error and "shipped" in error
+
+
 @pytest.mark.parametrize("path", [
     "/static/../../../../etc/passwd", "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
     "/static/..%2f..%2f..%2fetc%2fpasswd", "/api/files/..%2f..%2fetc%2fpasswd",

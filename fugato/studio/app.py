@@ -169,7 +169,8 @@ async def in_thread(fn: Callable[[], T], upload: tuple[Path, str] | None = None)
 def create_app(models: Models, root: Path) -> FastAPI:
     """The studio app over `models`, keeping its files under `root`."""
     studio = Studio(models, root)
-    app = FastAPI(title="fugato studio", docs_url="/api/docs", redoc_url=None)
+    # no /docs page: FastAPI's loads its scripts from a CDN; /openapi.json is plain JSON
+    app = FastAPI(title="fugato studio", docs_url=None, redoc_url=None)
     app.state.studio = studio
 
     @app.exception_handler(BadRequest)
@@ -266,13 +267,17 @@ def add_edit_routes(app: FastAPI, studio: Studio) -> None:
 
         return await in_thread(lambda: with_editor(session_id, body.model, change))
 
-    for action in ("undo", "redo", "keep"):
-        async def act(session_id: str, body: TuneRequest, action: str = action
-                      ) -> dict[str, Any]:
-            return await in_thread(lambda: with_editor(session_id, body.model,
-                                                       lambda e: getattr(e, action)()))
+    actions: dict[str, Callable[[TuneEditor], Any]] = {
+        "undo": TuneEditor.undo, "redo": TuneEditor.redo, "keep": TuneEditor.keep}
 
-        app.post(f"/api/sessions/{{session_id}}/tune/{action}")(act)
+    def route(action: Callable[[TuneEditor], Any]) -> Callable[..., Any]:
+        async def act(session_id: str, body: TuneRequest) -> dict[str, Any]:
+            return await in_thread(lambda: with_editor(session_id, body.model, action))
+
+        return act
+
+    for name, action in actions.items():
+        app.post(f"/api/sessions/{{session_id}}/tune/{name}")(route(action))
 
     @app.post("/api/sessions/{session_id}/tune/tempo")
     async def tempo(session_id: str, body: TuneRequest) -> dict[str, Any]:

@@ -52,7 +52,8 @@ class Slot:
 
     def describe(self) -> dict[str, Any]:
         """What the page shows before any weights load."""
-        info: dict[str, Any] = {"name": self.name, "view": self.view, "model": self.model}
+        info: dict[str, Any] = {"name": self.name, "view": self.view, "model": self.model,
+                                "loaded": self._run is not None}
         data, net = self.config.get("data", {}), self.config.get("net", {})
         if self.view == "attributes":
             from fugato.music.attributes import ATTRIBUTES

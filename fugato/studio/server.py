@@ -25,6 +25,14 @@ def open_models(names: Sequence[str]) -> Models:
     return Models([open_slot(name) for name in names] if names else default_slots())
 
 
+def host_warning(host: str) -> str | None:
+    """The warning for serving beyond this machine (None for a loopback host)."""
+    if host in LOCAL_HOSTS:
+        return None
+    return (f"fugato studio: warning: serving on {host}, not only this machine: anyone who "
+            "reaches it can use the studio and upload files")
+
+
 def serve(names: Sequence[str] = (), host: str = "127.0.0.1", port: int = 8765,
           open_browser: bool = False, quiet: bool = False) -> None:
     """Serve the studio until interrupted; its files live in a temporary folder removed at
@@ -35,9 +43,9 @@ def serve(names: Sequence[str] = (), host: str = "127.0.0.1", port: int = 8765,
     from fugato.studio.app import create_app
 
     models = open_models(names)
-    if host not in LOCAL_HOSTS:
-        print(f"fugato studio: warning: serving on {host}, not only this machine: anyone who "
-              "reaches it can use the studio and upload files", file=sys.stderr)
+    warning = host_warning(host)
+    if warning:
+        print(warning, file=sys.stderr)
     root = Path(tempfile.mkdtemp(prefix="fugato-studio-"))
     try:
         app = create_app(models, root)

@@ -209,7 +209,8 @@ def encodable_bars(task: ARVAE, melody: Melody, source: str) -> np.ndarray:
     best = max(((encoding.encode(melody.transpose(12 * k)), k) for k in (0, -1, 1, -2, 2)),
                key=lambda pair: len(pair[0]))[0]
     if len(best) == 0:
+        metres = sorted({str(ts) for ts in melody.time_signatures}) or ["no time signature"]
         low, high = encoding.low, encoding.high
-        raise FugatoError(f"{source}: no bar the model reads (it needs whole 4/4 bars on a "
-                          f"sixteenth/triplet grid, pitches {low}-{high})")
+        raise FugatoError(f"{source}: no bar the model reads (in {', '.join(metres)}; it needs "
+                          f"whole 4/4 bars on a sixteenth/triplet grid, pitches {low}-{high})")
     return best
