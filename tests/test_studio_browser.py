@@ -144,3 +144,32 @@ def test_the_dance_canvas_animates_with_the_song(page: Any) -> None:
     second = canvas.evaluate("c => [c.dataset.frame, c.toDataURL()]")
     assert int(second[0]) > int(first[0]) and second[1] != first[1]
     page.evaluate("document.querySelector('[data-testid=dance-audio]').pause()")
+
+
+@needs_tang
+def test_dance_api_choreographs_a_song_and_composes_for_its_bvh(studio: str,
+                                                               tmp_path: Path) -> None:
+    import httpx
+
+    from fugato.motion.bvh import read_bvh
+
+    with httpx.Client(base_url=studio, timeout=120) as client:
+        sid = client.post("/api/sessions").json()["session"]
+        song = (TANG / "DANCE_C_4.mp3").read_bytes()
+        dance = client.post(f"/api/sessions/{sid}/dance/choreograph?filename=song.mp3&seconds=4",
+                            content=song).json()
+        positions = dance["positions"]
+        assert len(positions) == 4 * dance["fps"] + 1 and len(positions[0]) == 24
+        assert len(dance["parents"]) == 24 and dance["seconds"] == 4.0
+        bvh = client.get(f"/api/files/{dance['bvh']}?download=1")
+        (tmp_path / "dance.bvh").write_bytes(bvh.content)
+        assert read_bvh(tmp_path / "dance.bvh").fps == dance["fps"]
+        for name, body in (("dance.bvh", bvh.content),
+                           ("DANCE_C_4.npz", (TANG / "DANCE_C_4.npz").read_bytes())):
+            melody = client.post(f"/api/sessions/{sid}/dance/compose?filename={name}",
+                                 content=body)
+            assert melody.status_code == 200, melody.text
+            assert melody.json()["notes"] and melody.json()["seconds"] > 0
+        bad = client.post(f"/api/sessions/{sid}/dance/compose?filename=bad.bvh",
+                          content=b"HIERARCHY\nROOT x {")
+        assert bad.status_code == 400 and "bad.bvh" in bad.json()["error"]

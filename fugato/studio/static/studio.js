@@ -382,8 +382,8 @@ function drawDance() {
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   ctx.strokeStyle = "#ced4da";
   ctx.beginPath();
-  for (let k = -2; k <= 2; k++) {
-    for (const [a, b] of [[[k, 0, -2], [k, 0, 2]], [[-2, 0, k], [2, 0, k]]]) {
+  for (let k = -1; k <= 1; k += 0.5) {  // a 2 m floor grid under the dancer's mean place
+    for (const [a, b] of [[[k, 0, -1], [k, 0, 1]], [[-1, 0, k], [1, 0, k]]]) {
       const p = project([a[0] + cx, 0, a[2] + cz]);
       const q = project([b[0] + cx, 0, b[2] + cz]);
       ctx.moveTo(...p);
