@@ -228,3 +228,27 @@ def plot_boxplots(groups: Mapping[str, Mapping[str, Sequence[float]]], metrics: 
         ax.grid(alpha=0.3, axis="y")
     fig.suptitle(title, fontsize=10)
     save_figure(fig, path)
+
+
+def plot_stacked_shares(panels: Mapping[str, Mapping[str, Mapping[str, float]]], path: Path,
+                        title: str) -> None:
+    """One panel per question: a horizontal bar per row label, split into the shares of each
+    answer (`panels[question][row][answer]` counts; shares of the row's total)."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 0.5 + 0.45 * max(
+        (len(rows) for rows in panels.values()), default=1)), squeeze=False)
+    for ax, (question, rows) in zip(axes[0], panels.items(), strict=True):
+        labels = list(rows)
+        answers = list(next(iter(rows.values()), {}))
+        left = np.zeros(len(labels))
+        for k, answer in enumerate(answers):
+            counts = np.array([rows[r].get(answer, 0) for r in labels], dtype=float)
+            totals = np.array([max(sum(rows[r].values()), 1) for r in labels], dtype=float)
+            ax.barh(labels, counts / totals, left=left, label=answer, color=f"C{k}")
+            left += counts / totals
+        ax.set_xlim(0, 1)
+        ax.set_title(question)
+        ax.invert_yaxis()
+        ax.legend(loc="lower right", fontsize=7, ncol=len(answers))
+    fig.suptitle(title)
+    save_figure(fig, path)

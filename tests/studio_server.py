@@ -15,9 +15,11 @@ from fugato.studio.server import open_models
 
 
 @contextlib.contextmanager
-def running_studio(names: Sequence[str], root: Path) -> Iterator[str]:
-    """Serve the studio of `names` (none: the shipped models); yields its base URL."""
-    app = create_app(open_models(names), root)
+def running_studio(names: Sequence[str], root: Path, listening: Path | None = None
+                   ) -> Iterator[str]:
+    """Serve the studio of `names` (none: the shipped models) with the listening tests under
+    `listening`; yields its base URL."""
+    app = create_app(open_models(names), root, listening)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -166,8 +166,12 @@ async def in_thread(fn: Callable[[], T], upload: tuple[Path, str] | None = None)
             upload[0].unlink(missing_ok=True)
 
 
-def create_app(models: Models, root: Path) -> FastAPI:
-    """The studio app over `models`, keeping its files under `root`."""
+def create_app(models: Models, root: Path, listening: Path | None = None) -> FastAPI:
+    """The studio app over `models`, keeping its files under `root`, serving the listening
+    tests under `listening` (default `listening/`) at `/listen/NAME`."""
+    from fugato.listen.design import DEFAULT_ROOT
+    from fugato.listen.routes import Refused, Tests, add_listen_routes
+
     studio = Studio(models, root)
     # no /docs page: FastAPI's loads its scripts from a CDN; /openapi.json is plain JSON
     app = FastAPI(title="fugato studio", docs_url=None, redoc_url=None)
@@ -203,9 +207,14 @@ def create_app(models: Models, root: Path) -> FastAPI:
         return FileResponse(stored.path, media_type=stored.media_type,
                             filename=stored.download_name if download else None)
 
+    @app.exception_handler(Refused)
+    async def refused_listening(request: Request, error: Refused) -> JSONResponse:
+        return JSONResponse({"error": str(error)}, status_code=error.status)
+
     add_attribute_routes(app, studio)
     add_edit_routes(app, studio)
     add_view_routes(app, studio)
+    add_listen_routes(app, Tests(listening or DEFAULT_ROOT))
     return app
 
 

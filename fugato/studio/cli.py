@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from fugato.cli_common import COUNT
 
@@ -10,7 +11,8 @@ from fugato.cli_common import COUNT
 def cmd_studio(args: argparse.Namespace) -> None:
     from fugato.studio import serve
 
-    serve(args.models, host=args.host, port=args.port, open_browser=args.open, quiet=args.quiet)
+    serve(args.models, host=args.host, port=args.port, open_browser=args.open, quiet=args.quiet,
+          listening=Path(args.listen))
 
 
 def register(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -25,4 +27,7 @@ def register(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser)
                         help="address to serve on (default 127.0.0.1: this machine only)")
     studio.add_argument("--port", type=COUNT, default=8765)
     studio.add_argument("--open", action="store_true", help="open it in the web browser")
+    studio.add_argument("--listen", default="listening", metavar="DIR",
+                        help="the folder of the listening tests served at /listen/NAME "
+                             "(`fugato listen create`; default listening/)")
     studio.set_defaults(func=cmd_studio)

@@ -34,7 +34,8 @@ def host_warning(host: str) -> str | None:
 
 
 def serve(names: Sequence[str] = (), host: str = "127.0.0.1", port: int = 8765,
-          open_browser: bool = False, quiet: bool = False) -> None:
+          open_browser: bool = False, quiet: bool = False, listening: Path | None = None
+          ) -> None:
     """Serve the studio until interrupted; its files live in a temporary folder removed at
     exit. A host other than the loopback is served with a warning: anyone who reaches it can
     use the studio."""
@@ -48,7 +49,7 @@ def serve(names: Sequence[str] = (), host: str = "127.0.0.1", port: int = 8765,
         print(warning, file=sys.stderr)
     root = Path(tempfile.mkdtemp(prefix="fugato-studio-"))
     try:
-        app = create_app(models, root)
+        app = create_app(models, root, listening)
         models.preload()
         url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
         if not quiet:
