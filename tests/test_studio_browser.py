@@ -1,34 +1,21 @@
 """fugato studio in a real browser: Debian's Chromium driven by Playwright (no `playwright
 install`: it downloads browsers). Skipped with a reason only where no Chromium is found, never
-in CI (`.ci/run` installs it). Screenshots go to `runs/test-screenshots/`."""
+in CI (`.ci/run` installs it; `browser.py`). Screenshots go to `runs/test-screenshots/`."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import launched, needs_chromium, screenshot
 from studio_server import running_studio
 from tiny_dance import TANG, needs_tang, train_tiny
 
 from fugato.music.melody import TPQ, Melody, TimeSignature
 
-SHOTS = Path(__file__).parents[1] / "runs" / "test-screenshots"
-
-
-def chromium() -> str | None:
-    found = os.environ.get("FUGATO_CHROMIUM") or shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else None)
-    return found
-
-
-if chromium() is None and os.environ.get("CI"):
-    raise RuntimeError("CI must run the browser tests: .ci/run installs Chromium")
-pytestmark = pytest.mark.skipif(chromium() is None,
-                                reason="no Chromium found (apt-get install chromium)")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +30,8 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium(),
-            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+    with launched() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture()
@@ -62,8 +43,7 @@ def page(browser: Any, studio: str, request: pytest.FixtureRequest) -> Iterator[
     page.goto(studio)
     page.wait_for_selector("body[data-ready=true]")
     yield page
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{request.node.name}.png"), full_page=True)
+    screenshot(page, request.node.name)
     context.close()
     assert not errors, errors
 

@@ -23,9 +23,12 @@ function status(text) { $("status").textContent = text; }
 function choiceButtons(question) {
   const box = document.createElement("div");
   box.className = "row";
+  const [a, b] = question.choices;
+  const shown = question.name === "recognition"  // the paper's wording of the choices
+    ? { [a]: `pure ${a}`, [b]: `pure ${b}`, mixture: `mixture of ${a} and ${b}` } : {};
   for (const choice of question.choices) {
     const button = document.createElement("button");
-    button.textContent = choice;
+    button.textContent = shown[choice] || choice;
     button.dataset.choice = choice;
     button.setAttribute("data-testid", `answer-${choice}`);
     button.addEventListener("click", () => {
