@@ -106,6 +106,19 @@ def test_results_are_the_counts_the_answers_imply(studio: str, listening: Path) 
     assert "FUSION" in (listening / "genre.csv").read_text()
 
 
+@pytest.mark.parametrize("args, words", [
+    (["--source", "F"], "LABEL=SPEC"), (["--source", "F=fusion-jazz-folk:F", "--source",
+                                          "F=fusion-jazz-folk:B"], "twice"),
+    (["--source", "F=fusion-jazz-folk:F", "--qualify", "jazz"], "--qualify"),
+    (["--source", "F=no-such-model"], "no-such-model"), ([], "--source"),
+    (["--source", "F=fusion-jazz-folk:F", "--kind", "ranking"], "--music")])
+def test_bad_create_arguments_are_one_line(args: list[str], words: str, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["listen", "create", "x", "--root", str(tmp_path), *args]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and words in error
+
+
 def test_a_repeat_changes_nothing_and_bad_requests_are_4xx(studio: str) -> None:
     with httpx.Client(base_url=studio, timeout=60) as client:
         token = client.post("/api/listen/genre/listeners").json()["token"]

@@ -38,18 +38,19 @@ def new_id() -> str:
     return secrets.token_hex(8)
 
 
-def parse_sources(pairs: Sequence[str]) -> dict[str, str]:
+def parse_sources(pairs: Sequence[str], option: str = "--source") -> dict[str, str]:
     """`LABEL=SPEC` pairs -> {label: spec}, labels unique."""
     sources: dict[str, str] = {}
     for pair in pairs:
         label, sep, spec = pair.partition("=")
         if not sep or not label or not spec:
-            raise FugatoError(f"--source {pair!r}: write LABEL=SPEC, e.g. F=fusion-jazz-folk:F")
+            example = "F=fusion-jazz-folk:F" if option == "--source" else "jazz=wjazzd"
+            raise FugatoError(f"{option} {pair!r}: write LABEL=SPEC, e.g. {example}")
         if label in sources:
-            raise FugatoError(f"--source {label}: the label is given twice")
+            raise FugatoError(f"{option} {label}: the label is given twice")
         sources[label] = spec
     if not sources:
-        raise FugatoError("give at least one --source LABEL=SPEC")
+        raise FugatoError(f"give at least one {option} LABEL=SPEC")
     return sources
 
 

@@ -18,7 +18,7 @@ def cmd_create(args: argparse.Namespace) -> None:
     sources = parse_sources(args.source)
     root = Path(args.root)
     if args.kind == "genre":
-        qualify = dict(pair.split("=", 1) for pair in args.qualify) if args.qualify else None
+        qualify = parse_sources(args.qualify, "--qualify") if args.qualify else None
         test = create_genre(root, args.name, sources, args.clips, args.seed, args.genres,
                             qualify, args.qualification, args.min_accuracy, args.overwrite,
                             progress=not args.quiet)
