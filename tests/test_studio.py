@@ -161,6 +161,27 @@ def test_an_uploaded_midi_shows_its_bars_and_downloads_back(client: httpx.Client
     assert slow["seconds"] == pytest.approx(tune["seconds"] * tune["tempo"] / 60)
 
 
+def test_a_key_keeps_every_note_in_its_scale(client: httpx.Client) -> None:
+    from fugato.music.keys import scale_pitch_classes, snap_to_key
+
+    pitches = np.arange(40, 90)
+    snapped = snap_to_key(pitches, "D minor", 55, 84)
+    scale = scale_pitch_classes("D minor")
+    inside = (snapped >= 55) & (snapped <= 84)
+    assert np.isin(snapped[inside] % 12, scale).all() and np.abs(snapped - pitches).max() <= 1
+    assert (snap_to_key(np.array([55, 84]), "F# major", 55, 84) == [56, 83]).all()  # in range
+    sid = new_session(client)
+    plain = client.post(f"/api/sessions/{sid}/tune/load", json={"bars": 8, "seed": 5}).json()
+    keyed = client.post(f"/api/sessions/{sid}/tune/key", json={"key": "Eb major"}).json()
+    assert keyed["key"] == "Eb major"
+    assert np.isin([n[0] % 12 for n in keyed["notes"]], scale_pitch_classes("Eb major")).all()
+    assert [n[1:] for n in keyed["notes"]] == [n[1:] for n in plain["notes"]]  # rhythm kept
+    off = client.post(f"/api/sessions/{sid}/tune/key", json={"key": ""}).json()
+    assert off["notes"] == plain["notes"]
+    bad = client.post(f"/api/sessions/{sid}/tune/key", json={"key": "H dorian"})
+    assert bad.status_code == 400 and "key" in bad.json()["error"]
+
+
 # -- the other views ------------------------------------------------------------------------------
 def test_fusion_melodies_carry_the_classifiers_genre_probability(client: httpx.Client) -> None:
     sid = new_session(client)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fugato.music.melody import PITCH_CLASS_NAMES, Melody
+from fugato.music.melody import PITCH_CLASS_NAMES, Melody, key_tonic
 
 MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
@@ -65,3 +65,32 @@ def with_key(melody: Melody) -> Melody:
     if key is None:
         return melody
     return melody.replace(key=key, metadata={**melody.metadata, "key_estimated": True})
+
+
+SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
+"""Pitch classes above the tonic of the major and natural minor scales."""
+
+
+def scale_pitch_classes(key: str) -> np.ndarray:
+    """The 7 pitch classes of a key written like "G major" or "f# minor" (FugatoError for
+    anything else)."""
+    from fugato.errors import FugatoError
+
+    parts = key.split()
+    tonic = key_tonic(key)
+    mode = parts[1].lower() if len(parts) > 1 else "major"
+    if tonic is None or mode not in SCALES or len(parts) > 2:
+        raise FugatoError(f"key {key!r}: write a tonic and major or minor, e.g. 'D minor'")
+    return (np.asarray(SCALES[mode]) + tonic) % 12
+
+
+def snap_to_key(pitches: np.ndarray, key: str, low: int = 0, high: int = 127) -> np.ndarray:
+    """MIDI pitches moved to the nearest tone of `key`'s scale (a tie goes down; a move that
+    would leave [low, high] goes the other way). Both scales have no gap wider than a whole
+    tone, so no pitch moves more than a semitone."""
+    pitches = np.asarray(pitches, dtype=np.int64)
+    in_scale = np.isin(np.arange(12), scale_pitch_classes(key))
+    down, up = pitches - 1, pitches + 1
+    use_down = in_scale[down % 12] & (down >= low)
+    moved = np.where(use_down, down, np.where(up <= high, up, down))
+    return np.where(in_scale[pitches % 12], pitches, moved)

@@ -73,6 +73,8 @@ class Interpolate(BaseModel):
 class TuneRequest(BaseModel):
     model: str | None = None
     tempo: float | None = Field(None, ge=20.0, le=400.0)
+    key: str | None = None
+    """A key like "D minor" to keep every note in ("" or None: none)."""
     format: str = "musicxml"
 
 
@@ -292,6 +294,13 @@ def add_edit_routes(app: FastAPI, studio: Studio) -> None:
     async def tempo(session_id: str, body: TuneRequest) -> dict[str, Any]:
         def change(editor: TuneEditor) -> None:
             editor.tempo = body.tempo or editor.tempo
+
+        return await in_thread(lambda: with_editor(session_id, body.model, change))
+
+    @app.post("/api/sessions/{session_id}/tune/key")
+    async def key(session_id: str, body: TuneRequest) -> dict[str, Any]:
+        def change(editor: TuneEditor) -> None:
+            editor.set_key(body.key)
 
         return await in_thread(lambda: with_editor(session_id, body.model, change))
 

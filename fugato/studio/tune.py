@@ -54,6 +54,8 @@ class TuneEditor:
         self.tempo = float(task.config.sample.tempo)
         self.kept: Tune | None = None
         """Tune B of a tune-to-tune interpolation (`keep`)."""
+        self.key: str | None = None
+        """A key whose scale every shown note is moved into (None: as decoded)."""
         self._last_edit: tuple[tuple[int, ...], tuple[str, ...]] | None = None
 
     # -- sliders -------------------------------------------------------------------------------
@@ -192,14 +194,37 @@ class TuneEditor:
                                np.zeros_like(codes), bars, bars.copy()))
 
     # -- views of the tune ---------------------------------------------------------------------
+    def set_key(self, key: str | None) -> None:
+        """Constrain the shown notes to a key's scale (None or "": no constraint)."""
+        if key:
+            from fugato.music.keys import scale_pitch_classes
+
+            scale_pitch_classes(key)  # FugatoError for a key it cannot read
+        self.key = key or None
+
+    def shown(self) -> np.ndarray:
+        """(n, 24) the bars shown: the tune's bars, with every pitch moved into the key's
+        scale when a key is set (within the model's pitch range)."""
+        bars = self.tune.bars
+        if self.key is None:
+            return bars
+        from fugato.music.keys import snap_to_key
+
+        encoding = self.task.encoding
+        pitched = bars >= 2  # tokens 0 and 1 are hold and rest
+        out = bars.copy()
+        pitches = bars[pitched] - 2 + encoding.low
+        snapped = snap_to_key(pitches, self.key, encoding.low, encoding.high)
+        out[pitched] = snapped - encoding.low + 2
+        return out
+
     def attributes(self) -> np.ndarray:
         """(n, L) attribute values of the bars shown."""
-        return np.asarray(self.task.attributes(self.tune.bars), dtype=np.float64)
+        return np.asarray(self.task.attributes(self.shown()), dtype=np.float64)
 
     def melody(self) -> Melody:
         """The bars shown as one 4/4 melody at the editor's tempo."""
-        tune = self.tune
-        return self.task.to_melody(tune.bars, tune.title).replace(tempo=self.tempo)
+        return self.task.to_melody(self.shown(), self.tune.title).replace(tempo=self.tempo)
 
 
 def encodable_bars(task: ARVAE, melody: Melody, source: str) -> np.ndarray:

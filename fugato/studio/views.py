@@ -47,7 +47,8 @@ def tune_state(editor: TuneEditor, store: FileStore, session: str) -> dict[str, 
             for i, row in enumerate(attributes)]
     return {**render.piece(store, session, editor.melody()), "bars": bars,
             "bar_quarters": 4, "undo": editor.at > 0, "redo": editor.at < len(editor.history) - 1,
-            "kept": editor.kept.title if editor.kept is not None else None}
+            "kept": editor.kept.title if editor.kept is not None else None,
+            "key": editor.key}
 
 
 def read_tune(task: ARVAE, path: Path, shown_name: str) -> np.ndarray:

@@ -194,6 +194,7 @@ function showTune(tune) {
   $("redo").disabled = !tune.redo;
   $("kept").textContent = tune.kept ? `B: ${tune.kept}` : "";
   $("tempo").value = Math.round(tune.tempo);
+  $("key").value = tune.key || "";
 }
 
 function selectBar(i, range) {
@@ -286,6 +287,12 @@ function initAttributes() {
     tuneAction("Interpolating", "tune/interpolate", { between: "tunes",
       steps: Number($("interp-steps").value) });
   });
+  const tonics = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"];
+  for (const mode of ["major", "minor"]) {
+    for (const tonic of tonics) $("key").appendChild(new Option(`${tonic} ${mode}`, `${tonic} ${mode}`));
+  }
+  $("key").addEventListener("change", () =>
+    tuneAction("Key", "tune/key", { key: $("key").value }));
   $("tempo").addEventListener("change", () =>
     tuneAction("Tempo", "tune/tempo", { tempo: Number($("tempo").value) }));
   $("download-musicxml").addEventListener("click", () => guarded("Writing MusicXML", async () => {
