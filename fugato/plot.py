@@ -74,7 +74,7 @@ def plot_image_grid(images: np.ndarray, path: Path, columns: int = 10,
 
 def plot_distributions(histograms: Mapping[str, np.ndarray], positions: np.ndarray,
                        labels: Sequence[str] | None, path: Path, title: str, xlabel: str,
-                       max_bins: int | None = None) -> None:
+                       max_bins: int | None = None, ylabel: str = "share of notes") -> None:
     """Side-by-side bars of several histograms over the same bins (e.g. samples vs test)."""
     plt = pyplot()
     keep = np.arange(len(positions))
@@ -90,7 +90,7 @@ def plot_distributions(histograms: Mapping[str, np.ndarray], positions: np.ndarr
     ax.set_xticklabels([names[k] for k in keep], rotation=60 if len(keep) > 12 else 0,
                        fontsize=8)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("share of notes")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend()
     save_figure(fig, path)

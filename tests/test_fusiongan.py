@@ -152,7 +152,17 @@ def test_eval_writes_table_one_balance_and_figure_six(trained_run: Path) -> None
     for png in ("durations.png", "pitch_classes.png", "training.png", "rewards.png"):
         assert (trained_run / "plots" / png).stat().st_size > 1000
     report = (trained_run / "report.md").read_text()
-    assert "Table I" in report and "mgeval" in report
+    assert "Table I" in report and "mgeval" in report and "Automatic Table II" in report
+    # the automatic Table II: four shares summing to 1 per system and calibration set
+    assert set(results["table2"]) == systems
+    assert set(results["calibration"]) == {"real A", "real B", "spliced A/B, B/A", "RM"}
+    for row in [*results["table2"].values(), *results["calibration"].values()]:
+        assert sum(row[k] for k in ("a", "b", "mixture", "neither")) == pytest.approx(1)
+    assert results["table2"]["RM"] == {**results["calibration"]["RM"],
+                                       "fl": results["table2"]["RM"]["fl"],
+                                       "mixture_share": results["calibration"]["RM"]["mixture"]}
+    for png in ("p_genre_a_systems.png", "p_genre_a_calibration.png"):
+        assert (trained_run / "plots" / png).stat().st_size > 1000
     # a few windows of every system, RM and MC included, as MIDI that music21 reads
     from music21 import converter
 
@@ -174,3 +184,27 @@ def test_eval_writes_table_one_balance_and_figure_six(trained_run: Path) -> None
     assert cells == ["Fusion", *expected, f"{results['balance']['Fusion']:.4g} ± 0"]
     accuracy = f"{results['classifier_accuracy']:.4g} ± 0"
     assert f"held-out balanced accuracy: {accuracy}." in text
+    fl = f"{results['table2']['Fusion']['fl']:.4g} ± 0"
+    assert "automatic Table II over 2 seeds" in text and fl in text
+
+
+def test_the_automatic_labels_see_a_splice_as_a_mixture() -> None:
+    """On the shipped model (no data needed): windows of G_A and G_B stand for the genres; a
+    window spliced from half of each is a mixture, which the whole-window classifier alone
+    calls one genre."""
+    from fugato.models.fusiongan.labels import Labeller, spliced, table_two_row
+    from fugato.train.run import load_run
+
+    task = load_run("fusion-jazz-folk", device="cpu").task
+    a, b = (task.sample_windows(400, seed, gen)[1] for seed, gen in ((1, "A"), (2, "B")))
+    labeller = Labeller.calibrated(task, a[:200], b[:200])
+    rows = {name: table_two_row(labeller.labels(w)) for name, w in
+            {"A": a[200:], "B": b[200:],
+             "spliced": spliced(a[200:], b[200:], 200, np.random.default_rng(0))}.items()}
+    assert rows["A"]["a"] > 0.7 and rows["B"]["b"] > 0.7
+    assert rows["spliced"]["mixture"] > 0.7
+    whole = task.p_genre_a(spliced(a[200:], b[200:], 200, np.random.default_rng(0)))
+    assert ((whole >= 0.8) | (whole <= 0.2)).mean() > rows["spliced"]["a"] + rows["spliced"]["b"]
+    for row in rows.values():
+        assert sum(row[k] for k in ("a", "b", "mixture", "neither")) == pytest.approx(1)
+        assert row["fl"] == pytest.approx(1 - abs(row["a"] - row["b"]) - row["neither"])

@@ -14,7 +14,10 @@ the span of A and B, not its balance; beside them:
 - the balance 1 - 2 |mean P(jazz) - 0.5| of each set from the genre classifier trained on real
   windows in phase 1, with that classifier's held-out balanced accuracy
   (`fugato.metrics.fusion`);
-- per-piece features (mgeval, `fugato.metrics.mgeval`) of each system against each genre.
+- per-piece features (mgeval, `fugato.metrics.mgeval`) of each system against each genre;
+- the automatic Table II (`fugato.models.fusiongan.labels`): every window labelled A, B,
+  mixture or neither, the labelling's calibration on real, spliced and RM windows, the paper's
+  FL and the mixture share it does not see, and each system's per-window P(A) histogram.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from fugato.metrics import (
 )
 from fugato.metrics.fusion import balanced_accuracy, fusion_distances, genre_balance
 from fugato.models.fusiongan.baselines import random_windows
+from fugato.models.fusiongan.labels import LABELS, automatic_table_two
 from fugato.music.melody import PITCH_CLASS_NAMES, Melody
 from fugato.report import Evaluation, markdown_table, mean_sd, report_page
 from fugato.samples import write_samples
@@ -73,6 +77,10 @@ class Numbers(NamedTuple):
     """The genre classifier's held-out balanced accuracy."""
     relative: dict[str, dict[str, dict[str, dict[str, float]]]]
     """mgeval: system (and the floor) -> genre A / B -> feature -> overlap, KL, ..."""
+    calibration: dict[str, dict[str, float]]
+    """The automatic Table II's labels of real A, real B, spliced and RM windows (shares)."""
+    table2: dict[str, dict[str, float]]
+    """The automatic Table II: system -> shares of A / B / mixture / neither, FL, mixture."""
 
 
 def evaluate(task: FusionGAN, run: Run, seed: int = 0) -> Evaluation:
@@ -91,13 +99,15 @@ def evaluate(task: FusionGAN, run: Run, seed: int = 0) -> Evaluation:
     hist = {key: {label: histogram(melodies) for label, melodies in decoded.items()}
             for key, (histogram, _) in HISTOGRAMS.items()}
     accuracy, p_jazz = genre_scores(task, test, systems)
+    calibration, table2, p_a = automatic_table_two(task, test, systems, seed)
     numbers = Numbers(
         table={label: table_scores(hist, label) for label in systems},
         floor=table_scores(hist, FLOOR), p_jazz=p_jazz,
         balance={label: genre_balance(p) for label, p in p_jazz.items()}, accuracy=accuracy,
         relative=mgeval_scores(decoded, [*systems, FLOOR], task.config.sample.mgeval_windows,
-                               rng))
+                               rng), calibration=calibration, table2=table2)
     draw_figures(run, {key: {k: h[k] for k in ("A", "B", *systems)} for key, h in hist.items()})
+    draw_genre_histograms(run, p_a)
     write_system_midi(task, run, systems)
     test_windows = {genre: len(windows) for genre, windows in test.items()}
     return Evaluation(results(task, run, numbers, test_windows),
@@ -180,6 +190,22 @@ def draw_figures(run: Run, hist: Mapping[str, Mapping[str, np.ndarray]]) -> None
                        plots / "pitch_classes.png", "Pitch classes (NPD)", "pitch class")
 
 
+def draw_genre_histograms(run: Run, p_a: Mapping[str, np.ndarray]) -> None:
+    """Per-window P(A) of every system and calibration set, in ten bins: a mixture is
+    bimodal (pure A and pure B windows), a fusion central."""
+    from fugato.plot import plot_distributions
+
+    edges = np.linspace(0, 1, 11)
+    hist = {label: np.histogram(p, edges)[0] / max(len(p), 1) for label, p in p_a.items()}
+    for name, shown in (("systems", [k for k in hist if k in SYSTEM_ORDER]),
+                        ("calibration", [k for k in hist if k not in SYSTEM_ORDER])):
+        plot_distributions({k: hist[k] for k in shown}, (edges[:-1] + edges[1:]) / 2,
+                           [f"{a:.1f}-{b:.1f}" for a, b in zip(edges, edges[1:], strict=False)],
+                           run.path / "plots" / f"p_genre_a_{name}.png",
+                           f"Per-window P(A) by the genre classifier ({name})", "P(A)",
+                           ylabel="share of windows")
+
+
 def write_system_midi(task: FusionGAN, run: Run, systems: Mapping[str, np.ndarray]) -> None:
     """The first `sample.midi_per_system` windows of every system as MIDI files in
     `samples/<system>/` of the run."""
@@ -212,6 +238,7 @@ def results(task: FusionGAN, run: Run, numbers: Numbers, test_windows: dict[str,
            for label in table for key in HISTOGRAMS},
         **{f"{label}_balance": numbers.balance[label] for label in table},
         "mgeval": numbers.relative,
+        "calibration": numbers.calibration, "table2": numbers.table2,
     }
 
 
@@ -233,10 +260,29 @@ def report(task: FusionGAN, run: Run, numbers: Numbers, test_windows: dict[str, 
     return report_page(
         f"FusionGAN: {data.genre_a} (A) x {data.genre_b} (B), step {run.step}", lead,
         ["## Table I\n\n" + markdown_table(rows),
+         table_two_section(numbers.calibration, numbers.table2),
          mgeval_section(numbers.relative, task.config.sample.mgeval_windows),
          "## Note durations (Fig. 6)\n\n![durations](plots/durations.png)",
          "## Pitch classes (Fig. 6)\n\n![pitch classes](plots/pitch_classes.png)"],
         training=training_section(task.config.net.rollouts))
+
+
+def table_two_section(calibration: Mapping[str, Mapping[str, float]],
+                      table2: Mapping[str, Mapping[str, float]]) -> str:
+    """The automatic Table II: the labelling's calibration, then every system's shares."""
+    names = [label.lower() for label in LABELS]
+    return (
+        "## Automatic Table II: fusion or mixture?\n\n"
+        "Every window labelled A, B, mixture or neither (`fugato.models.fusiongan.labels`): "
+        "neither when its per-token likelihood under both genre generators is below that of "
+        "99% of held-out windows of each genre; else A when the genre classifier gives the "
+        "whole window P(A) >= 0.8 and both halves lean to A, B likewise, mixture otherwise. "
+        "FL = 1 - (|A - B| + neither), the paper's fusion level; the mixture share is what FL "
+        "does not see. Calibration first (the rule was fixed on these sets):\n\n"
+        + markdown_table([{"set": k, **{n: v[n] for n in names}} for k, v in calibration.items()])
+        + "\n\n" + markdown_table([{"system": k, **v} for k, v in table2.items()])
+        + "\n\n![per-window P(A), systems](plots/p_genre_a_systems.png)\n\n"
+        "![per-window P(A), calibration](plots/p_genre_a_calibration.png)")
 
 
 def mgeval_section(relative: Mapping[str, Mapping[str, Mapping[str, Mapping[str, float]]]],
@@ -289,6 +335,11 @@ def seeds_report(group: str, summary: Mapping[str, Sequence[float]], runs: int) 
                           lambda k, d, m, s=system: mean_sd(summary, f"table/{s}/{k}/{d}/{m}"),
                           mean_sd(summary, f"balance/{system}")) for system in systems]
     rows.append(table_one_row(FLOOR, lambda k, d, m: mean_sd(summary, f"floor/{k}/{d}/{m}"), ""))
+    table2 = [{"system": s, **{k: mean_sd(summary, f"table2/{s}/{k}") for k in
+                               ("a", "b", "mixture", "neither", "fl", "mixture_share")}}
+              for s in systems if f"table2/{s}/fl" in summary]
     return (f"## {group}: Table I over {runs} seeds (mean ± sd)\n\n" + markdown_table(rows)
             + "\n\nGenre classifier, held-out balanced accuracy: "
-            f"{mean_sd(summary, 'classifier_accuracy')}.")
+            f"{mean_sd(summary, 'classifier_accuracy')}."
+            + (f"\n\n## {group}: automatic Table II over {runs} seeds (mean ± sd)\n\n"
+               + markdown_table(table2) if table2 else ""))
