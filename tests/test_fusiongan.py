@@ -198,7 +198,7 @@ def test_the_automatic_labels_see_a_splice_as_a_mixture() -> None:
     task = load_run("fusion-jazz-folk", device="cpu").task
     a, b = (task.sample_windows(400, seed, gen)[1] for seed, gen in ((1, "A"), (2, "B")))
     labeller = Labeller.calibrated(task, a[:200], b[:200])
-    rows = {name: table_two_row(labeller.labels(w)) for name, w in
+    rows = {name: table_two_row(labeller.labels(w)[0]) for name, w in
             {"A": a[200:], "B": b[200:],
              "spliced": spliced(a[200:], b[200:], 200, np.random.default_rng(0))}.items()}
     assert rows["A"]["a"] > 0.7 and rows["B"]["b"] > 0.7

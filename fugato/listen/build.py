@@ -54,14 +54,23 @@ def parse_sources(pairs: Sequence[str], option: str = "--source") -> dict[str, s
     return sources
 
 
-def load_source(spec: str) -> tuple[Run, str | None]:
-    """(the run of `MODEL_OR_RUN[:GENERATOR]`, the generator or None)."""
+def load_sources(sources: dict[str, str]) -> dict[str, tuple[Run, str | None]]:
+    """label -> (the run of its `MODEL_OR_RUN[:GENERATOR]`, the generator or None), for every
+    source that is not `real:`; each model is loaded once, however many sources use it."""
     from fugato.train.run import load_run
 
-    model, _, generator = spec.partition(":")
-    if Path(spec).exists():  # a run folder whose name holds ':'
-        model, generator = spec, ""
-    return load_run(model, device="cpu"), generator or None
+    runs: dict[str, Run] = {}
+    out = {}
+    for label, spec in sources.items():
+        if spec.startswith("real:"):
+            continue
+        model, _, generator = spec.partition(":")
+        if Path(spec).exists():  # a run folder whose name holds ':'
+            model, generator = spec, ""
+        if model not in runs:
+            runs[model] = load_run(model, device="cpu")
+        out[label] = (runs[model], generator or None)
+    return out
 
 
 @dataclass
@@ -86,17 +95,18 @@ def real_clips(task: FusionGAN, corpus: str, n: int, rng: np.random.Generator) -
     return Clips([task.to_melody(w, f"{corpus}") for w in chosen], chosen)
 
 
-def source_clips(spec: str, n: int, seed: int, fusion: FusionGAN | None,
-                 rng: np.random.Generator) -> Clips:
-    """`n` melodies of one source: a generator's draws or real held-out windows."""
+def source_clips(spec: str, loaded: tuple[Run, str | None] | None, n: int, seed: int,
+                 fusion: FusionGAN | None, rng: np.random.Generator) -> Clips:
+    """`n` melodies of one source (`loaded` by `load_sources`, None for `real:`): a
+    generator's draws or real held-out windows."""
     from fugato.models.fusiongan.task import FusionGAN
 
-    if spec.startswith("real:"):
+    if loaded is None:
         if fusion is None:
             raise FugatoError(f"{spec}: real clips are cut like a FusionGAN source's windows; "
                               "add one (e.g. --source F=fusion-jazz-folk:F)")
         return real_clips(fusion, spec[5:], n, rng)
-    run, generator = load_source(spec)
+    run, generator = loaded
     if isinstance(run.task, FusionGAN):
         _, windows = run.task.sample_windows(n, seed, generator)
         return Clips([run.task.to_melody(w, "") for w in windows], windows)
@@ -118,15 +128,10 @@ def write_melody_clip(clips: Path, melody: Melody) -> str:
     return clip
 
 
-def first_fusion(sources: dict[str, str]) -> FusionGAN | None:
+def first_fusion(runs: dict[str, tuple[Run, str | None]]) -> FusionGAN | None:
     from fugato.models.fusiongan.task import FusionGAN
 
-    for spec in sources.values():
-        if not spec.startswith("real:"):
-            run, _ = load_source(spec)
-            if isinstance(run.task, FusionGAN):
-                return run.task
-    return None
+    return next((run.task for run, _ in runs.values() if isinstance(run.task, FusionGAN)), None)
 
 
 def prepare(root: Path, name: str, overwrite: bool) -> Path:
@@ -151,7 +156,8 @@ def create_genre(root: Path, name: str, sources: dict[str, str], clips: int, see
 
     if not 1 <= clips * len(sources) <= MAX_CLIPS:
         raise FugatoError(f"--clips {clips}: at most {MAX_CLIPS} clips in all")
-    fusion = first_fusion(sources)
+    runs = load_sources(sources)
+    fusion = first_fusion(runs)
     a, b = genres
     if qualify is None:
         if fusion is None and qualification:
@@ -160,7 +166,7 @@ def create_genre(root: Path, name: str, sources: dict[str, str], clips: int, see
         qualify = {} if fusion is None else {a: fusion.config.data.genre_a,
                                              b: fusion.config.data.genre_b}
     rng = np.random.default_rng(seed)
-    made = {label: source_clips(spec, clips, seed, fusion, rng)
+    made = {label: source_clips(spec, runs.get(label), clips, seed, fusion, rng)
             for label, spec in tqdm(sources.items(), desc="sources", disable=not progress)}
     real = {genre: real_clips(_need(fusion), corpus, qualification, rng)
             for genre, corpus in qualify.items()} if qualification else {}

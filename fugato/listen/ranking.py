@@ -11,27 +11,31 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fugato.errors import FugatoError
-from fugato.listen.build import load_source, new_id, prepare
+from fugato.listen.build import load_sources, new_id, prepare
 from fugato.listen.design import RANKING_QUESTIONS, Item, ListeningTest, write_json
 
+if TYPE_CHECKING:
+    from fugato.train.run import Run
 
-def dance_of(spec: str, song: Path, music: np.ndarray, seconds: float, seed: int
-             ) -> np.ndarray:
-    """(n, 147) dance frames of one source for one song."""
+
+def dance_of(spec: str, run: Run | None, song: Path, music: np.ndarray, seconds: float,
+             seed: int) -> np.ndarray:
+    """(n, 147) dance frames of one source (its loaded run, None for `real:`) for one song."""
     from fugato.models.dualdance.tools import choreograph_features, dance_task, motion_to_dance
 
-    if spec == "real:tang":
+    if run is None:
+        if spec != "real:tang":
+            raise FugatoError(f"{spec}: the real dances of a ranking are real:tang")
         motion = song.with_suffix(".npz")
         if not motion.is_file():
             raise FugatoError(f"{song}: no recorded dance beside it ({motion.name}) for "
                               "real:tang")
         return motion_to_dance(motion, seconds)
-    run, _ = load_source(spec)
     task = dance_task(run)
     if task.start_pose is None:
         raise FugatoError(f"{spec}: the checkpoint holds no start pose")
@@ -62,6 +66,7 @@ def create_ranking(root: Path, name: str, sources: dict[str, str], songs: Sequen
         raise FugatoError("a ranking needs at least two sources")
     if not 0 < seconds <= 60:
         raise FugatoError(f"--seconds {seconds}: between 0 and 60")
+    runs = load_sources(sources)
     path = prepare(root, name, overwrite)
     manifest: dict[str, Any] = {"kind": "ranking", "sources": sources, "clips": {},
                                 "items": {}}
@@ -75,7 +80,8 @@ def create_ranking(root: Path, name: str, sources: dict[str, str], songs: Sequen
         for label, spec in sources.items():
             clip = new_id()
             write_dance(path / "clips" / f"{clip}.json",
-                        dance_of(spec, song, music, seconds, seed)[: len(music)])
+                        dance_of(spec, runs[label][0] if label in runs else None, song,
+                                 music, seconds, seed)[: len(music)])
             manifest["clips"][clip] = label
             clips.append(clip)
         item = Item(new_id(), "test", clips, song_clip)

@@ -25,11 +25,11 @@ BOOTSTRAP = 1000
 
 
 def fusion_level(counts: dict[str, int], a: str, b: str) -> float:
-    """FL of Table II; nan without answers."""
-    total = sum(counts.values())
-    if total == 0:
-        return float("nan")
-    return 1 - (abs(counts.get(a, 0) - counts.get(b, 0)) + counts.get("neither", 0)) / total
+    """FL of Table II (`fugato.metrics.fusion.fusion_level`) of answer counts by choice id."""
+    from fugato.metrics.fusion import fusion_level as level
+
+    return level(counts.get(a, 0), counts.get(b, 0), counts.get("mixture", 0),
+                 counts.get("neither", 0))
 
 
 def per_listener(snapshot: dict[str, Any]) -> dict[str, dict[tuple[str, str], str]]:

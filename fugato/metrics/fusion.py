@@ -2,8 +2,8 @@
 al. 2017).
 
 Table I's Diff and Ratio of one feature histogram (DD or NPD) under both distances (EUD, EM),
-and the genre balance of a set as a genre classifier sees it, with that classifier's balanced
-accuracy on held-out windows.
+the genre balance of a set as a genre classifier sees it, with that classifier's balanced
+accuracy on held-out windows, and Table II's fusion level (FL) of answer counts.
 """
 
 from __future__ import annotations
@@ -36,3 +36,10 @@ def genre_balance(p_a: float) -> float:
     """1 - 2 |p_a - 0.5| of a set's mean P(genre A) `p_a`: 1 when the classifier sees as much
     of A as of B, 0 when it sees only one genre."""
     return 1 - 2 * abs(p_a - 0.5)
+
+
+def fusion_level(a: float, b: float, mixture: float, neither: float) -> float:
+    """Table II's FL = 1 - (|C_A - C_B| + C_neither) / (C_A + C_B + C_mixture + C_neither) of
+    counts (or shares) of listeners' or a labeller's answers; nan without any."""
+    total = a + b + mixture + neither
+    return 1 - (abs(a - b) + neither) / total if total else float("nan")

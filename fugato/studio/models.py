@@ -65,7 +65,9 @@ class Slot:
                                                                      for i in range(free)],
                         corpora=list(data.get("corpora", ["oneills", "ryans"])))
         if self.view == "fusion":
-            info.update(generators=["A", "B", "F", "MLE", "MLE-1:1", "GAN", "RL-A", "RL-B"],
+            from fugato.models.fusiongan.task import GENERATORS
+
+            info.update(generators=list(GENERATORS),
                         genres=[data.get("genre_a", "wjazzd"),
                                 data.get("genre_b", "essen:europe")])
         return info

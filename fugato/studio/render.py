@@ -4,7 +4,6 @@ fugato's synthesizer, MIDI) in the session's file store."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 from fugato.music.melody import TPQ, Melody
@@ -56,8 +55,3 @@ def piece(store: FileStore, session: str, melody: Melody, **extra: Any) -> dict[
             "seconds": seconds(melody), "wav": write_wav(store, session, melody, stem),
             "midi": write_midi(store, session, melody, stem), **extra}
 
-
-def upload_suffix(name: str, allowed: tuple[str, ...]) -> str:
-    """The lower-case suffix of an uploaded file's name, if allowed (else "")."""
-    suffix = Path(name).suffix.lower()
-    return suffix if suffix in allowed else ""

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from fugato.metrics.fusion import fusion_level
 from fugato.nn.batched import batched
 
 if TYPE_CHECKING:
@@ -68,8 +69,8 @@ class Labeller:
         return cls(task, float(np.quantile(window_nll(task, "gen_a", valid_a), NEITHER_QUANTILE)),
                    float(np.quantile(window_nll(task, "gen_b", valid_b), NEITHER_QUANTILE)))
 
-    def labels(self, windows: np.ndarray) -> np.ndarray:
-        """(n,) labels of `LABELS` for windows (n, window)."""
+    def labels(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """((n,) labels of `LABELS`, (n,) the whole windows' P(A)) for windows (n, window)."""
         half = windows.shape[1] // 2
         whole = self.task.p_genre_a(windows)
         first, second = self.task.p_genre_a(windows[:, :half]), self.task.p_genre_a(
@@ -80,7 +81,7 @@ class Labeller:
                    & (window_nll(self.task, "gen_b", windows) > self.nll_b))
         out = np.where(is_a, "A", np.where(is_b, "B", "mixture")).astype(object)
         out[neither] = "neither"
-        return out
+        return out, whole
 
 
 def shares(labels: np.ndarray) -> dict[str, float]:
@@ -92,7 +93,7 @@ def shares(labels: np.ndarray) -> dict[str, float]:
 def table_two_row(labels: np.ndarray) -> dict[str, float]:
     """The four shares, the paper's FL = 1 - (|a - b| + neither) and the mixture share."""
     row = shares(labels)
-    row["fl"] = 1 - (abs(row["a"] - row["b"]) + row["neither"])
+    row["fl"] = fusion_level(row["a"], row["b"], row["mixture"], row["neither"])
     row["mixture_share"] = row["mixture"]
     return row
 
@@ -111,15 +112,17 @@ def automatic_table_two(task: FusionGAN, test: Mapping[str, np.ndarray],
                         systems: Mapping[str, np.ndarray], seed: int
                         ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]],
                                    dict[str, np.ndarray]]:
-    """(calibration: set -> shares, table2: system -> `table_two_row`, each system's
-    per-window P(A)). Calibration sets: held-out real A and B (test split), spliced A|B and
-    B|A windows of the test split, and the RM windows; its own random stream (`seed`)."""
+    """(calibration: set -> shares, table2: system -> `table_two_row`, each set's per-window
+    P(A)). Calibration sets: held-out real A and B (test split), spliced A|B and B|A windows
+    of the test split, and the RM windows; its own random stream (`seed`). Every set is
+    labelled once (RM is a system and a calibration set)."""
     rng = np.random.default_rng([seed, 2])
     labeller = Labeller.calibrated(task, task.windows("A", "valid"), task.windows("B", "valid"))
     n = len(next(iter(systems.values())))
+    calibration_sets = ["real A", "real B", "spliced A/B, B/A", "RM"]
     sets = {"real A": test["A"], "real B": test["B"],
-            "spliced A/B, B/A": spliced(test["A"], test["B"], n, rng), "RM": systems["RM"]}
-    calibration = {name: shares(labeller.labels(w)) for name, w in sets.items()}
-    table = {label: table_two_row(labeller.labels(w)) for label, w in systems.items()}
-    p_a = {label: task.p_genre_a(w) for label, w in {**systems, **sets}.items()}
-    return calibration, table, p_a
+            "spliced A/B, B/A": spliced(test["A"], test["B"], n, rng), **systems}
+    labelled = {name: labeller.labels(w) for name, w in sets.items()}
+    calibration = {name: shares(labelled[name][0]) for name in calibration_sets}
+    table = {label: table_two_row(labelled[label][0]) for label in systems}
+    return calibration, table, {name: p for name, (_, p) in labelled.items()}
