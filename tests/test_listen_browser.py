@@ -119,6 +119,7 @@ def test_a_dance_ranking_runs_end_to_end(browser: Any, studio: str, listening: P
     page.goto(f"{studio}/listen/dances")
     page.wait_for_selector(hook("rank-realism-1"))
     assert page.locator("canvas").count() == 2
+    page.wait_for_selector("#clips[data-loaded=true]")
     for question in ("realism", "genre"):
         page.select_option(hook(f"rank-{question}-0"), "2")
         page.select_option(hook(f"rank-{question}-1"), "1")

@@ -95,6 +95,7 @@ function drawStick(canvas, dance, time) {
 async function showClips(item) {
   const box = $("clips");
   box.replaceChildren();
+  delete box.dataset.loaded;
   if (item.kind === "genre") {
     const audio = document.createElement("audio");
     audio.controls = true;
@@ -112,8 +113,8 @@ async function showClips(item) {
   const row = document.createElement("div");
   row.className = "cards";
   box.appendChild(row);
-  const dances = await Promise.all(item.clips.map((c) => fetch(c.url).then((r) => r.json())));
-  const canvases = dances.map((dance, k) => {
+  // The cards come first, so the page has its shape before the dances arrive.
+  const canvases = item.clips.map((clip, k) => {
     const card = document.createElement("div");
     card.className = "card";
     card.innerHTML = `<h4>Dance ${k + 1}</h4>`;
@@ -124,6 +125,8 @@ async function showClips(item) {
     row.appendChild(card);
     return canvas;
   });
+  const dances = await Promise.all(item.clips.map((c) => fetch(c.url).then((r) => r.json())));
+  box.dataset.loaded = "true";
   const tick = () => {
     if (current !== item) return;
     dances.forEach((d, k) => drawStick(canvases[k], d, audio.currentTime));
