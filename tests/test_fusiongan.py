@@ -12,6 +12,7 @@ import torch
 
 from fugato.cli import main
 from fugato.config import load_config
+from fugato.errors import FugatoError
 from fugato.losses.wasserstein import balance_penalty, critic_loss, ordering_penalty
 from fugato.models.fusiongan.baselines import random_windows
 from fugato.models.fusiongan.evaluate import folder_name
@@ -77,6 +78,28 @@ def test_phase_changes_copy_the_pretrained_generators() -> None:
     task.on_step(nets, q)
     assert torch.equal(head("rl_a"), head("gen_a"))
     assert torch.equal(head("rl_b"), head("gen_b"))
+
+
+def test_the_papers_objective_adds_its_terms_to_the_ordered_one() -> None:
+    """Same nets, same draws: "paper" adds D_F's |E D_F(G_A) - E D_F(G_B)| of (9) to the
+    balance, keeps (12)'s ordering, and rewards G_A by D_A + D_B - D_F as (14) says."""
+    terms, rewards = {}, {}
+    for objective in ("ordered", "paper"):
+        torch.manual_seed(0)
+        task = FusionGAN(load_config(CONFIG, [*TINY, f"net.objective='{objective}'"]))
+        task.nets = task.build_nets()
+        batch = task.build_data()[0].batch(torch.arange(8), torch.device("cpu"))
+        q = task.fusion_start
+        terms[objective] = task._critics(task.nets, batch, q)[1]
+        rewards[objective] = {g: r[0] for g, r in task._rewarding(batch, q).items()}
+    ordered, paper = terms["ordered"], terms["paper"]
+    assert paper["f_balance"] > ordered["f_balance"] and paper["ordering"] == ordered["ordering"]
+    assert paper["w_a"] != ordered["w_a"] and paper["w_gan"] == ordered["w_gan"]
+    assert rewards["ordered"]["gen_a"] == (("d_a", 1.0),)
+    assert rewards["paper"]["gen_a"] == (("d_a", 1.0), ("d_b", 1.0), ("d_f", -1.0))
+    assert rewards["paper"]["gen_f"] == rewards["ordered"]["gen_f"]
+    with pytest.raises(FugatoError, match="net.objective"):
+        FusionGAN(load_config(CONFIG, [*TINY, "net.objective='literal'"]))
 
 
 @pytest.fixture(scope="module")

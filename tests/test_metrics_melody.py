@@ -4,12 +4,16 @@ import pytest
 from fugato.metrics import (
     duration_bins,
     duration_distribution,
+    duration_distributions,
     earth_movers,
+    earth_movers_rows,
     euclidean,
     fusion_scores,
     pitch_class_distribution,
+    pitch_class_distributions,
     relative_evaluation,
 )
+from fugato.metrics.fusion import window_fusion_distances
 from fugato.music.melody import TPQ, Melody
 
 
@@ -37,6 +41,40 @@ def test_earth_movers_is_the_shift_between_histograms() -> None:
     assert earth_movers(p, q, positions=np.arange(5) * 0.25) == pytest.approx(0.5)
     assert earth_movers(p, p) == 0.0
     assert euclidean(p, q) == pytest.approx(np.sqrt(2))
+
+
+def test_per_melody_distributions_are_each_melodys_own() -> None:
+    rng = np.random.default_rng(0)
+    melodies = [melody(list(rng.integers(48, 84, k)), list(rng.choice([0.25, 0.5, 1, 3], k)))
+                for k in (1, 5, 9)] + [Melody([], [], [])]
+    for rows, single in ((duration_distributions(melodies), duration_distribution),
+                         (pitch_class_distributions(melodies), pitch_class_distribution)):
+        for row, m in zip(rows, melodies, strict=True):
+            np.testing.assert_allclose(row, single([m]))
+
+
+def test_earth_movers_rows_match_scipy_on_uneven_positions() -> None:
+    rng = np.random.default_rng(1)
+    positions = np.sort(rng.uniform(0, 8, 12))
+    rows, q = rng.random((6, 12)), rng.random(12)
+    rows[2] = 0.0
+    got = earth_movers_rows(rows, q, positions)
+    assert np.isnan(got[2])
+    for i in (0, 1, 3, 4, 5):
+        assert got[i] == pytest.approx(earth_movers(rows[i], q, positions))
+
+
+def test_per_window_table_scores_windows_off_the_genre_segment() -> None:
+    a, b = np.eye(4)[0] * 0.5 + np.eye(4)[1] * 0.5, np.eye(4)[2] * 0.5 + np.eye(4)[3] * 0.5
+    positions = np.arange(4.0)
+    on_segment = np.stack([a, b, (a + b) / 2, np.zeros(4)])  # pure A, pure B, a blend, empty
+    scores = window_fusion_distances(a, b, on_segment, positions)
+    assert scores["eud"]["diff"] == pytest.approx(0) and scores["em"]["ratio"] == pytest.approx(1)
+    narrow = np.stack([np.eye(4)[0], np.eye(4)[3]])  # one pitch class each: off the segment
+    off = window_fusion_distances(a, b, narrow, positions)
+    assert off["eud"]["ratio"] > 1.2 and off["eud"]["diff"] > 0
+    # EM: the point at 0 is 0.5 from A and 2.5 from B, which are 2 apart (the point at 3 alike)
+    assert off["em"]["ratio"] == pytest.approx(1.5) and off["em"]["diff"] == pytest.approx(1)
 
 
 def test_mixture_sits_exactly_between_its_parts() -> None:

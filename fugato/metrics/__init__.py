@@ -17,10 +17,13 @@ from fugato.metrics.kde import kde_log_density, kde_score
 from fugato.metrics.melody import (
     duration_bins,
     duration_distribution,
+    duration_distributions,
     earth_movers,
+    earth_movers_rows,
     euclidean,
     fusion_scores,
     pitch_class_distribution,
+    pitch_class_distributions,
 )
 from fugato.metrics.mgeval import relative_evaluation
 
@@ -33,7 +36,9 @@ __all__ = [
     "diversity",
     "duration_bins",
     "duration_distribution",
+    "duration_distributions",
     "earth_movers",
+    "earth_movers_rows",
     "euclidean",
     "frechet_joint_distance",
     "fusion_scores",
@@ -43,6 +48,7 @@ __all__ = [
     "kinematic_beats",
     "notes_accuracy",
     "pitch_class_distribution",
+    "pitch_class_distributions",
     "relative_evaluation",
     "transpose_chroma",
 ]

@@ -32,10 +32,17 @@ import torch
 from fugato.metrics import (
     duration_bins,
     duration_distribution,
+    duration_distributions,
     pitch_class_distribution,
+    pitch_class_distributions,
     relative_evaluation,
 )
-from fugato.metrics.fusion import balanced_accuracy, fusion_distances, genre_balance
+from fugato.metrics.fusion import (
+    balanced_accuracy,
+    fusion_distances,
+    genre_balance,
+    window_fusion_distances,
+)
 from fugato.models.fusiongan.baselines import random_windows
 from fugato.models.fusiongan.labels import LABELS, automatic_table_two
 from fugato.music.melody import PITCH_CLASS_NAMES, Melody
@@ -55,6 +62,9 @@ HISTOGRAMS: dict[str, tuple[Callable[[list[Melody]], np.ndarray], np.ndarray]] =
     "npd": (pitch_class_distribution, np.arange(12)),
 }
 """Table I's features: histogram of a set of melodies, and the positions of its bins."""
+PER_WINDOW: dict[str, Callable[[list[Melody]], np.ndarray]] = {
+    "dd": duration_distributions, "npd": pitch_class_distributions}
+"""The per-window Table I's features: each melody's own histogram, (n, bins)."""
 CLASSIFIER_CHUNK = 2048
 """Windows per chunk of the genre classifier: the recorded evaluations ran it on chunks of
 2048, and a convolution over another chunk may round its sums differently."""
@@ -81,6 +91,8 @@ class Numbers(NamedTuple):
     """The automatic Table II's labels of real A, real B, spliced and RM windows (shares)."""
     table2: dict[str, dict[str, float]]
     """The automatic Table II: system -> shares of A / B / mixture / neither, FL, mixture."""
+    table_window: dict[str, Scores]
+    """The per-window Table I: system (and the floor) -> its scores."""
 
 
 def evaluate(task: FusionGAN, run: Run, seed: int = 0) -> Evaluation:
@@ -105,7 +117,8 @@ def evaluate(task: FusionGAN, run: Run, seed: int = 0) -> Evaluation:
         floor=table_scores(hist, FLOOR), p_jazz=p_jazz,
         balance={label: genre_balance(p) for label, p in p_jazz.items()}, accuracy=accuracy,
         relative=mgeval_scores(decoded, [*systems, FLOOR], task.config.sample.mgeval_windows,
-                               rng), calibration=calibration, table2=table2)
+                               rng), calibration=calibration, table2=table2,
+        table_window={label: window_scores(hist, decoded[label]) for label in [*systems, FLOOR]})
     draw_figures(run, {key: {k: h[k] for k in ("A", "B", *systems)} for key, h in hist.items()})
     draw_genre_histograms(run, p_a)
     write_system_midi(task, run, systems)
@@ -151,6 +164,14 @@ def table_scores(hist: Mapping[str, Mapping[str, np.ndarray]], label: str) -> Sc
     (which hold "A" and "B")."""
     return {key: fusion_distances(h["A"], h["B"], h[label], HISTOGRAMS[key][1])
             for key, h in hist.items()}
+
+
+def window_scores(hist: Mapping[str, Mapping[str, np.ndarray]], melodies: list[Melody]
+                  ) -> Scores:
+    """The per-window Table I's scores of `melodies` (`window_fusion_distances`) against the
+    held-out genres' aggregate histograms {feature: {"A": ..., "B": ...}}."""
+    return {key: window_fusion_distances(h["A"], h["B"], PER_WINDOW[key](melodies),
+                                         HISTOGRAMS[key][1]) for key, h in hist.items()}
 
 
 def genre_scores(task: FusionGAN, test: Mapping[str, np.ndarray],
@@ -239,6 +260,7 @@ def results(task: FusionGAN, run: Run, numbers: Numbers, test_windows: dict[str,
         **{f"{label}_balance": numbers.balance[label] for label in table},
         "mgeval": numbers.relative,
         "calibration": numbers.calibration, "table2": numbers.table2,
+        "table1_window": numbers.table_window,
     }
 
 
@@ -260,11 +282,28 @@ def report(task: FusionGAN, run: Run, numbers: Numbers, test_windows: dict[str, 
     return report_page(
         f"FusionGAN: {data.genre_a} (A) x {data.genre_b} (B), step {run.step}", lead,
         ["## Table I\n\n" + markdown_table(rows),
+         window_table_section(numbers.table_window),
          table_two_section(numbers.calibration, numbers.table2),
          mgeval_section(numbers.relative, task.config.sample.mgeval_windows),
          "## Note durations (Fig. 6)\n\n![durations](plots/durations.png)",
          "## Pitch classes (Fig. 6)\n\n![pitch classes](plots/pitch_classes.png)"],
         training=training_section(task.config.net.rollouts))
+
+
+def window_table_section(table_window: Mapping[str, Scores]) -> str:
+    """The per-window Table I, with its formula."""
+    rows = [table_one_row(label, lambda k, d, m, t=t: t[k][d][m])
+            for label, t in table_window.items()]
+    return "## Table I per window\n\n" + WINDOW_FORMULA + "\n\n" + markdown_table(rows)
+
+
+WINDOW_FORMULA = (
+    "Each window's own DD and NPD histograms w against the held-out genres' aggregate "
+    "histograms A and B: Diff = mean_w [d(A,w) + d(B,w)] - d(A,B), Ratio = mean_w [d(A,w) + "
+    "d(B,w)] / d(A,B), over the windows that hold notes. A window between A and B scores "
+    "Ratio 1 whether it is pure A or a blend; the table sees how far single windows leave the "
+    "genres, which an aggregate averages away. The floor row: real validation windows "
+    "(32-step windows' own noise).")
 
 
 def table_two_section(calibration: Mapping[str, Mapping[str, float]],
@@ -315,12 +354,13 @@ def training_section(rollouts: int) -> str:
         "![training curves](plots/training.png)\n\n![rollout rewards](plots/rewards.png)")
 
 
-def table_one_row(system: str, value: Callable[..., Any], balance: Any) -> dict[str, Any]:
+def table_one_row(system: str, value: Callable[..., Any], balance: Any = None
+                  ) -> dict[str, Any]:
     """One row of Table I: `value(feature, distance, score)` for feature dd / npd, distance
-    eud / em, score diff / ratio, then the balance."""
-    return {"system": system, **{f"{k} {d} {m}": value(k, d, m) for k in ("dd", "npd")
-                                 for d in ("eud", "em") for m in ("diff", "ratio")},
-            "balance": balance}
+    eud / em, score diff / ratio, then the balance (no column when None)."""
+    row = {"system": system, **{f"{k} {d} {m}": value(k, d, m) for k in ("dd", "npd")
+                                for d in ("eud", "em") for m in ("diff", "ratio")}}
+    return row if balance is None else {**row, "balance": balance}
 
 
 def seeds_report(group: str, summary: Mapping[str, Sequence[float]], runs: int) -> str:
@@ -338,8 +378,13 @@ def seeds_report(group: str, summary: Mapping[str, Sequence[float]], runs: int) 
     table2 = [{"system": s, **{k: mean_sd(summary, f"table2/{s}/{k}") for k in
                                ("a", "b", "mixture", "neither", "fl", "mixture_share")}}
               for s in systems if f"table2/{s}/fl" in summary]
+    windowed = [table_one_row(s, lambda k, d, m, s=s: mean_sd(
+        summary, f"table1_window/{s}/{k}/{d}/{m}")) for s in [*systems, FLOOR]
+        if f"table1_window/{s}/dd/em/ratio" in summary]
     return (f"## {group}: Table I over {runs} seeds (mean ± sd)\n\n" + markdown_table(rows)
             + "\n\nGenre classifier, held-out balanced accuracy: "
             f"{mean_sd(summary, 'classifier_accuracy')}."
+            + (f"\n\n## {group}: Table I per window over {runs} seeds (mean ± sd)\n\n"
+               + WINDOW_FORMULA + "\n\n" + markdown_table(windowed) if windowed else "")
             + (f"\n\n## {group}: automatic Table II over {runs} seeds (mean ± sd)\n\n"
                + markdown_table(table2) if table2 else ""))

@@ -66,6 +66,8 @@ GENERATORS = {"A": "gen_a", "B": "gen_b", "F": "gen_f", "MLE": "mle", "MLE-1:1":
               "GAN": "gen_gan",
               "RL-A": "rl_a", "RL-B": "rl_b"}
 """`fugato sample RUN --generator NAME` -> the net that writes the melodies."""
+Rewards = tuple[tuple[str, float], ...]
+"""The critics whose scores reward a generator, each with its sign."""
 
 
 @dataclass
@@ -108,6 +110,11 @@ class NetConfig:
     standardise_rewards: bool = True
     """G_F's reward D_A + D_B + D_F with each critic's scores standardised first (over the
     step's rollouts), so that the three count equally whatever their scales."""
+    objective: str = "ordered"
+    """The fusion phase's objective: "ordered" (D_A separates A from G_A, D_F real A + B from
+    G_F, G_A and G_B rewarded by their own critics) or "paper" (every term of equations (8),
+    (9), (11) and (14): D_A also scores B, G_B and G_F down, D_F also counts G_A and G_B as
+    real and balances them, G_A is rewarded by D_A + D_B - D_F); both keep (12)'s ordering."""
 
 
 @dataclass
@@ -138,6 +145,8 @@ class FusionGAN(Sampler, Evaluator, SeedsReport, Task):
         n: NetConfig = config.net
         if n.pretrain_steps < 1 or n.genre_steps < 1:
             raise FugatoError("net.pretrain_steps and net.genre_steps must be at least 1")
+        if n.objective not in ("ordered", "paper"):
+            raise FugatoError(f"net.objective must be 'ordered' or 'paper', not {n.objective!r}")
 
     @property
     def fusion_start(self) -> int:
@@ -289,32 +298,47 @@ class FusionGAN(Sampler, Evaluator, SeedsReport, Task):
             w_a, w_b = critic_loss(s_a[:k], s_a[k:]), critic_loss(s_b[:k], s_b[k:])
             logs.update({"w_a": -w_a.item(), "w_b": -w_b.item()})
             return w_a + w_b + w_gan, logs
-        fake_f = self.generate("gen_f", k)
-        # each genre critic sees: its genre, its generator, the fusion, the other genre
-        s_a = nets["d_a"](torch.cat([a, fake_a, fake_f, b]))[:, 0].split(k)
-        s_b = nets["d_b"](torch.cat([b, fake_b, fake_f, a]))[:, 0].split(k)
-        s_f = nets["d_f"](torch.cat([a, b, fake_f]))[:, 0].split(k)
-        w_a, w_b = critic_loss(s_a[0], s_a[1]), critic_loss(s_b[0], s_b[1])
-        w_f = critic_loss(torch.cat(s_f[:2]), s_f[2])
-        balance = balance_penalty(s_f[0], s_f[1])
-        order = ordering_penalty(s_a[0], s_a[2], s_a[3]) + ordering_penalty(s_b[0], s_b[2], s_b[3])
+        w_a, w_b, w_f, balance, order = self._fusion_critics(nets, batch, fake_a, fake_b)
         loss = (w_a + w_b + w_gan + w_f + n.balance_weight * balance
                 + n.ordering_weight * order)
         logs.update({"w_a": -w_a.item(), "w_b": -w_b.item(), "w_f": -w_f.item(),
                      "f_balance": balance.item(), "ordering": order.item()})
         return loss, logs
 
+    def _fusion_critics(self, nets: Nets, batch: Batch, fake_a: torch.Tensor,
+                        fake_b: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The fusion phase's critic terms (w_a, w_b, w_f, balance, ordering), each a loss to
+        minimise, under `net.objective`. Where an equation sums several sets on one side, the
+        critic scores their mean: a Wasserstein critic's gap is only shift-invariant with as
+        much weight on its real side as on its fake side."""
+        a, b, _ = batch
+        k = len(a)
+        fake_f = self.generate("gen_f", k)
+        if self.config.net.objective == "paper":  # (8), (9), (11) with (12)
+            s_a = nets["d_a"](torch.cat([a, fake_a, fake_f, b, fake_b]))[:, 0].split(k)
+            s_b = nets["d_b"](torch.cat([b, fake_b, fake_f, a, fake_a]))[:, 0].split(k)
+            s_f = nets["d_f"](torch.cat([a, b, fake_a, fake_b, fake_f]))[:, 0].split(k)
+            w_a = critic_loss(s_a[0], torch.cat(s_a[1:]))
+            w_b = critic_loss(s_b[0], torch.cat(s_b[1:]))
+            w_f = critic_loss(torch.cat(s_f[:4]), s_f[4])
+            balance = balance_penalty(s_f[0], s_f[1]) + balance_penalty(s_f[2], s_f[3])
+        else:
+            # each genre critic sees: its genre, its generator, the fusion, the other genre
+            s_a = nets["d_a"](torch.cat([a, fake_a, fake_f, b]))[:, 0].split(k)
+            s_b = nets["d_b"](torch.cat([b, fake_b, fake_f, a]))[:, 0].split(k)
+            s_f = nets["d_f"](torch.cat([a, b, fake_f]))[:, 0].split(k)
+            w_a, w_b = critic_loss(s_a[0], s_a[1]), critic_loss(s_b[0], s_b[1])
+            w_f = critic_loss(torch.cat(s_f[:2]), s_f[2])
+            balance = balance_penalty(s_f[0], s_f[1])
+        order = ordering_penalty(s_a[0], s_a[2], s_a[3]) + ordering_penalty(s_b[0], s_b[2], s_b[3])
+        return w_a, w_b, w_f, balance, order
+
     def _generators(self, nets: Nets, batch: Batch, step: int
                     ) -> tuple[torch.Tensor, dict[str, float]]:
         """REINFORCE for every generator of the current phase with rollout rewards from its
-        critics (the sum of their scores)."""
+        critics (the signed sum of their scores, `_rewarding`)."""
         a, b, pooled = batch
-        # generator: (critics whose scores reward it, its own data for the MLE term)
-        rewarded: dict[str, tuple[tuple[str, ...], torch.Tensor]] = {
-            "gen_a": (("d_a",), a), "gen_b": (("d_b",), b), "gen_gan": (("d_gan",), pooled)}
-        if step >= self.fusion_start:
-            rewarded.update({"gen_f": (("d_a", "d_b", "d_f"), torch.cat([a, b])),
-                             "rl_a": (("d_b",), a), "rl_b": (("d_a",), b)})
+        rewarded = self._rewarding(batch, step)
         mle_weight = self.config.net.mle_weight
         standardise = self.config.net.standardise_rewards
         loss = torch.zeros((), device=a.device)
@@ -325,8 +349,9 @@ class FusionGAN(Sampler, Evaluator, SeedsReport, Task):
         for gen_name, (critics, own_data) in rewarded.items():
             sequences = self.generate(gen_name, len(a))
 
-            def score(x: torch.Tensor, critics: tuple[str, ...] = critics) -> torch.Tensor:
-                columns = torch.stack([self.nets[c](x)[:, 0] for c in critics], dim=1)
+            def score(x: torch.Tensor, critics: Rewards = critics) -> torch.Tensor:
+                columns = torch.stack([sign * self.nets[c](x)[:, 0] for c, sign in critics],
+                                      dim=1)
                 return columns if standardise else columns.sum(dim=1)
 
             gen = cast(LSTMGenerator, self.nets[gen_name])
@@ -339,6 +364,22 @@ class FusionGAN(Sampler, Evaluator, SeedsReport, Task):
         for name in ("d_a", "d_b", "d_f", "d_gan"):
             self.nets[name].train()
         return loss, logs
+
+    def _rewarding(self, batch: Batch, step: int) -> dict[str, tuple[Rewards, torch.Tensor]]:
+        """generator -> (its critics with the sign of each score in its reward, its own data
+        for the MLE term), in the current phase and under `net.objective`."""
+        a, b, pooled = batch
+        rewarded: dict[str, tuple[Rewards, torch.Tensor]] = {
+            "gen_a": ((("d_a", 1.0),), a), "gen_b": ((("d_b", 1.0),), b),
+            "gen_gan": ((("d_gan", 1.0),), pooled)}
+        if step < self.fusion_start:
+            return rewarded
+        rewarded.update({"gen_f": ((("d_a", 1.0), ("d_b", 1.0), ("d_f", 1.0)), torch.cat([a, b])),
+                         "rl_a": ((("d_b", 1.0),), a), "rl_b": ((("d_a", 1.0),), b)})
+        if self.config.net.objective == "paper":  # (14): -(-D_A - D_B + D_F), B alike
+            rewarded["gen_a"] = ((("d_a", 1.0), ("d_b", 1.0), ("d_f", -1.0)), a)
+            rewarded["gen_b"] = ((("d_b", 1.0), ("d_a", 1.0), ("d_f", -1.0)), b)
+        return rewarded
 
     @torch.no_grad()
     def validate(self, nets: Nets, batch: Batch) -> dict[str, float]:
