@@ -186,6 +186,15 @@ def test_eval_writes_table_one_balance_and_figure_six(trained_run: Path) -> None
                                        "mixture_share": results["calibration"]["RM"]["mixture"]}
     for png in ("p_genre_a_systems.png", "p_genre_a_calibration.png"):
         assert (trained_run / "plots" / png).stat().st_size > 1000
+    # the per-window Table I: every window's own histograms obey the triangle inequality
+    windowed = results["table1_window"]
+    assert set(windowed) == systems | {"real mixture (floor)"}
+    for scores in windowed.values():
+        for feature in ("dd", "npd"):
+            for distance in ("eud", "em"):
+                assert scores[feature][distance]["ratio"] >= 1 - 1e-9
+                assert scores[feature][distance]["diff"] >= -1e-9
+    assert "Table I per window" in report and "A (jazz)" in report and "B (folk)" in report
     # a few windows of every system, RM and MC included, as MIDI that music21 reads
     from music21 import converter
 
@@ -209,6 +218,38 @@ def test_eval_writes_table_one_balance_and_figure_six(trained_run: Path) -> None
     assert f"held-out balanced accuracy: {accuracy}." in text
     fl = f"{results['table2']['Fusion']['fl']:.4g} ± 0"
     assert "automatic Table II over 2 seeds" in text and fl in text
+    assert "Table I per window over 2 seeds" in text
+
+
+def abc_tunes(collection: Path, count: int, folder: Path) -> str:
+    """A `folder:` corpus of the first `count` tunes of an ABC collection of music21's."""
+    text = collection.read_text(encoding="latin-1")
+    tunes = ["X:" + tune for tune in text.split("\nX:")[1:count + 1]]
+    folder.mkdir(parents=True)
+    (folder / "tunes.abc").write_text("\n\n".join(tunes), encoding="latin-1")
+    return f"folder:{folder}"
+
+
+def test_any_two_corpora_fuse_end_to_end(tmp_path: Path) -> None:
+    """A second pair at tiny size: O'Neill's Irish tunes x Chinese Essen tunes (each a slice of
+    its music21 collection); the report names the corpora."""
+    import music21
+
+    corpus = Path(music21.__file__).parent / "corpus"
+    irish = abc_tunes(corpus / "oneills1850" / "0001-0050.abc", 40, tmp_path / "irish")
+    chinese = abc_tunes(corpus / "essenFolksong" / "han1.abc", 40, tmp_path / "chinese")
+    run = tmp_path / "run"
+    tiny = [*TINY[2:], f"data.genre_a='{irish}'", f"data.genre_b='{chinese}'",
+            "sample.midi_per_system=0"]
+    assert main(["train", str(CONFIG), "--run-dir", str(run), "--quiet", "--device", "cpu",
+                 *[x for s in tiny for x in ("--set", s)]]) == 0
+    assert main(["eval", str(run), "--quiet", "--device", "cpu"]) == 0
+    results = json.loads((run / "eval.json").read_text())
+    assert results["genres"] == {"A": irish, "B": chinese}
+    assert results["classifier_accuracy"] > 0.5
+    report = (run / "report.md").read_text()
+    assert "FusionGAN: A (irish) x B (chinese)" in report and "| real A (irish) |" in report
+    assert "jazz" not in report.lower() and "folk" not in report.lower()
 
 
 def test_the_automatic_labels_see_a_splice_as_a_mixture() -> None:

@@ -430,6 +430,15 @@ def _resolve(name: str) -> _Spec:
     raise FugatoError(f"unknown corpus {name!r}: known corpora are {known}")
 
 
+def corpus_label(name: str) -> str:
+    """A corpus name as reports show it: a folder by its own name ("folder:/x/celtic" ->
+    "celtic"), a named corpus as it is ("essen:china")."""
+    base, _, option = name.strip().partition(":")
+    if base.lower() == "folder" and option:
+        return Path(option).expanduser().resolve().name or option
+    return name.strip()
+
+
 def list_corpora() -> list[tuple[str, str]]:
     """(name, description) of every named corpus."""
     return list(_CORPORA.items())

@@ -45,6 +45,7 @@ from fugato.metrics.fusion import (
 )
 from fugato.models.fusiongan.baselines import random_windows
 from fugato.models.fusiongan.labels import LABELS, automatic_table_two
+from fugato.music.corpora import corpus_label
 from fugato.music.melody import PITCH_CLASS_NAMES, Melody
 from fugato.report import Evaluation, markdown_table, mean_sd, report_page
 from fugato.samples import write_samples
@@ -119,12 +120,20 @@ def evaluate(task: FusionGAN, run: Run, seed: int = 0) -> Evaluation:
         relative=mgeval_scores(decoded, [*systems, FLOOR], task.config.sample.mgeval_windows,
                                rng), calibration=calibration, table2=table2,
         table_window={label: window_scores(hist, decoded[label]) for label in [*systems, FLOOR]})
-    draw_figures(run, {key: {k: h[k] for k in ("A", "B", *systems)} for key, h in hist.items()})
-    draw_genre_histograms(run, p_a)
+    names = genre_names(task)
+    draw_figures(run, {key: {names.get(k, k): h[k] for k in ("A", "B", *systems)}
+                       for key, h in hist.items()})
+    draw_genre_histograms(run, p_a, names)
     write_system_midi(task, run, systems)
     test_windows = {genre: len(windows) for genre, windows in test.items()}
     return Evaluation(results(task, run, numbers, test_windows),
                       report(task, run, numbers, test_windows))
+
+
+def genre_names(task: FusionGAN) -> dict[str, str]:
+    """"A" and "B" as reports and plots name them: "A (wjazzd)", "B (celtic)"."""
+    data = task.config.data
+    return {"A": f"A ({corpus_label(data.genre_a)})", "B": f"B ({corpus_label(data.genre_b)})"}
 
 
 # -- the sets ------------------------------------------------------------------------------------
@@ -211,9 +220,10 @@ def draw_figures(run: Run, hist: Mapping[str, Mapping[str, np.ndarray]]) -> None
                        plots / "pitch_classes.png", "Pitch classes (NPD)", "pitch class")
 
 
-def draw_genre_histograms(run: Run, p_a: Mapping[str, np.ndarray]) -> None:
+def draw_genre_histograms(run: Run, p_a: Mapping[str, np.ndarray], names: Mapping[str, str]
+                          ) -> None:
     """Per-window P(A) of every system and calibration set, in ten bins: a mixture is
-    bimodal (pure A and pure B windows), a fusion central."""
+    bimodal (pure A and pure B windows), a fusion central; `names`: how A and B are shown."""
     from fugato.plot import plot_distributions
 
     edges = np.linspace(0, 1, 11)
@@ -223,7 +233,8 @@ def draw_genre_histograms(run: Run, p_a: Mapping[str, np.ndarray]) -> None:
         plot_distributions({k: hist[k] for k in shown}, (edges[:-1] + edges[1:]) / 2,
                            [f"{a:.1f}-{b:.1f}" for a, b in zip(edges, edges[1:], strict=False)],
                            run.path / "plots" / f"p_genre_a_{name}.png",
-                           f"Per-window P(A) by the genre classifier ({name})", "P(A)",
+                           f"Per-window P({names['A']}) by the genre classifier ({name})",
+                           f"P({names['A']})",
                            ylabel="share of windows")
 
 
@@ -267,23 +278,26 @@ def results(task: FusionGAN, run: Run, numbers: Numbers, test_windows: dict[str,
 def report(task: FusionGAN, run: Run, numbers: Numbers, test_windows: dict[str, int]) -> str:
     """report.md: Table I with the floor and the balance, mgeval, Fig. 6, the training."""
     data = task.config.data
+    names = genre_names(task)
     lead = (
+        f"Genre A is {corpus_label(data.genre_a)} (`{data.genre_a}`), genre B "
+        f"{corpus_label(data.genre_b)} (`{data.genre_b}`). "
         f"{task.config.sample.eval_windows} windows of {data.window} steps per system against "
         f"{test_windows['A']} held-out A and {test_windows['B']} held-out B windows. Diff = "
         "d(A,F) + d(B,F) - d(A,B), Ratio = (d(A,F) + d(B,F)) / d(A,B): 0 and 1 for any mixture "
         "of A and B, so they measure how far a system leaves the span of A and B; the floor row "
         "is a real mixture of validation windows of the same size (sampling noise). MC "
         "draws from the pooled marginals of A + B, a mixture by construction. Balance = 1 - 2 "
-        "|mean P(jazz) - 0.5| from a genre classifier with held-out balanced accuracy "
+        "|mean P(A) - 0.5| from a genre classifier with held-out balanced accuracy "
         f"{numbers.accuracy:.3f}.")
     scored = {**numbers.table, FLOOR: numbers.floor}
     rows = [table_one_row(label, lambda k, d, m, t=scored[label]: t[k][d][m],
                           numbers.balance.get(label, float("nan"))) for label in scored]
     return report_page(
-        f"FusionGAN: {data.genre_a} (A) x {data.genre_b} (B), step {run.step}", lead,
+        f"FusionGAN: {names['A']} x {names['B']}, step {run.step}", lead,
         ["## Table I\n\n" + markdown_table(rows),
          window_table_section(numbers.table_window),
-         table_two_section(numbers.calibration, numbers.table2),
+         table_two_section(numbers.calibration, numbers.table2, names),
          mgeval_section(numbers.relative, task.config.sample.mgeval_windows),
          "## Note durations (Fig. 6)\n\n![durations](plots/durations.png)",
          "## Pitch classes (Fig. 6)\n\n![pitch classes](plots/pitch_classes.png)"],
@@ -307,9 +321,13 @@ WINDOW_FORMULA = (
 
 
 def table_two_section(calibration: Mapping[str, Mapping[str, float]],
-                      table2: Mapping[str, Mapping[str, float]]) -> str:
-    """The automatic Table II: the labelling's calibration, then every system's shares."""
+                      table2: Mapping[str, Mapping[str, float]], genres: Mapping[str, str]
+                      ) -> str:
+    """The automatic Table II: the labelling's calibration, then every system's shares; the
+    columns and sets of A and B named by `genres` ("A (wjazzd)")."""
     names = [label.lower() for label in LABELS]
+    header = {"a": genres["A"], "b": genres["B"]}
+    sets = {"real A": f"real {genres['A']}", "real B": f"real {genres['B']}"}
     return (
         "## Automatic Table II: fusion or mixture?\n\n"
         "Every window labelled A, B, mixture or neither (`fugato.models.fusiongan.labels`): "
@@ -318,8 +336,10 @@ def table_two_section(calibration: Mapping[str, Mapping[str, float]],
         "whole window P(A) >= 0.8 and both halves lean to A, B likewise, mixture otherwise. "
         "FL = 1 - (|A - B| + neither), the paper's fusion level; the mixture share is what FL "
         "does not see. Calibration first (the rule was fixed on these sets):\n\n"
-        + markdown_table([{"set": k, **{n: v[n] for n in names}} for k, v in calibration.items()])
-        + "\n\n" + markdown_table([{"system": k, **v} for k, v in table2.items()])
+        + markdown_table([{"set": sets.get(k, k), **{header.get(n, n): v[n] for n in names}}
+                          for k, v in calibration.items()])
+        + "\n\n" + markdown_table([{"system": k, **{header.get(n, n): x for n, x in v.items()}}
+                                    for k, v in table2.items()])
         + "\n\n![per-window P(A), systems](plots/p_genre_a_systems.png)\n\n"
         "![per-window P(A), calibration](plots/p_genre_a_calibration.png)")
 

@@ -11,15 +11,39 @@ TextCNN critics D_A, D_B, D_F train in phases, as in Algorithm 1 of the paper:
    baseline is copied into the GAN baseline's generator.
 2. steps [P, Q): per genre, Wasserstein adversarial training: D_A separates A from G_A, D_B
    separates B from G_B. At step Q, G_A and G_B are copied into the RL baseline.
-3. steps [Q, end): fusion. D_F treats A and B as equally real and G_F as fake, with the balance
-   term |E D_F(A) - E D_F(B)|; D_A keeps separating A from G_A and adds the ordering term
-   E D_A(A) >= E D_A(G_F) >= E D_A(B) (D_B likewise); G_F is rewarded by D_A + D_B + D_F; G_A
-   and G_B keep being rewarded by their own critics.
+3. steps [Q, end): fusion (`net.objective = "ordered"`). D_F treats A and B as equally real
+   and G_F as fake, with the balance term |E D_F(A) - E D_F(B)| (9); D_A keeps separating A
+   from G_A and adds the ordering (12) E D_A(A) >= E D_A(G_F) >= E D_A(B) (D_B likewise); G_F
+   is rewarded by D_A + D_B + D_F (4); G_A and G_B keep being rewarded by their own critics.
 
-The paper's own text was not at hand while this was written: the fusion objective above is our
-reading of its equations (2), (8)-(11), (13), (14) as the issue summarises them. Critics are kept
-Lipschitz by spectral normalisation (not a gradient penalty: inputs are discrete tokens). Token
-generators get gradients by policy gradient: REINFORCE with Monte-Carlo rollout rewards
+Departures from the paper's equations (1)-(14) and Algorithm 1 (the README measures the two
+objectives side by side):
+
+- `net.objective = "ordered"` (the default) drops three of the paper's terms, which `"paper"`
+  keeps: D_F counting G_A's and G_B's windows as real (8) with their balance
+  |E D_F(G_A) - E D_F(G_B)| (9); D_A scoring B, G_B and G_F down besides G_A (11), D_B
+  likewise; G_A rewarded by D_A + D_B - D_F (14, read with the signs of (4)), G_B likewise.
+  "ordered" leaves G_A and G_B anchors of their own genres and lets only (12) place G_F.
+- Where (8) and (11) weigh four sets against one, each side is their mean: as printed the
+  critic's gap is not shift-invariant (a constant c added to D_A raises (11) by 3c), so its
+  supremum is infinite for any critic with an output bias.
+- (13) as printed, |D_A(A) - D_A(G_F)| + |D_A(G_F) - D_A(B)|, equals D_A(A) - D_A(B) whenever
+  (12) holds, so minimising it would undo (11); both objectives enforce (12) itself, as hinge
+  penalties that vanish when the order holds (`ordering_penalty`, `net.ordering_weight`).
+- Algorithm 1 (lines 22, 26) ascends L + L_bal, which would maximise the imbalance; the
+  balance terms are minimised here.
+- G_F's reward D_A + D_B + D_F (4) counts each critic standardised (`net.standardise_rewards`):
+  Wasserstein critics have arbitrary scales, and the widest would steer alone.
+- Every adversarial generator keeps a maximum-likelihood term (`net.mle_weight`; the quick
+  config's comment has the measured reason); the phases run fixed step counts (P, Q) instead
+  of "until D_A converges"; G_F is pre-trained on A and B in equal shares, not on X_A + X_B
+  as pooled, and D_F starts the fusion phase untrained (line 18 first fits it to tell G_F's
+  windows from X_A + X_B); 8 rollouts instead of 16 (config); all critics update, then all generators, in
+  one step, where Algorithm 1 goes D_F / G_F, then D_A / G_A, then D_B / G_B.
+- Critics are kept Lipschitz by spectral normalisation (the paper names no method; not a
+  gradient penalty: inputs are discrete tokens).
+
+Token generators get gradients by policy gradient: REINFORCE with Monte-Carlo rollout rewards
 (SeqGAN), batched (`fugato.losses.policy_gradient`). With `net.standardise_rewards` each of
 G_F's three critics is standardised before the sum: Wasserstein critics have arbitrary scales.
 
