@@ -267,6 +267,9 @@ def test_the_automatic_labels_see_a_splice_as_a_mixture() -> None:
              "spliced": spliced(a[200:], b[200:], 200, np.random.default_rng(0))}.items()}
     assert rows["A"]["a"] > 0.7 and rows["B"]["b"] > 0.7
     assert rows["spliced"]["mixture"] > 0.7
+    # the half bands pass 90% of the calibration windows of each genre, by construction
+    assert (Labeller.halves(task, a[:200]).min(axis=1) >= labeller.side_a).mean() >= 0.9
+    assert (Labeller.halves(task, b[:200]).max(axis=1) <= labeller.side_b).mean() >= 0.9
     whole = task.p_genre_a(spliced(a[200:], b[200:], 200, np.random.default_rng(0)))
     assert ((whole >= 0.8) | (whole <= 0.2)).mean() > rows["spliced"]["a"] + rows["spliced"]["b"]
     for row in rows.values():

@@ -94,6 +94,8 @@ class Numbers(NamedTuple):
     """The automatic Table II: system -> shares of A / B / mixture / neither, FL, mixture."""
     table_window: dict[str, Scores]
     """The per-window Table I: system (and the floor) -> its scores."""
+    thresholds: dict[str, float]
+    """The automatic Table II's labeller: likelihood thresholds (nats/token), half bands."""
 
 
 def evaluate(task: FusionGAN, run: Run, seed: int = 0) -> Evaluation:
@@ -112,14 +114,15 @@ def evaluate(task: FusionGAN, run: Run, seed: int = 0) -> Evaluation:
     hist = {key: {label: histogram(melodies) for label, melodies in decoded.items()}
             for key, (histogram, _) in HISTOGRAMS.items()}
     accuracy, p_jazz = genre_scores(task, test, systems)
-    calibration, table2, p_a = automatic_table_two(task, test, systems, seed)
+    calibration, table2, p_a, thresholds = automatic_table_two(task, test, systems, seed)
     numbers = Numbers(
         table={label: table_scores(hist, label) for label in systems},
         floor=table_scores(hist, FLOOR), p_jazz=p_jazz,
         balance={label: genre_balance(p) for label, p in p_jazz.items()}, accuracy=accuracy,
         relative=mgeval_scores(decoded, [*systems, FLOOR], task.config.sample.mgeval_windows,
                                rng), calibration=calibration, table2=table2,
-        table_window={label: window_scores(hist, decoded[label]) for label in [*systems, FLOOR]})
+        table_window={label: window_scores(hist, decoded[label]) for label in [*systems, FLOOR]},
+        thresholds=thresholds)
     names = genre_names(task)
     draw_figures(run, {key: {names.get(k, k): h[k] for k in ("A", "B", *systems)}
                        for key, h in hist.items()})
@@ -270,8 +273,8 @@ def results(task: FusionGAN, run: Run, numbers: Numbers, test_windows: dict[str,
            for label in table for key in HISTOGRAMS},
         **{f"{label}_balance": numbers.balance[label] for label in table},
         "mgeval": numbers.relative,
-        "calibration": numbers.calibration, "table2": numbers.table2,
-        "table1_window": numbers.table_window,
+        "calibration": numbers.calibration, "labelling": numbers.thresholds,
+        "table2": numbers.table2, "table1_window": numbers.table_window,
     }
 
 
@@ -297,7 +300,7 @@ def report(task: FusionGAN, run: Run, numbers: Numbers, test_windows: dict[str, 
         f"FusionGAN: {names['A']} x {names['B']}, step {run.step}", lead,
         ["## Table I\n\n" + markdown_table(rows),
          window_table_section(numbers.table_window),
-         table_two_section(numbers.calibration, numbers.table2, names),
+         table_two_section(numbers, names),
          mgeval_section(numbers.relative, task.config.sample.mgeval_windows),
          "## Note durations (Fig. 6)\n\n![durations](plots/durations.png)",
          "## Pitch classes (Fig. 6)\n\n![pitch classes](plots/pitch_classes.png)"],
@@ -320,11 +323,10 @@ WINDOW_FORMULA = (
     "(32-step windows' own noise).")
 
 
-def table_two_section(calibration: Mapping[str, Mapping[str, float]],
-                      table2: Mapping[str, Mapping[str, float]], genres: Mapping[str, str]
-                      ) -> str:
+def table_two_section(numbers: Numbers, genres: Mapping[str, str]) -> str:
     """The automatic Table II: the labelling's calibration, then every system's shares; the
     columns and sets of A and B named by `genres` ("A (wjazzd)")."""
+    calibration, table2, t = numbers.calibration, numbers.table2, numbers.thresholds
     names = [label.lower() for label in LABELS]
     header = {"a": genres["A"], "b": genres["B"]}
     sets = {"real A": f"real {genres['A']}", "real B": f"real {genres['B']}"}
@@ -333,7 +335,9 @@ def table_two_section(calibration: Mapping[str, Mapping[str, float]],
         "Every window labelled A, B, mixture or neither (`fugato.models.fusiongan.labels`): "
         "neither when its per-token likelihood under both genre generators is below that of "
         "99% of held-out windows of each genre; else A when the genre classifier gives the "
-        "whole window P(A) >= 0.8 and both halves lean to A, B likewise, mixture otherwise. "
+        "whole window P(A) >= 0.8 and both halves lean to A (the lower half's P(A) at least "
+        f"{t['side_a']:.3g}, the 10th percentile of A's validation windows), B likewise (P(A) "
+        f"<= 0.2, the higher half's at most {t['side_b']:.3g}), mixture otherwise. "
         "FL = 1 - (|A - B| + neither), the paper's fusion level; the mixture share is what FL "
         "does not see. Calibration first (the rule was fixed on these sets):\n\n"
         + markdown_table([{"set": sets.get(k, k), **{header.get(n, n): v[n] for n in names}}

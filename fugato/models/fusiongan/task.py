@@ -38,8 +38,8 @@ objectives side by side):
   config's comment has the measured reason); the phases run fixed step counts (P, Q) instead
   of "until D_A converges"; G_F is pre-trained on A and B in equal shares, not on X_A + X_B
   as pooled, and D_F starts the fusion phase untrained (line 18 first fits it to tell G_F's
-  windows from X_A + X_B); 8 rollouts instead of 16 (config); all critics update, then all generators, in
-  one step, where Algorithm 1 goes D_F / G_F, then D_A / G_A, then D_B / G_B.
+  windows from X_A + X_B); 8 rollouts instead of 16 (config); all critics update, then all
+  generators, in one step, where Algorithm 1 goes D_F / G_F, then D_A / G_A, then D_B / G_B.
 - Critics are kept Lipschitz by spectral normalisation (the paper names no method; not a
   gradient penalty: inputs are discrete tokens).
 
