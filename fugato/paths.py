@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from fugato.errors import FugatoError
+
+
+def safe_stem(title: str, fallback: str = "fugato") -> str:
+    """A portable file or folder name stem from any text: letters, digits, '-' and '_' only
+    ("MLE 1:1" -> "MLE-1-1"), at most 60 characters."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", title).strip("-")[:60] or fallback
 
 
 def data_dir(required: bool = True) -> Path | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fugato.errors import FugatoError
 
@@ -46,9 +46,26 @@ def canonical(name: str) -> str:
 
 def get_model(name: str) -> type[Task]:
     """The Task class registered under `name` or its alias (imported on first use)."""
-    module, _, attr = MODELS[canonical(name)].partition(":")
-    cls: type[Task] = getattr(importlib.import_module(module), attr)
+    cls: type[Task] = load_object(MODELS[canonical(name)], "model")
     return cls
+
+
+def load_object(spec: str, what: str) -> Any:
+    """The object `spec` = "package.module:name" names (a user's own attribute, a model);
+    a one-line FugatoError naming `what` when it cannot be imported or is missing."""
+    module, _, attr = spec.partition(":")
+    if not module or not attr:
+        raise FugatoError(f"{what}: {spec!r} is not of the form module:name")
+    try:
+        found = importlib.import_module(module)
+    except Exception as error:  # a user's module may fail in any way; report it in one line
+        raise FugatoError(f"{what}: cannot import {module!r} ({type(error).__name__}: "
+                          f"{error})") from None
+    for part in attr.split("."):
+        if not hasattr(found, part):
+            raise FugatoError(f"{what}: {module!r} has no {attr!r}")
+        found = getattr(found, part)
+    return found
 
 
 def seeds_tables(model: str, group: str, summary: Mapping[str, Sequence[float]],

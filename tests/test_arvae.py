@@ -13,6 +13,8 @@ import pytest
 import torch
 
 from fugato.cli import main
+from fugato.config import load_config
+from fugato.errors import FugatoError
 from fugato.losses.attribute import attribute_regularization, kl_divergence
 from fugato.metrics.regularised import regularised_spearman, traversal_spearman
 from fugato.models.arvae import ARVAE, input_bar
@@ -228,6 +230,32 @@ def test_the_fugato_command_refuses_an_unknown_attribute_in_one_line(trained_run
     assert done.stderr.startswith("fugato: error: ") and "'nope'" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_users_own_attribute_trains_from_the_config_alone(folk_folder: Path,
+                                                            tmp_path: Path) -> None:
+    """`module:function` in data.attributes (tests/user_attributes.py): AR-VAE orders its
+    regularised dimension by it; a name that does not import is a one-line error."""
+    run = tmp_path / "run"
+    mine = "user_attributes:syncopation"
+    sets = [*TINY, f"data.corpora=['folder:{folk_folder}']", "train.max_steps=200",
+            "train.eval_every=100", "train.checkpoint_every=100",
+            f"data.attributes=['{mine}', 'note_density']"]
+    assert fugato("train", CONFIG, "--run-dir", str(run), "--quiet",
+                  *[x for s in sets for x in ("--set", s)]) == 0
+    assert fugato("eval", str(run), "--quiet") == 0
+    per = json.loads((run / "eval.json").read_text())["per_attribute"]
+    assert set(per) == {mine, "note_density"}
+    # of the eight dimensions, the regularised one is the attribute's best (SCC is the best)
+    assert per[mine]["scc_regularised_dim"] == per[mine]["scc"] > 0.4
+    assert fugato("arvae", "traverse", str(run), "--random", "--attribute", mine, "--steps",
+                  "3", "--out", str(tmp_path / "t"), "--quiet") == 0
+    assert (tmp_path / "t" / "user_attributes-syncopation.png").is_file()
+    for bad, reason in (("user_attributes:nope", "has no 'nope'"),
+                        ("no_such_module:f", "cannot import 'no_such_module'"),
+                        ("syncopation", "module:function")):
+        with pytest.raises(FugatoError, match=reason):
+            ARVAE(load_config(CONFIG, [f"data.attributes=['{bad}']"]))
 
 
 def test_interpolate_runs_from_a_to_b(trained_run: Path, folk_folder: Path, tmp_path: Path,

@@ -15,10 +15,10 @@ from fugato.config import load_config
 from fugato.errors import FugatoError
 from fugato.losses.wasserstein import balance_penalty, critic_loss, ordering_penalty
 from fugato.models.fusiongan.baselines import random_windows
-from fugato.models.fusiongan.evaluate import folder_name
 from fugato.models.fusiongan.task import FusionGAN
 from fugato.music.encodings import EventEncoding
 from fugato.nn.lstm import LSTMGenerator
+from fugato.paths import safe_stem
 
 ROOT = Path(__file__).parents[1]
 CONFIG = ROOT / "configs" / "fusion-quick.toml"
@@ -199,7 +199,7 @@ def test_eval_writes_table_one_balance_and_figure_six(trained_run: Path) -> None
     from music21 import converter
 
     for system in systems:
-        files = sorted((trained_run / "samples" / folder_name(system)).glob("*.mid"))
+        files = sorted((trained_run / "samples" / safe_stem(system)).glob("*.mid"))
         assert len(files) == 4
         assert converter.parse(files[-1]).highestTime <= 8.0 + 1e-6
     # over seeds, `fugato compare` lays the numbers out as Table I with mean ± sd

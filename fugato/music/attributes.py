@@ -24,12 +24,13 @@ Bars without notes give 0 for every attribute; a single note gives pitch range a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
+from fugato.errors import FugatoError
 from fugato.music.encodings.measure import STEPS_PER_BAR, MeasureEncoding
 
 ATTRIBUTES = ("rhythmic_complexity", "pitch_range", "note_density", "contour")
@@ -182,17 +183,57 @@ def _namespace(bars: Any) -> tuple[Any, Any, bool]:
     return np.asarray(bars), _NumpyOps, False
 
 
+def check_attribute_names(names: Sequence[str]) -> None:
+    """A ValueError unless every name is built in (`ATTRIBUTES`) or a user's "module:function"
+    that imports (a FugatoError then, naming it)."""
+    unknown = sorted(n for n in names if n not in ATTRIBUTES and ":" not in n)
+    if unknown:
+        raise ValueError(f"unknown attributes {unknown}; known: {', '.join(ATTRIBUTES)}, or "
+                         "module:function for one of your own")
+    for name in names:
+        if ":" in name:
+            user_attribute(name)
+
+
+@lru_cache(maxsize=32)
+def user_attribute(name: str) -> Callable[[np.ndarray, MeasureEncoding], np.ndarray]:
+    """A user's attribute "package.module:function": `function(bars, encoding)` takes (n, 24)
+    int64 tokens and the bars' `MeasureEncoding` and returns (n,) values, vectorised over the
+    bars (it runs on every batch the evaluation decodes)."""
+    from fugato.registry import load_object
+
+    found = load_object(name, "data.attributes")
+    if not callable(found):
+        raise FugatoError(f"data.attributes: {name!r} is not a function")
+    return cast(Callable[[np.ndarray, MeasureEncoding], np.ndarray], found)
+
+
+def _user_attribute_row(name: str, array: Any, encoding: MeasureEncoding | None) -> Any:
+    """User attribute `name` of bars `array` (..., 24), numpy or torch: (n,) in their library."""
+    tokens = array if isinstance(array, np.ndarray) else array.detach().cpu().numpy()
+    flat = tokens.reshape(-1, STEPS_PER_BAR).astype(np.int64)
+    values = np.asarray(user_attribute(name)(flat, encoding or MeasureEncoding()),
+                        dtype=np.float64)
+    if values.shape != (len(flat),):
+        raise FugatoError(f"data.attributes: {name} gave shape {values.shape} for "
+                          f"{len(flat)} bars; it must return one value per bar")
+    if isinstance(array, np.ndarray):
+        return values
+    import torch
+
+    return torch.as_tensor(values, device=array.device)
+
+
 def compute_attributes(bars: Any, encoding: MeasureEncoding | None = None,
                        names: Sequence[str] = ATTRIBUTES, norm: float = PITCH_NORM) -> Any:
     """Attributes `names` of every bar: (..., 24) tokens -> (..., len(names)), same library.
+    A name "module:function" is a user's own (`user_attribute`).
 
     `norm`: R, the semitones that pitch range and contour are divided by. Token ids must be
     valid for `encoding` (default `MeasureEncoding()`; only its `first_pitch_token` matters,
     since every attribute depends on pitch differences alone).
     """
-    if names is not ATTRIBUTES and not set(names) <= set(ATTRIBUTES):
-        unknown = sorted(set(names) - set(ATTRIBUTES))
-        raise ValueError(f"unknown attributes {unknown}; known: {', '.join(ATTRIBUTES)}")
+    check_attribute_names(names)
     array, xp, to_torch = _namespace(bars)
     shape = tuple(array.shape)
     if not shape or shape[-1] != STEPS_PER_BAR:
@@ -210,6 +251,8 @@ def compute_attributes(bars: Any, encoding: MeasureEncoding | None = None,
     if "contour" in names:
         last, first = ticks.reshape(-1)[xp.flat_index(xp.exponent(features[2:]), n)]
         rows["contour"] = xp.difference(last, first) / norm
+    for name in (name for name in names if ":" in name):
+        rows[name] = _user_attribute_row(name, array, encoding)
     out = xp.finish([rows[name] for name in names]).reshape(*shape[:-1], len(names))
     if to_torch:
         import torch

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from fugato.errors import FugatoError
+from fugato.paths import safe_stem
 from fugato.studio import views
 from fugato.studio.models import VIEW_ORDER, Models
 from fugato.studio.store import FileStore, Session, Sessions
@@ -316,7 +317,7 @@ def add_edit_routes(app: FastAPI, studio: Studio) -> None:
             if body.format != "musicxml":
                 raise FugatoError(f"format must be 'musicxml', not {body.format!r}")
             return {"file": render.write_musicxml(studio.files, session.id, melody,
-                                                  render.safe_stem(melody.title))}
+                                                  safe_stem(melody.title))}
 
         return await in_thread(write)
 

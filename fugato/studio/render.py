@@ -3,20 +3,15 @@ fugato's synthesizer, MIDI) in the session's file store."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fugato.music.melody import TPQ, Melody
+from fugato.paths import safe_stem
 from fugato.studio.store import FileStore
 
 WAV = "audio/wav"
 MIDI = "audio/midi"
 MUSICXML = "application/vnd.recordare.musicxml+xml"
-
-
-def safe_stem(title: str) -> str:
-    """A download file name stem from a title: letters, digits, '-' and '_' only."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", title).strip("-")[:60] or "fugato"
 
 
 def notes(melody: Melody) -> list[list[float]]:

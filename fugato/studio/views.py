@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from fugato.errors import FugatoError
+from fugato.paths import safe_stem
 from fugato.studio import render
 from fugato.studio.store import FileStore
 from fugato.studio.tune import TuneEditor, encodable_bars
@@ -121,7 +122,7 @@ def choreograph(run: Run, store: FileStore, session: str, song: Path, shown_name
         raise FugatoError(f"seconds must be in (0, {MAX_DANCE_SECONDS:g}], not {seconds}")
     audio = load_audio(song, duration=seconds)
     dance = choreograph_features(task, music_features(audio), task.start_pose, seed)
-    stem = render.safe_stem(Path(shown_name).stem)
+    stem = safe_stem(Path(shown_name).stem)
     positions = dance_positions(dance)  # (n, joints, 3) metres
     return {
         "fps": FPS, "parents": SMPL_PARENTS.tolist(),
@@ -158,7 +159,7 @@ def separate(run: Run, store: FileStore, session: str, mixture: Path, shown_name
     from fugato.models.factorgan.tools import separate_audio
 
     audio, rate = read_wav(mixture)
-    stem = render.safe_stem(Path(shown_name).stem)
+    stem = safe_stem(Path(shown_name).stem)
     out: dict[str, Any] = {"seconds": audio.shape[1] / rate}
     def writer(x: np.ndarray) -> Callable[[Path], None]:
         return lambda path: write_audio(x[0] if len(x) == 1 else x, path, rate, float32=True)

@@ -22,7 +22,7 @@ from fugato.config import ExperimentConfig
 from fugato.errors import FugatoError
 from fugato.losses.attribute import attribute_regularization, kl_divergence
 from fugato.models.bar_codec import BarCorporaConfig, MeasureBarCodec
-from fugato.music.attributes import ATTRIBUTES, compute_attributes
+from fugato.music.attributes import ATTRIBUTES, check_attribute_names, compute_attributes
 from fugato.music.encodings.measure import MeasureEncoding
 from fugato.music.melody import Melody
 from fugato.nn.measure_vae import MeasureVAE
@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 @dataclass
 class DataConfig(BarCorporaConfig):
     attributes: list[str] = field(default_factory=lambda: list(ATTRIBUTES))
-    """Attribute l is regularised on latent dimension l."""
+    """Attribute l is regularised on latent dimension l: a built-in name (`ATTRIBUTES`) or a
+    user's own "package.module:function" (`fugato.music.attributes.user_attribute`)."""
 
 
 @dataclass
@@ -88,9 +89,10 @@ class ARVAE(Sampler, Evaluator, MeasureBarCodec):
         data: DataConfig = config.data
         self.encoding = self.restore_encoding(
             saved, lambda: MeasureEncoding(pitch_range=data.pitch_range))
-        unknown = sorted(set(data.attributes) - set(ATTRIBUTES))
-        if unknown:
-            raise FugatoError(f"data.attributes: unknown {unknown}; known: {list(ATTRIBUTES)}")
+        try:
+            check_attribute_names(data.attributes)
+        except ValueError as error:
+            raise FugatoError(f"data.attributes: {error}") from None
         if len(data.attributes) > config.net.z_dim:
             raise FugatoError("net.z_dim must be at least the number of attributes")
         if config.net.attribute_reduction not in ("sum", "mean"):

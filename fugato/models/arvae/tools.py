@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from fugato.errors import FugatoError
+from fugato.paths import safe_stem
 
 if TYPE_CHECKING:
     from fugato.models.arvae.task import ARVAE
@@ -53,7 +54,7 @@ def traverse(run: Run, attribute: str, out: str | Path, bars: np.ndarray | None 
     decoded = task.traversal(z, l, values)[0]  # (S, 24)
     attrs = task.attributes(decoded)[:, l]
     labels = [f"z={v:.1f}\n{attribute}={a:.2f}" for v, a in zip(values, attrs, strict=True)]
-    return write_bar_sequence(task, decoded, Path(out), attribute, labels,
+    return write_bar_sequence(task, decoded, Path(out), safe_stem(attribute), labels,
                               f"Traversal of {attribute}")
 
 

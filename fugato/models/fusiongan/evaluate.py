@@ -22,7 +22,6 @@ the span of A and B, not its balance; beside them:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -47,6 +46,7 @@ from fugato.models.fusiongan.baselines import random_windows
 from fugato.models.fusiongan.labels import LABELS, automatic_table_two
 from fugato.music.corpora import corpus_label
 from fugato.music.melody import PITCH_CLASS_NAMES, Melody
+from fugato.paths import safe_stem
 from fugato.report import Evaluation, markdown_table, mean_sd, report_page
 from fugato.samples import write_samples
 from fugato.train.run import Run
@@ -250,12 +250,7 @@ def write_system_midi(task: FusionGAN, run: Run, systems: Mapping[str, np.ndarra
     for label, windows in systems.items():
         melodies = [task.to_melody(window, f"fugato fusiongan {label} {i}")
                     for i, window in enumerate(windows[:shown])]
-        write_samples(melodies, run.path / "samples" / folder_name(label))
-
-
-def folder_name(system: str) -> str:
-    """A system's label as a portable folder name ("MLE 1:1" -> "MLE-1-1")."""
-    return re.sub(r"[^A-Za-z0-9]+", "-", system).strip("-")
+        write_samples(melodies, run.path / "samples" / safe_stem(label))
 
 
 # -- eval.json and report.md ---------------------------------------------------------------------
