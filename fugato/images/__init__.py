@@ -1,5 +1,6 @@
-"""Image data sets (no torch models here): MNIST from idx files."""
+"""Image data sets (no torch models here): MNIST from idx files, dSprites drawn here."""
 
+from fugato.images.dsprites import dsprites
 from fugato.images.mnist import load_mnist, read_idx, split_mnist
 
-__all__ = ["load_mnist", "read_idx", "split_mnist"]
+__all__ = ["dsprites", "load_mnist", "read_idx", "split_mnist"]
