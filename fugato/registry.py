@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 MODELS = {
     "arvae": "fugato.models.arvae.task:ARVAE",
+    "arvae-images": "fugato.models.arvae.images:ImageARVAE",
     "dualdance": "fugato.models.dualdance.task:DualDance",
     "factorgan": "fugato.models.factorgan.digits:FactorGAN",
     "factorgan-separation": "fugato.models.factorgan.separation:FactorGANSeparation",

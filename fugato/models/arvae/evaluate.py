@@ -16,6 +16,7 @@ All numbers are computed on the unique bars of the held-out test tunes (at most
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -113,15 +114,10 @@ def eval_results(task: ARVAE, run: Run, metrics: dict[str, Any], recon: dict[str
                  ) -> dict[str, Any]:
     """The eval.json dict: the run, the metrics' scores, reconstruction, traversals and the
     per-attribute numbers."""
-    per_attribute = {
-        name: {"interpretability": float(metrics["interpretability"]["per_factor"][l]),
-               "interpretability_dim": int(metrics["interpretability"]["dims"][l]),
-               "mig": float(metrics["mig"]["per_factor"][l]),
-               "sap": float(metrics["sap"]["per_factor"][l]),
-               "scc": float(metrics["scc"]["per_factor"][l]),
-               "scc_regularised_dim": float(own_dim_spearman[l]),
-               "traversal_spearman": traversals.spearman[l]}
-        for l, name in enumerate(task.config.data.attributes)}
+    per_attribute = per_attribute_results(task.config.data.attributes, metrics,
+                                          own_dim_spearman)
+    for l, per in enumerate(per_attribute.values()):
+        per["traversal_spearman"] = traversals.spearman[l]
     return {
         "model": task.name, "corpora": list(task.config.data.corpora),
         "gamma": task.config.net.gamma, "beta": task.config.net.beta, "step": run.step,
@@ -132,6 +128,20 @@ def eval_results(task: ARVAE, run: Run, metrics: dict[str, Any], recon: dict[str
         "per_attribute": per_attribute,
         "eval_bars": n_bars,
     }
+
+
+def per_attribute_results(names: Sequence[str], metrics: dict[str, Any],
+                          own_dim_spearman: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Per attribute (in `names`' order, attribute l on dimension l): its interpretability,
+    the dimension that metric picks, its MIG, SAP, SCC and its own dimension's Spearman."""
+    return {
+        name: {"interpretability": float(metrics["interpretability"]["per_factor"][l]),
+               "interpretability_dim": int(metrics["interpretability"]["dims"][l]),
+               "mig": float(metrics["mig"]["per_factor"][l]),
+               "sap": float(metrics["sap"]["per_factor"][l]),
+               "scc": float(metrics["scc"]["per_factor"][l]),
+               "scc_regularised_dim": float(own_dim_spearman[l])}
+        for l, name in enumerate(names)}
 
 
 # -- plots and report ----------------------------------------------------------------------------
