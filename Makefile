@@ -43,11 +43,16 @@ demo: install
 	        f'{r[\"steps_planned\"]:,} steps; Interpretability {r[\"interpretability\"]:.3f}, ' \
 	        f'reconstruction {r[\"recon_accuracy\"]:.1%} of held-out tokens')"
 
-# Fig. 3 of Pati & Lerch 2020: AR-VAE against beta-VAE over seeds, box plots of every metric.
+# Fig. 3 of Pati & Lerch 2020: AR-VAE against beta-VAE over seeds on its four data sets (folk,
+# Bach, dSprites, Morpho-MNIST), box plots of every metric; hours on 2 cores.
 fig3: install
 	$(BIN)/fugato data build oneills
 	$(BIN)/fugato data build ryans
+	$(BIN)/fugato data build bach-soprano
 	$(BIN)/fugato seeds configs/arvae-folk-quick.toml configs/betavae-folk-quick.toml \
+	  configs/arvae-bach-quick.toml configs/betavae-bach-quick.toml \
+	  configs/arvae-dsprites-quick.toml configs/betavae-dsprites-quick.toml \
+	  configs/arvae-mnist-quick.toml configs/betavae-mnist-quick.toml \
 	  --seeds 0 1 2 --jobs 2 --out runs/fig3
 
 # the trained models shipped in fugato/pretrained/ (each trained from its config on one

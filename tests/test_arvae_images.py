@@ -58,6 +58,26 @@ def test_a_tiny_image_run_trains_evaluates_and_samples(config: str, sets: list[s
     assert len(list((tmp_path / "s").glob("*.png"))) >= 1
 
 
+def test_content_preservation_uses_a_digit_classifier_the_run_trained(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    sets = ["train.max_steps=300", "train.batch_size=16", "train.log_every=50",
+            "train.eval_every=300", "train.checkpoint_every=300", "train.eval_batches=2",
+            "data.images=2000", "data.attributes=['thickness', 'slant']",
+            "sample.classifier_steps=300", "sample.interpolations=5"]
+    overrides = [x for s in sets for x in ("--set", s)]
+    assert main(["train", str(ROOT / "configs" / "arvae-mnist-quick.toml"), "--run-dir",
+                 str(run), "--quiet", "--device", "cpu", *overrides]) == 0
+    assert main(["eval", str(run), "--quiet", "--device", "cpu"]) == 0
+    content = json.loads((run / "eval.json").read_text())["content"]
+    assert content["original"] > 0.8  # 300 steps of 16 shifted digits: about 0.9
+    assert list(content["per_attribute"]) == ["thickness", "slant"]
+    assert len(content["per_step"]) == 5
+    assert 0.1 < content["interpolated"] <= 1 and 0.1 < content["reconstructed"] <= 1
+    for png in ("content.png", "surfaces.png"):
+        assert (run / "plots" / png).stat().st_size > 1000
+    assert "Content preservation" in (run / "report.md").read_text()
+
+
 def test_bad_image_configs_are_one_line_errors() -> None:
     config = ROOT / "configs" / "arvae-dsprites-quick.toml"
     for sets, reason in ((["data.dataset='cifar'"], "data.dataset"),

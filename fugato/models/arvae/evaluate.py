@@ -16,7 +16,7 @@ All numbers are computed on the unique bars of the held-out test tunes (at most
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -92,20 +92,21 @@ def traverse_dimensions(task: ARVAE, codes: np.ndarray, rng: np.random.Generator
     return Traversals(values, spearman, curves)
 
 
-def attribute_surfaces(task: ARVAE, codes: np.ndarray, grid: int = SURFACE_GRID
-                       ) -> dict[str, np.ndarray]:
-    """Per attribute l: decoded attribute l over a grid of (dim l, first free dim) values
-    around the mean of `codes` (N, z): (grid, grid), rows = free dim, columns = dim l."""
-    names = list(task.config.data.attributes)
-    r = task.config.sample.traversal_range
-    values = np.linspace(-r, r, grid, dtype=np.float32)
-    free = min(len(names), task.config.net.z_dim - 1)
+def attribute_surfaces(names: Sequence[str], codes: np.ndarray, extent: float,
+                       decoded_attributes: Callable[[np.ndarray], np.ndarray],
+                       grid: int = SURFACE_GRID) -> dict[str, np.ndarray]:
+    """Per attribute l of `names`: `decoded_attributes` (codes (M, z) -> the decoded data's
+    attributes (M, L)) over a grid of (dim l, first free dim) values in [-extent, extent]
+    around the mean of `codes` (N, z): {name: (grid, grid)}, rows = free dim, columns = dim l
+    (the paper's Figs. 12, 13)."""
+    values = np.linspace(-extent, extent, grid, dtype=np.float32)
+    free = min(len(names), codes.shape[1] - 1)
     out = {}
     for l, name in enumerate(names):
         grid_codes = np.repeat(codes.mean(axis=0, keepdims=True), grid * grid, axis=0)
         grid_codes[:, l] = np.tile(values, grid)
         grid_codes[:, free] = np.repeat(values, grid)
-        out[name] = task.attributes(task.decode(grid_codes))[:, l].reshape(grid, grid)
+        out[name] = decoded_attributes(grid_codes)[:, l].reshape(grid, grid)
     return out
 
 
@@ -156,8 +157,10 @@ def draw_figures(task: ARVAE, run: Run, codes: np.ndarray, attrs: np.ndarray,
                       names, plots / "latents.png")
     plot_lines(traversals.values, traversals.curves, plots / "traversal.png", "latent value",
                "mean decoded attribute", "Traversal of each regularised dimension")
-    plot_heatmaps(attribute_surfaces(task, codes), task.config.sample.traversal_range,
-                  plots / "surfaces.png", "regularised dim", "free dim")
+    extent = task.config.sample.traversal_range
+    plot_heatmaps(attribute_surfaces(names, codes, extent,
+                                     lambda z: task.attributes(task.decode(z))),
+                  extent, plots / "surfaces.png", "regularised dim", "free dim")
 
 
 def report(task: ARVAE, run: Run, results: dict[str, Any]) -> str:

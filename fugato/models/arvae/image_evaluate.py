@@ -6,6 +6,13 @@ per attribute the Spearman correlation of its own regularised dimension, and the
 reconstruction accuracy: the share of pixels whose decoded probability falls on the same side
 of 0.5 as the image (the paper's Fig. 5). Figures: example reconstructions (Fig. 6) and one
 traversal of every regularised dimension (Figs. 9, 10).
+
+Content preservation (Morpho-MNIST, the paper's Fig. 7): the run's own digit classifier on
+the held-out digits, on their reconstructions, and on `sample.interpolations` variations per
+regularised dimension l of each digit: its code with dimension l set to evenly spaced values
+from the 1st to the 99th percentile of that dimension over the held-out codes (the range the
+data occupies; the paper does not say its range), decoded. Accuracy = share of variations
+classified as the digit's label.
 """
 
 from __future__ import annotations
@@ -13,13 +20,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
 
 from fugato.metrics.disentanglement import disentanglement
 from fugato.metrics.regularised import regularised_spearman
-from fugato.models.arvae.evaluate import SUMMARY, per_attribute_results
+from fugato.models.arvae.evaluate import SUMMARY, attribute_surfaces, per_attribute_results
+from fugato.nn.batched import batched
 from fugato.report import Evaluation, markdown_table, report_page
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from fugato.models.arvae.images import ImageARVAE
     from fugato.train.run import Run
 
@@ -32,10 +43,10 @@ TRAVERSAL_RANGE = 3.0
 def evaluate(task: ImageARVAE, run: Run, seed: int = 0) -> Evaluation:
     """eval.json numbers and report.md of `run`; plots go to `run.path / "plots"`."""
     rng = np.random.default_rng(seed)
-    images, attrs = task.split("test")
+    images, attrs, classes = task.split("test")
     if len(images) > task.config.sample.eval_images:
         keep = np.sort(rng.choice(len(images), task.config.sample.eval_images, replace=False))
-        images, attrs = images[keep], attrs[keep]
+        images, attrs, classes = images[keep], attrs[keep], classes[keep]
     codes = task.encode(images)
     metrics = disentanglement(codes, attrs, seed)
     decoded = task.decode(codes)
@@ -47,8 +58,50 @@ def evaluate(task: ImageARVAE, run: Run, seed: int = 0) -> Evaluation:
         "per_attribute": per_attribute_results(task.attribute_names, metrics,
                                                regularised_spearman(codes, attrs)),
         "eval_images": len(images)}
+    if task.has_digits:
+        results["content"] = content_preservation(task, images, decoded, codes, classes)
     draw_figures(task, run, images, decoded, codes, attrs)
+    if "content" in results:
+        plot_content(results["content"], run.path / "plots" / "content.png")
     return Evaluation(results, report(task, run, results))
+
+
+def interpolation_values(codes: np.ndarray, dim: int, steps: int) -> np.ndarray:
+    """(steps,) evenly spaced values of dimension `dim` from its 1st to its 99th percentile
+    over `codes` (N, z)."""
+    low, high = np.percentile(codes[:, dim], [1, 99])
+    return np.linspace(low, high, steps, dtype=np.float32)
+
+
+def content_preservation(task: ImageARVAE, images: np.ndarray, decoded: np.ndarray,
+                         codes: np.ndarray, classes: np.ndarray) -> dict[str, Any]:
+    """The digit classifier's accuracy on held-out digits (N, 28, 28) ("original"), their
+    reconstructions ("reconstructed") and their interpolations along each regularised
+    dimension ("interpolated": the mean; "per_attribute"; "per_step": (steps,), the mean over
+    attributes at each step)."""
+    classifier = task.nets["classifier"].eval()
+    labels = torch.as_tensor(classes)
+    steps = task.config.sample.interpolations
+    hits = np.empty((len(task.attribute_names), steps))
+    for dim in range(len(task.attribute_names)):
+        varied = np.repeat(codes[None], steps, axis=0)  # (steps, N, z)
+        varied[:, :, dim] = interpolation_values(codes, dim, steps)[:, None]
+        hits[dim] = accuracy_by_step(classifier, task.decode(varied.reshape(-1, codes.shape[1])),
+                                     labels, steps)
+    return {"original": float(accuracy_by_step(classifier, images, labels, 1)[0]),
+            "reconstructed": float(accuracy_by_step(classifier, decoded, labels, 1)[0]),
+            "interpolated": float(hits.mean()),
+            "per_attribute": dict(zip(task.attribute_names, hits.mean(axis=1).tolist(),
+                                      strict=True)),
+            "per_step": hits.mean(axis=0).tolist()}
+
+
+@torch.no_grad()
+def accuracy_by_step(classifier: torch.nn.Module, pixels: np.ndarray, labels: torch.Tensor,
+                     steps: int) -> np.ndarray:
+    """(steps,) accuracy of each interpolation step: `pixels` (steps * N, H, W), step-major."""
+    predicted = batched(lambda x: classifier(x).argmax(-1), torch.as_tensor(pixels))
+    return (predicted.reshape(steps, -1) == labels[None]).double().mean(dim=1).numpy()
 
 
 def traversal_grid(task: ImageARVAE, code: np.ndarray) -> np.ndarray:
@@ -63,8 +116,9 @@ def traversal_grid(task: ImageARVAE, code: np.ndarray) -> np.ndarray:
 
 def draw_figures(task: ImageARVAE, run: Run, images: np.ndarray, decoded: np.ndarray,
                  codes: np.ndarray, attrs: np.ndarray) -> None:
-    """plots/{training,latents,reconstructions,traversals}.png."""
-    from fugato.plot import plot_image_grid, plot_scatter_grid, plot_training_curves
+    """plots/{training,latents,reconstructions,traversals}.png, and surfaces.png (Fig. 12)
+    where the attributes can be measured on decoded images (Morpho-MNIST)."""
+    from fugato.plot import plot_heatmaps, plot_image_grid, plot_scatter_grid, plot_training_curves
 
     plots = run.path / "plots"
     names = task.attribute_names
@@ -78,6 +132,25 @@ def draw_figures(task: ImageARVAE, run: Run, images: np.ndarray, decoded: np.nda
     plot_image_grid(traversal_grid(task, codes[0]), plots / "traversals.png", SHOWN,
                     "Each regularised dimension swept from -3 to 3, a row each: "
                     + ", ".join(names))
+    if task.has_digits:
+        surfaces = attribute_surfaces(names, codes, TRAVERSAL_RANGE,
+                                      lambda z: task.measured_attributes(task.decode(z)))
+        plot_heatmaps(surfaces, TRAVERSAL_RANGE, plots / "surfaces.png", "regularised dim",
+                      "free dim")
+
+
+def plot_content(content: dict[str, Any], path: Path) -> None:
+    """plots/content.png: accuracy at each interpolation step, per attribute and in the mean,
+    beside the original and reconstructed digits' (flat lines)."""
+    from fugato.plot import plot_lines
+
+    steps = len(content["per_step"])
+    curves = {"interpolated (mean)": np.asarray(content["per_step"]),
+              "reconstructed": np.full(steps, content["reconstructed"]),
+              "original": np.full(steps, content["original"])}
+    plot_lines(np.arange(1, steps + 1), curves, path, "interpolation step (1st to 99th "
+               "percentile of the dimension)", "digit classifier accuracy",
+               "Content preservation (Fig. 7)")
 
 
 def report(task: ImageARVAE, run: Run, results: dict[str, Any]) -> str:
@@ -91,4 +164,23 @@ def report(task: ImageARVAE, run: Run, results: dict[str, Any]) -> str:
         markdown_table(rows), "## Per attribute\n\n" + markdown_table(attr_rows),
         "## Regularised dimensions against attributes\n\n![latents](plots/latents.png)",
         "## Reconstructions (Fig. 6)\n\n![reconstructions](plots/reconstructions.png)",
-        "## Traversals (Figs. 9, 10)\n\n![traversals](plots/traversals.png)"])
+        "## Traversals (Figs. 9, 10)\n\n![traversals](plots/traversals.png)",
+        *digit_sections(results.get("content"))])
+
+
+def digit_sections(content: dict[str, Any] | None) -> list[str]:
+    """The content-preservation table and figure and the attribute surfaces (Morpho-MNIST;
+    none without digits)."""
+    if content is None:
+        return []
+    rows = [{"digits": "original", "accuracy": content["original"]},
+            {"digits": "reconstructed", "accuracy": content["reconstructed"]},
+            {"digits": "interpolated (all attributes)", "accuracy": content["interpolated"]},
+            *({"digits": f"interpolated along {name}", "accuracy": value}
+              for name, value in content["per_attribute"].items())]
+    return ["## Content preservation (Fig. 7)\n\nThe run's digit classifier on the held-out "
+            "digits, their reconstructions and their interpolations along each regularised "
+            "dimension.\n\n" + markdown_table(rows) + "\n\n![content](plots/content.png)",
+            "## Attribute surfaces (Fig. 12)\n\nEach attribute measured on digits decoded over "
+            "(its regularised dimension, the first free dimension) around the mean code."
+            "\n\n![surfaces](plots/surfaces.png)"]

@@ -11,7 +11,9 @@ dSprites (`fugato.images.dsprites`) with its five factors as attributes (shape a
 1, 2; scale, orientation in radians, position x and y as values); `"morpho-mnist"` takes the
 10,000 shipped MNIST digits (the paper: 70,000) with the six Morpho-MNIST attributes measured
 here (`fugato.images.morpho`). Both are split by a seeded permutation into train, valid and
-test.
+test. On Morpho-MNIST the run also trains the evaluation's digit classifier, a step of its own
+in the same loop (`fugato.nn.digit_classifier`, as FactorGAN's), for content preservation
+(the paper's Fig. 7).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from fugato.images import morpho
 from fugato.images.dsprites import ORIENTATIONS, POSITIONS, SCALES, dsprites
 from fugato.losses.attribute import attribute_regularization, kl_divergence
 from fugato.nn.batched import batched
+from fugato.nn.digit_classifier import DigitClassifier, classifier_loss, warm_cosine
 from fugato.nn.image_vae import ImageVAE
 from fugato.report import Evaluation
 from fugato.samples import Images
@@ -73,6 +76,13 @@ class NetConfig:
 class SampleConfig:
     eval_images: int = 4000
     """At most this many held-out test images for the metrics (a seeded subset)."""
+    interpolations: int = 10
+    """Content preservation: codes per regularised dimension (the paper's 10)."""
+    classifier_steps: int = 2000
+    """Morpho-MNIST: training steps (the first ones) in which the evaluation's digit
+    classifier learns on the trainer's batches (Adam at `classifier_lr`, digits shifted by up
+    to 2 pixels, `warm_cosine` schedule)."""
+    classifier_lr: float = 3e-3
 
 
 class ImageARVAE(Sampler, Evaluator, Task):
@@ -94,19 +104,24 @@ class ImageARVAE(Sampler, Evaluator, Task):
             raise FugatoError(f"data.attributes: {unknown} are not attributes of "
                               f"{data.dataset} ({', '.join(offered)})")
         self.z_dim = config.net.z_dim or Z_DIM[data.dataset]
-        self._dataset: tuple[np.ndarray, np.ndarray] | None = None
+        self._dataset: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         if len(self.attribute_names) > self.z_dim:
             raise FugatoError("net.z_dim must be at least the number of attributes")
 
     # -- data ----------------------------------------------------------------------------------
-    def dataset(self) -> tuple[np.ndarray, np.ndarray]:
-        """(images (N, H, W) float32 in [0, 1], attributes (N, L) float64) of the whole set
-        (drawn or measured once per task)."""
+    @property
+    def has_digits(self) -> bool:
+        """Whether the images are digits (and the run trains a digit classifier)."""
+        return bool(self.config.data.dataset == "morpho-mnist")
+
+    def dataset(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(images (N, H, W) float32 in [0, 1], attributes (N, L) float64, classes (N,) int64:
+        the digit, or dSprites' shape) of the whole set (drawn or measured once per task)."""
         if self._dataset is None:
             self._dataset = self._load()
         return self._dataset
 
-    def _load(self) -> tuple[np.ndarray, np.ndarray]:
+    def _load(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         data: DataConfig = self.config.data
         if data.dataset == "dsprites":
             images, factors = dsprites(data.images, seed=data.split_seed)
@@ -115,40 +130,69 @@ class ImageARVAE(Sampler, Evaluator, Task):
                       "orientation": ORIENTATIONS[factors["orientation"]],
                       "position_x": POSITIONS[factors["position_x"]],
                       "position_y": POSITIONS[factors["position_y"]]}
-            pixels = images.astype(np.float32)
+            pixels, classes = images.astype(np.float32), factors["shape"].astype(np.int64)
         else:
             from fugato.images import load_mnist
 
-            pixels = load_mnist()[0].numpy().reshape(-1, 28, 28)[: data.images]
+            digits, labels = load_mnist()
+            pixels = digits.numpy().reshape(-1, 28, 28)[: data.images]
+            classes = labels.numpy()[: data.images]
             values = morpho.morpho_mnist(pixels, progress=True)
-        return pixels, np.stack([values[name] for name in self.attribute_names], axis=1)
+        attrs = np.stack([values[name] for name in self.attribute_names], axis=1)
+        return pixels, attrs, classes
 
-    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """(images, attributes) of split "train", "valid" or "test" (a seeded permutation)."""
+    def measured_attributes(self, images: np.ndarray) -> np.ndarray:
+        """Morpho-MNIST's attributes (N, L) measured on digits (N, 28, 28), decoded ones too."""
+        values = morpho.measure(images)
+        return np.stack([values[name] for name in self.attribute_names], axis=1)
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(images, attributes, classes) of split "train", "valid" or "test" (a seeded
+        permutation)."""
         data: DataConfig = self.config.data
-        images, attrs = self.dataset()
+        images, attrs, classes = self.dataset()
         order = np.random.default_rng(data.split_seed).permutation(len(images))
         n_test, n_valid = int(len(order) * data.test_share), int(len(order) * data.valid_share)
         chosen = {"test": order[:n_test], "valid": order[n_test:n_test + n_valid],
                   "train": order[n_test + n_valid:]}[name]
-        return images[chosen], attrs[chosen]
+        return images[chosen], attrs[chosen], classes[chosen]
 
     def build_data(self) -> tuple[TensorData, TensorData]:
         def tensors(split: str) -> TensorData:
-            images, attrs = self.split(split)
+            images, attrs, classes = self.split(split)
             return TensorData((torch.as_tensor(images),
-                               torch.as_tensor(attrs, dtype=torch.float32)))
+                               torch.as_tensor(attrs, dtype=torch.float32),
+                               torch.as_tensor(classes)))
 
         return tensors("train"), tensors("valid")
 
     # -- model ---------------------------------------------------------------------------------
     def build_nets(self) -> Nets:
-        kind = "dsprites" if self.config.data.dataset == "dsprites" else "mnist"
-        return {"vae": ImageVAE(kind, self.z_dim)}
+        kind = "mnist" if self.has_digits else "dsprites"
+        nets: Nets = {"vae": ImageVAE(kind, self.z_dim)}
+        if self.has_digits:
+            nets["classifier"] = DigitClassifier(dropout=0.2)
+        return nets
+
+    def optimizers(self, nets: Nets) -> dict[str, torch.optim.Optimizer]:
+        """"main" over the VAE (the trainer's AdamW); "classifier" for the digit classifier."""
+        train = self.config.train
+        optimizers: dict[str, torch.optim.Optimizer] = {"main": torch.optim.AdamW(
+            nets["vae"].parameters(), lr=train.lr, weight_decay=train.weight_decay)}
+        if "classifier" in nets:
+            optimizers["classifier"] = torch.optim.Adam(nets["classifier"].parameters(),
+                                                        lr=self.config.sample.classifier_lr)
+        return optimizers
+
+    def lr_scale(self, optimizer: str, step: int) -> float:
+        """The classifier's learning rate follows `warm_cosine` over its steps."""
+        if optimizer != "classifier":
+            return 1.0
+        return warm_cosine(step, self.config.sample.classifier_steps)
 
     def _loss(self, nets: Nets, batch: Batch, step: int | None
               ) -> tuple[torch.Tensor, dict[str, float]]:
-        images, attrs = batch
+        images, attrs = batch[0], batch[1]
         n: NetConfig = self.config.net
         logits, mu, logvar, z = nets["vae"](images)
         recon = F.binary_cross_entropy_with_logits(logits, images, reduction="none")
@@ -166,11 +210,22 @@ class ImageARVAE(Sampler, Evaluator, Task):
         return loss, logs
 
     def steps(self) -> list[Step]:
-        return [Step("main", self._loss)]
+        if not self.has_digits:
+            return [Step("main", self._loss)]
+        return [Step("classifier", self._classify, stop=self.config.sample.classifier_steps),
+                Step("main", self._loss)]
+
+    def _classify(self, nets: Nets, batch: Batch, step: int | None
+                  ) -> tuple[torch.Tensor, dict[str, float]]:
+        return classifier_loss(nets["classifier"], batch[0], batch[2])
 
     @torch.no_grad()
     def validate(self, nets: Nets, batch: Batch) -> dict[str, float]:
-        return self._loss(nets, batch, None)[1]
+        logs = self._loss(nets, batch, None)[1]
+        if "classifier" in nets:
+            predicted = nets["classifier"](batch[0]).argmax(-1)
+            logs["classifier_accuracy"] = float((predicted == batch[2]).float().mean())
+        return logs
 
     # -- codes, images and samples -------------------------------------------------------------
     def encode(self, images: np.ndarray) -> np.ndarray:
