@@ -30,6 +30,7 @@ from fugato.errors import FugatoError
 from fugato.images import morpho
 from fugato.images.dsprites import ORIENTATIONS, POSITIONS, SCALES, dsprites
 from fugato.losses.attribute import attribute_regularization, kl_divergence
+from fugato.metrics.classification import classifier_accuracy
 from fugato.nn.batched import batched
 from fugato.nn.digit_classifier import DigitClassifier, classifier_loss, warm_cosine
 from fugato.nn.image_vae import ImageVAE
@@ -175,10 +176,8 @@ class ImageARVAE(Sampler, Evaluator, Task):
         return nets
 
     def optimizers(self, nets: Nets) -> dict[str, torch.optim.Optimizer]:
-        """"main" over the VAE (the trainer's AdamW); "classifier" for the digit classifier."""
-        train = self.config.train
-        optimizers: dict[str, torch.optim.Optimizer] = {"main": torch.optim.AdamW(
-            nets["vae"].parameters(), lr=train.lr, weight_decay=train.weight_decay)}
+        """The task's "main" over the VAE; "classifier" for the digit classifier."""
+        optimizers = super().optimizers({"vae": nets["vae"]})
         if "classifier" in nets:
             optimizers["classifier"] = torch.optim.Adam(nets["classifier"].parameters(),
                                                         lr=self.config.sample.classifier_lr)
@@ -223,8 +222,8 @@ class ImageARVAE(Sampler, Evaluator, Task):
     def validate(self, nets: Nets, batch: Batch) -> dict[str, float]:
         logs = self._loss(nets, batch, None)[1]
         if "classifier" in nets:
-            predicted = nets["classifier"](batch[0]).argmax(-1)
-            logs["classifier_accuracy"] = float((predicted == batch[2]).float().mean())
+            logs["classifier_accuracy"] = classifier_accuracy(nets["classifier"], batch[0],
+                                                              batch[2])
         return logs
 
     # -- codes, images and samples -------------------------------------------------------------
