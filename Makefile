@@ -8,7 +8,7 @@ DEMO_RUN := runs/demo
 # 4 minutes on 2 idle cores; its report says how far it got)
 DEMO_SETS := --set train.max_steps=2000 --set train.max_minutes=inf
 
-.PHONY: install install-dev demo fig3 pretrained test lint bench clean
+.PHONY: install install-dev demo fig3 fig8 pretrained test lint bench clean
 
 install: $(VENV)/.installed
 
@@ -54,6 +54,17 @@ fig3: install
 	  configs/arvae-dsprites-quick.toml configs/betavae-dsprites-quick.toml \
 	  configs/arvae-mnist-quick.toml configs/betavae-mnist-quick.toml \
 	  --seeds 0 1 2 --jobs 2 --out runs/fig3
+
+# the paper's Fig. 8 on Morpho-MNIST: AR-VAE over gamma x delta with beta 1, and the beta-VAE
+# (beta 4) for reference, on a shortened schedule (seed 0); trade-off.png plots each point
+fig8: install
+	$(BIN)/fugato seeds configs/arvae-mnist-quick.toml --seeds 0 --out runs/fig8 \
+	  --set net.beta=1 --set train.max_steps=600 --set sample.classifier_steps=600 \
+	  --variant g0.1-d1:net.gamma=0.1,net.delta=1 --variant g0.1-d10:net.gamma=0.1,net.delta=10 \
+	  --variant g1-d1:net.gamma=1,net.delta=1 --variant g1-d10:net.gamma=1,net.delta=10 \
+	  --variant g10-d1:net.gamma=10,net.delta=1 --variant g10-d10:net.gamma=10,net.delta=10 \
+	  --variant beta-vae:net.gamma=0,net.beta=4 \
+	  --trade-off recon_accuracy interpretability
 
 # the trained models shipped in fugato/pretrained/ (each trained from its config on one
 # thread, so that the same machine rebuilds the same weights); rebuild rarely, since each

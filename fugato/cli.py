@@ -126,7 +126,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
         if not (run / "eval.json").is_file():
             raise FugatoError(f"{run}: no eval.json (run `fugato eval {run}` first)")
     _print_medians(args, compare_runs(runs, Path(args.out), args.metrics or None,
-                                      tables=seeds_tables))
+                                      tables=seeds_tables, trade_off=args.trade_off))
 
 
 def _print_medians(args: argparse.Namespace, result: dict[str, Any]) -> None:
@@ -142,7 +142,7 @@ def cmd_seeds(args: argparse.Namespace) -> None:
 
     result = run_seeds(args.configs, args.seeds, args.out, args.jobs, args.set,
                        args.metrics or None, say=lambda text: say(args, text),
-                       variants=args.variant, threads=args.threads)
+                       variants=args.variant, threads=args.threads, trade_off=args.trade_off)
     _print_medians(args, result)
 
 
@@ -218,12 +218,17 @@ def _add_sample_and_eval(verbs: argparse._SubParsersAction, common: Parser) -> N
     evaluate.set_defaults(func=cmd_eval)
 
 
+TRADE_OFF_HELP = ("two eval.json numbers: trade-off.png plots each group's mean of Y against "
+                  "X (e.g. accuracy interpretability over --variant groups)")
+
+
 def _add_compare_and_seeds(verbs: argparse._SubParsersAction, common: Parser) -> None:
     compare = verbs.add_parser("compare", parents=[common],
                                help="box plots of eval.json metrics over runs (e.g. seeds)")
     compare.add_argument("runs", nargs="+", help="run folders; NAME-seedN folders group by NAME")
     compare.add_argument("--out", required=True, help="output folder")
     compare.add_argument("--metrics", nargs="*", help="which metrics (default: all shared)")
+    compare.add_argument("--trade-off", nargs=2, metavar=("X", "Y"), help=TRADE_OFF_HELP)
     compare.set_defaults(func=cmd_compare)
 
     seeds = verbs.add_parser("seeds", parents=[common],
@@ -240,6 +245,7 @@ def _add_compare_and_seeds(verbs: argparse._SubParsersAction, common: Parser) ->
     seeds.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE,...",
                        help="an ablation: every config runs once per variant with its overrides "
                             "(NAME: alone = the config as it is); a group each")
+    seeds.add_argument("--trade-off", nargs=2, metavar=("X", "Y"), help=TRADE_OFF_HELP)
     seeds.set_defaults(func=cmd_seeds)
 
 

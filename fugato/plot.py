@@ -230,6 +230,29 @@ def plot_boxplots(groups: Mapping[str, Mapping[str, Sequence[float]]], metrics: 
     save_figure(fig, path)
 
 
+def plot_trade_off(groups: Mapping[str, Mapping[str, Sequence[float]]], x: str, y: str,
+                   path: Path, title: str) -> None:
+    """One point per group at the mean of metric `x` (horizontal) and `y` (vertical) over its
+    runs, with one-sd bars and the group's name beside it (AR-VAE's Fig. 8: Interpretability
+    against reconstruction over a gamma x delta grid). A group without both metrics is left out.
+    """
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    for k, (name, values) in enumerate(groups.items()):
+        if not values.get(x) or not values.get(y):
+            continue
+        xs, ys = np.asarray(values[x], dtype=float), np.asarray(values[y], dtype=float)
+        ax.errorbar(xs.mean(), ys.mean(), xerr=xs.std(), yerr=ys.std(), fmt="o",
+                    color=f"C{k % 10}", capsize=3)
+        ax.annotate(name, (xs.mean(), ys.mean()), textcoords="offset points", xytext=(5, 4),
+                    fontsize=7)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.grid(alpha=0.3)
+    ax.set_title(title, fontsize=10)
+    save_figure(fig, path)
+
+
 def plot_stacked_shares(panels: Mapping[str, Mapping[str, Mapping[str, float]]], path: Path,
                         title: str) -> None:
     """One panel per question: a horizontal bar per row label, split into the shares of each

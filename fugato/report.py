@@ -18,7 +18,7 @@ import numpy as np
 
 from fugato.atomic import write_text
 from fugato.errors import FugatoError
-from fugato.plot import plot_boxplots
+from fugato.plot import plot_boxplots, plot_trade_off
 
 SeedsTables = Callable[[str, str, Mapping[str, Sequence[float]], int], str]
 """(model, group, summary, runs) -> a system's own markdown tables over seeds ("" for none)."""
@@ -85,8 +85,8 @@ def run_group(run_dir: Path) -> str:
     return head if sep and tail.isdigit() else name
 
 
-NOT_METRICS = frozenset({"step", "eval_bars", "gamma", "beta", "seed", "steps_done",
-                         "steps_planned"})
+NOT_METRICS = frozenset({"step", "eval_bars", "eval_images", "gamma", "beta", "seed",
+                         "steps_done", "steps_planned"})
 """Numbers an eval.json may hold that describe the run, not its quality."""
 
 
@@ -104,14 +104,16 @@ def flatten_numbers(results: Mapping[str, Any], prefix: str = "") -> dict[str, f
 
 
 def compare_runs(run_dirs: Sequence[Path], out: Path, metrics: Sequence[str] | None = None,
-                 tables: SeedsTables | None = None) -> dict[str, Any]:
+                 tables: SeedsTables | None = None,
+                 trade_off: Sequence[str] | None = None) -> dict[str, Any]:
     """Box plots and tables of the metrics in each run's `eval.json`, runs grouped by
     `run_group` (the paper figures over seeds). Writes `out/comparison.{json,md,png}`.
 
     `metrics` (default: the top-level numbers every group has) are plotted and get a median
     table; every number of the eval.json files, nested ones as `a/b/c` paths, gets mean and
     standard deviation per group; `tables(model, group, summary, runs)` adds a system's own
-    tables (its paper's layout). Returns the JSON dict `{"groups": {group: {metric:
+    tables (its paper's layout); `trade_off` (two numbers, x then y) adds `out/trade-off.png`,
+    each group's means against each other. Returns the JSON dict `{"groups": {group: {metric:
     [values]}}, "medians": ..., "summary": {group: {path: [mean, sd]}}}`."""
     groups: dict[str, dict[str, list[float]]] = {}
     models: dict[str, str] = {}
@@ -124,7 +126,8 @@ def compare_runs(run_dirs: Sequence[Path], out: Path, metrics: Sequence[str] | N
     if metrics is None:  # the top-level metrics every group has, in the first run's order
         metrics = [k for k in next(iter(groups.values())) if "/" not in k
                    and all(k in g for g in groups.values()) and k not in NOT_METRICS]
-    missing = sorted({m for m in metrics for g in groups.values() if m not in g})
+    missing = sorted({m for m in [*metrics, *(trade_off or ())] for g in groups.values()
+                      if m not in g})
     if missing:
         raise FugatoError(f"metrics not in every eval.json: {', '.join(missing)}")
     medians = {g: {m: float(np.median(values[m])) for m in metrics} for g, values in groups.items()}
@@ -147,6 +150,10 @@ def compare_runs(run_dirs: Sequence[Path], out: Path, metrics: Sequence[str] | N
     overview = ("## Medians over runs\n\n" + markdown_table(rows)
                 + "\n\n## Mean ± sd over runs\n\n" + markdown_table(means)
                 + "\n\n![box plots](comparison.png)\n\n") if metrics else ""
+    if trade_off:
+        x, y = trade_off
+        plot_trade_off(groups, x, y, out / "trade-off.png", f"{y} against {x} (mean ± sd)")
+        overview += f"![{y} against {x}](trade-off.png)\n\n"
     write_text(out / "comparison.md", "# Comparison\n\n" + overview
                + "".join(t + "\n\n" for t in own if t)
                + "## Every number (mean ± sd over runs)\n\n" + markdown_table(every) + "\n")

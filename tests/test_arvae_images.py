@@ -72,6 +72,9 @@ def test_content_preservation_uses_a_digit_classifier_the_run_trained(tmp_path: 
     assert content["original"] > 0.8  # 300 steps of 16 shifted digits: about 0.9
     assert list(content["per_attribute"]) == ["thickness", "slant"]
     assert len(content["per_step"]) == 5
+    # each attribute is varied along the dimension Interpretability chose for it
+    chosen = json.loads((run / "eval.json").read_text())["per_attribute"]
+    assert content["dims"] == [chosen[a]["interpretability_dim"] for a in ("thickness", "slant")]
     assert 0.1 < content["interpolated"] <= 1 and 0.1 < content["reconstructed"] <= 1
     for png in ("content.png", "surfaces.png"):
         assert (run / "plots" / png).stat().st_size > 1000

@@ -22,9 +22,10 @@ def test_variants_name_their_overrides_and_run_folders() -> None:
     assert parse_variant("neither:net.gw_weight=0,net.cycle_weight=0") == (
         "neither", ["net.gw_weight=0", "net.cycle_weight=0"])
     assert parse_variant("both:") == ("both", [])
+    assert parse_variant("g0.1-d10:net.gamma=0.1") == ("g0.1-d10", ["net.gamma=0.1"])
     folder = run_folder(Path("out"), Path("configs/dd-quick.toml"), 2, "gw_only")
     assert folder == Path("out/dd-quick-gw_only-seed2") and run_group(folder) == "dd-quick-gw_only"
-    for bad in ("noname", ":x=1", "a b:x=1", "a:x"):
+    for bad in ("noname", ":x=1", "a b:x=1", "a/b:x=1", "a:x"):
         with pytest.raises(FugatoError, match="variant"):
             parse_variant(bad)
 
@@ -65,6 +66,16 @@ def test_compare_groups_seeds_and_takes_medians(tmp_path: Path) -> None:
     assert "per_attribute/a/mig" in md and "0.7 ± 0.16" in md
     with pytest.raises(FugatoError, match="nope"):
         compare_runs(runs, tmp_path / "out", ["mig", "nope"])
+
+
+def test_trade_off_plots_each_groups_means_and_names_a_missing_number(tmp_path: Path) -> None:
+    runs = [_fake_run(tmp_path, f"g{g}d{d}-seed0", mig=0.2 * g, sap=0.1 * d)
+            for g in (1, 2) for d in (1, 3)]
+    compare_runs(runs, tmp_path / "out", trade_off=["sap", "mig"])
+    assert (tmp_path / "out" / "trade-off.png").stat().st_size > 1000
+    assert "![mig against sap](trade-off.png)" in (tmp_path / "out" / "comparison.md").read_text()
+    with pytest.raises(FugatoError, match="recon"):
+        compare_runs(runs, tmp_path / "again", trade_off=["recon", "mig"])
 
 
 def test_compare_command_needs_evaluated_runs(tmp_path: Path) -> None:

@@ -30,9 +30,9 @@ def run_folder(out: Path, config: Path, seed: int, variant: str | None = None) -
 def parse_variant(text: str) -> tuple[str, list[str]]:
     """"NAME:key=value,key=value" -> (NAME, ["key=value", ...]); raises FugatoError."""
     name, sep, sets = text.partition(":")
-    if not sep or not name or not name.replace("_", "").replace("-", "").isalnum():
+    if not sep or not name.replace("_", "").replace("-", "").replace(".", "").isalnum():
         raise FugatoError(f"--variant {text!r}: expected NAME:key=value,key=value (NAME of "
-                          "letters, digits, - and _)")
+                          "letters, digits, ., - and _)")
     overrides = [item for item in sets.split(",") if item]
     bad = [item for item in overrides if "=" not in item]
     if bad:
@@ -69,10 +69,12 @@ def train_and_eval(config: Path, seed: int, run_dir: Path, log: Path, overrides:
 def run_seeds(configs: Sequence[str | Path], seeds: Sequence[int], out: str | Path,
               jobs: int = 1, overrides: Sequence[str] = (), metrics: Sequence[str] | None = None,
               say: Callable[[str], None] = print, variants: Sequence[str] = (),
-              threads: int | None = None) -> dict[str, Any]:
+              threads: int | None = None, trade_off: Sequence[str] | None = None
+              ) -> dict[str, Any]:
     """Train + evaluate every config at every seed (and every variant, module docstring),
     then `compare_runs` over all of them. `threads`: CPU threads per run (default: each run
-    follows the cores the others leave free, `fugato.threads`).
+    follows the cores the others leave free, `fugato.threads`); `trade_off`: two numbers
+    whose group means `compare_runs` plots against each other.
 
     Returns the comparison dict (`fugato.report.compare_runs`); raises FugatoError naming the
     runs that failed (the others are kept and compared next time)."""
@@ -108,4 +110,5 @@ def run_seeds(configs: Sequence[str | Path], seeds: Sequence[int], out: str | Pa
                 failed.append(problem)
     if failed:
         raise FugatoError(f"{len(failed)} of {len(todo)} runs failed: " + "; ".join(failed))
-    return compare_runs([run for _, _, run, _ in todo], out, metrics, tables=seeds_tables)
+    return compare_runs([run for _, _, run, _ in todo], out, metrics, tables=seeds_tables,
+                        trade_off=trade_off)
