@@ -76,4 +76,5 @@ def load_run_of(args: argparse.Namespace, model: str | None = None) -> Run:
     run = load_run(args.run, checkpoint=args.checkpoint, device=args.device or "auto")
     if model is not None and run.config.model != canonical(model):
         raise FugatoError(f"{args.run}: a {run.config.model!r} run, not a {model!r} run")
+    run.task.progress = not args.quiet
     return run

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+import fugato
 from fugato.cli import main
 from fugato.config import load_config
 from fugato.errors import FugatoError
@@ -88,3 +89,19 @@ def test_bad_image_configs_are_one_line_errors() -> None:
                          (["net.z_dim=3"], "net.z_dim")):
         with pytest.raises(FugatoError, match=reason):
             ImageARVAE(load_config(config, sets))
+
+
+def test_quiet_runs_measure_digits_without_a_progress_bar(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FUGATO_CACHE", str(tmp_path / "cache"))  # measured afresh each time
+    run = tmp_path / "run"
+    sets = [x for s in [*TINY, "data.images=60", "data.attributes=['slant']"]
+            for x in ("--set", s)]
+    assert main(["train", str(ROOT / "configs" / "arvae-mnist-quick.toml"), "--run-dir",
+                 str(run), "--quiet", "--device", "cpu", *sets]) == 0
+    assert "measuring digits" not in capsys.readouterr().err
+    run_again = fugato.load_run(run)
+    monkeypatch.setenv("FUGATO_CACHE", str(tmp_path / "cache-2"))
+    run_again.task.dataset()  # a task loaded outside the commands keeps its progress bar
+    assert "measuring digits" in capsys.readouterr().err

@@ -97,6 +97,9 @@ class Task:
         self.nets: Nets = {}
         self.run_dir: Path | None = None
         """The run folder while the trainer runs this task (set by `Trainer.fit`)."""
+        self.progress = True
+        """Whether slow data work (a corpus build, measuring attributes) shows a progress bar;
+        `--quiet` turns it off (set by `Trainer.fit` and the commands that load a run)."""
 
     # -- what the trainer calls ------------------------------------------------------------
     def build_nets(self) -> Nets:

@@ -186,6 +186,7 @@ class Trainer:
         # Rank 0 builds corpus caches first; the others then read them.
         if not info.is_main:
             D.barrier(info)
+        self.task.progress = info.is_main and not self.quiet
         train_data, valid_data = self.task.build_data()
         if info.is_main:
             D.barrier(info)

@@ -138,7 +138,7 @@ class ImageARVAE(Sampler, Evaluator, Task):
             digits, labels = load_mnist()
             pixels = digits.numpy().reshape(-1, 28, 28)[: data.images]
             classes = labels.numpy()[: data.images]
-            values = morpho.morpho_mnist(pixels, progress=True)
+            values = morpho.morpho_mnist(pixels, progress=self.progress)
         attrs = np.stack([values[name] for name in self.attribute_names], axis=1)
         return pixels, attrs, classes
 

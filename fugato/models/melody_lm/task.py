@@ -71,7 +71,7 @@ class MelodyLM(Sampler, Evaluator, Task):
     # -- data ----------------------------------------------------------------------------------
     def corpus(self) -> Corpus:
         data: DataConfig = self.config.data
-        return data.load(data.corpus, progress=True)
+        return data.load(data.corpus, progress=self.progress)
 
     def windows(self, melodies: list[Melody]) -> torch.Tensor:
         """(N, window) int64 token windows of `melodies`."""
