@@ -31,8 +31,9 @@ from fugato.images import morpho
 from fugato.images.dsprites import ORIENTATIONS, POSITIONS, SCALES, dsprites
 from fugato.losses.attribute import attribute_regularization, kl_divergence
 from fugato.metrics.classification import classifier_accuracy
+from fugato.models.classifier_phase import DigitClassifierPhase
 from fugato.nn.batched import batched
-from fugato.nn.digit_classifier import DigitClassifier, classifier_loss, warm_cosine
+from fugato.nn.digit_classifier import DigitClassifier, classifier_loss
 from fugato.nn.image_vae import ImageVAE
 from fugato.report import Evaluation
 from fugato.samples import Images
@@ -86,7 +87,7 @@ class SampleConfig:
     classifier_lr: float = 3e-3
 
 
-class ImageARVAE(Sampler, Evaluator, Task):
+class ImageARVAE(DigitClassifierPhase, Sampler, Evaluator, Task):
     name = "arvae-images"
     DataConfig = DataConfig
     NetConfig = NetConfig
@@ -179,15 +180,8 @@ class ImageARVAE(Sampler, Evaluator, Task):
         """The task's "main" over the VAE; "classifier" for the digit classifier."""
         optimizers = super().optimizers({"vae": nets["vae"]})
         if "classifier" in nets:
-            optimizers["classifier"] = torch.optim.Adam(nets["classifier"].parameters(),
-                                                        lr=self.config.sample.classifier_lr)
+            optimizers.update(self.classifier_optimizer(nets))
         return optimizers
-
-    def lr_scale(self, optimizer: str, step: int) -> float:
-        """The classifier's learning rate follows `warm_cosine` over its steps."""
-        if optimizer != "classifier":
-            return 1.0
-        return warm_cosine(step, self.config.sample.classifier_steps)
 
     def _loss(self, nets: Nets, batch: Batch, step: int | None
               ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -211,8 +205,7 @@ class ImageARVAE(Sampler, Evaluator, Task):
     def steps(self) -> list[Step]:
         if not self.has_digits:
             return [Step("main", self._loss)]
-        return [Step("classifier", self._classify, stop=self.config.sample.classifier_steps),
-                Step("main", self._loss)]
+        return [self.classifier_step(), Step("main", self._loss)]
 
     def _classify(self, nets: Nets, batch: Batch, step: int | None
                   ) -> tuple[torch.Tensor, dict[str, float]]:

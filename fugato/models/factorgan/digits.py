@@ -28,6 +28,7 @@ import torch
 
 from fugato.config import ExperimentConfig
 from fugato.errors import FugatoError
+from fugato.models.classifier_phase import DigitClassifierPhase
 from fugato.models.factorgan.core import (
     VARIANT_NAMES,
     VARIANTS,
@@ -36,7 +37,7 @@ from fugato.models.factorgan.core import (
     LockstepSettings,
 )
 from fugato.nn.batched import batched
-from fugato.nn.digit_classifier import DigitClassifier, classifier_loss, warm_cosine
+from fugato.nn.digit_classifier import DigitClassifier, classifier_loss
 from fugato.nn.mlp import MLP
 from fugato.nn.spectral import SpectralLinear
 from fugato.report import Evaluation, markdown_table, mean_sd
@@ -104,7 +105,7 @@ class SampleConfig:
     """Training steps (the first ones) in which the evaluation's digit classifier learns (Adam
     at `classifier_lr`, `classifier_batch` random training digits shifted by up to 2 pixels)."""
     classifier_lr: float = 3e-3
-    """The classifier's peak learning rate (see `FactorGAN.lr_scale`)."""
+    """The classifier's peak learning rate (`fugato.models.classifier_phase`)."""
     classifier_batch: int = 256
     grid: int = 10
     """Samples per variant in the report's grids."""
@@ -122,7 +123,7 @@ class Setting:
         return f"{self.variant}/{self.lam:g}/{self.paired or 'all'}"
 
 
-class FactorGAN(LockstepSettings, Sampler, Evaluator, SeedsReport, Task):
+class FactorGAN(LockstepSettings, DigitClassifierPhase, Sampler, Evaluator, SeedsReport, Task):
     name = "factorgan"
     DataConfig = DataConfig
     NetConfig = NetConfig
@@ -214,20 +215,11 @@ class FactorGAN(LockstepSettings, Sampler, Evaluator, SeedsReport, Task):
         return nets
 
     def optimizers(self, nets: Nets) -> dict[str, torch.optim.Optimizer]:
-        cfg: SampleConfig = self.config.sample
-        return {**super().optimizers(nets), "classifier": torch.optim.Adam(
-            nets["classifier"].parameters(), lr=cfg.classifier_lr)}
-
-    def lr_scale(self, optimizer: str, step: int) -> float:
-        """The classifier's learning rate follows `warm_cosine` over its steps."""
-        if optimizer != "classifier":
-            return 1.0
-        return warm_cosine(step, self.config.sample.classifier_steps)
+        return {**super().optimizers(nets), **self.classifier_optimizer(nets)}
 
     def steps(self) -> list[Step]:
         # the evaluation's classifier trains in the same loop, as FusionGAN's genre classifier
-        return [Step("classifier", self._classify, stop=self.config.sample.classifier_steps),
-                *super().steps()]
+        return [self.classifier_step(), *super().steps()]
 
     def _noise(self, n: int, device: torch.device,
                generator: torch.Generator | None = None) -> torch.Tensor:
