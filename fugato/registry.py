@@ -9,8 +9,8 @@ whose `register(verbs, common)` adds them to the parser.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from fugato.errors import FugatoError
 
@@ -79,3 +79,11 @@ def seeds_tables(model: str, group: str, summary: Mapping[str, Sequence[float]],
         return ""
     cls = get_model(model)
     return cls.seeds_report(group, summary, runs) if issubclass(cls, SeedsReport) else ""
+
+
+def load_function(spec: str, what: str) -> Callable[..., Any]:
+    """`load_object`, and a one-line FugatoError naming `what` unless it is callable."""
+    found = load_object(spec, what)
+    if not callable(found):
+        raise FugatoError(f"{what}: {spec!r} is not a function")
+    return cast(Callable[..., Any], found)

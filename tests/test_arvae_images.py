@@ -105,3 +105,34 @@ def test_quiet_runs_measure_digits_without_a_progress_bar(
     monkeypatch.setenv("FUGATO_CACHE", str(tmp_path / "cache-2"))
     run_again.task.dataset()  # a task loaded outside the commands keeps its progress bar
     assert "measuring digits" in capsys.readouterr().err
+
+
+def test_a_users_own_image_attribute_trains_from_the_config_alone(tmp_path: Path) -> None:
+    """`module:function` over images (tests/user_attributes.py: the share of ink in the top
+    half): AR-VAE orders its regularised dimension by it, and it is measured on decoded
+    digits too (attribute surfaces)."""
+    run = tmp_path / "run"
+    mine = "user_attributes:top_heaviness"
+    sets = [*TINY, "train.max_steps=150", "train.eval_every=150", "train.checkpoint_every=150",
+            "data.images=1000", f"data.attributes=['{mine}']", "sample.classifier_steps=20",
+            "sample.interpolations=3"]
+    assert main(["train", str(ROOT / "configs" / "arvae-mnist-quick.toml"), "--run-dir",
+                 str(run), "--quiet", "--device", "cpu",
+                 *[x for s in sets for x in ("--set", s)]]) == 0
+    assert main(["eval", str(run), "--quiet", "--device", "cpu"]) == 0
+    per = json.loads((run / "eval.json").read_text())["per_attribute"]
+    assert list(per) == [mine]
+    # of the 16 dimensions, the regularised one is the attribute's best (SCC is the best)
+    assert per[mine]["scc_regularised_dim"] == per[mine]["scc"] > 0.5
+    assert (run / "plots" / "surfaces.png").stat().st_size > 1000
+    sprites = ROOT / "configs" / "arvae-dsprites-quick.toml"
+    assert ImageARVAE(load_config(sprites, [f"data.attributes=['{mine}']"])).measurable
+    assert not ImageARVAE(load_config(sprites, [f"data.attributes=['{mine}', 'scale']"])
+                          ).measurable
+    for bad, reason in (("numpy:pi", "not a function"), ("no_such_module:f", "cannot import")):
+        with pytest.raises(FugatoError, match=reason):
+            ImageARVAE(load_config(sprites, [f"data.attributes=['{bad}']"]))
+    wrong_shape = ImageARVAE(load_config(sprites, ["data.images=20",
+                                                   "data.attributes=['numpy:ones_like']"]))
+    with pytest.raises(FugatoError, match="one value per image"):  # (N, H, W), not (N,)
+        wrong_shape.dataset()

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -200,12 +200,9 @@ def user_attribute(name: str) -> Callable[[np.ndarray, MeasureEncoding], np.ndar
     """A user's attribute "package.module:function": `function(bars, encoding)` takes (n, 24)
     int64 tokens and the bars' `MeasureEncoding` and returns (n,) values, vectorised over the
     bars (it runs on every batch the evaluation decodes)."""
-    from fugato.registry import load_object
+    from fugato.registry import load_function
 
-    found = load_object(name, "data.attributes")
-    if not callable(found):
-        raise FugatoError(f"data.attributes: {name!r} is not a function")
-    return cast(Callable[[np.ndarray, MeasureEncoding], np.ndarray], found)
+    return load_function(name, "data.attributes")
 
 
 def _user_attribute_row(name: str, array: Any, encoding: MeasureEncoding | None) -> Any:

@@ -122,7 +122,7 @@ def traversal_grid(task: ImageARVAE, code: np.ndarray) -> np.ndarray:
 def draw_figures(task: ImageARVAE, run: Run, images: np.ndarray, decoded: np.ndarray,
                  codes: np.ndarray, attrs: np.ndarray) -> None:
     """plots/{training,latents,reconstructions,traversals}.png, and surfaces.png (Fig. 12)
-    where the attributes can be measured on decoded images (Morpho-MNIST)."""
+    where the attributes can be measured on decoded images (Morpho-MNIST's, a user's)."""
     from fugato.plot import plot_heatmaps, plot_image_grid, plot_scatter_grid, plot_training_curves
 
     plots = run.path / "plots"
@@ -137,7 +137,7 @@ def draw_figures(task: ImageARVAE, run: Run, images: np.ndarray, decoded: np.nda
     plot_image_grid(traversal_grid(task, codes[0]), plots / "traversals.png", SHOWN,
                     "Each regularised dimension swept from -3 to 3, a row each: "
                     + ", ".join(names))
-    if task.has_digits:
+    if task.measurable:
         surfaces = attribute_surfaces(names, codes, TRAVERSAL_RANGE,
                                       lambda z: task.measured_attributes(task.decode(z)))
         plot_heatmaps(surfaces, TRAVERSAL_RANGE, plots / "surfaces.png", "regularised dim",

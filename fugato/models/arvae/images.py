@@ -35,6 +35,7 @@ from fugato.models.classifier_phase import DigitClassifierPhase
 from fugato.nn.batched import batched
 from fugato.nn.digit_classifier import DigitClassifier, classifier_loss
 from fugato.nn.image_vae import ImageVAE
+from fugato.registry import load_function
 from fugato.report import Evaluation
 from fugato.samples import Images
 from fugato.train.task import Batch, Evaluator, Nets, Sampler, Step, Task, TensorData
@@ -57,7 +58,9 @@ class DataConfig:
     """Images in the set: a seeded subset of dSprites' 737,280, or the first of the 10,000
     MNIST digits."""
     attributes: list[str] = field(default_factory=list)
-    """Attribute l is regularised on latent dimension l (empty: all of the data set's)."""
+    """Attribute l is regularised on latent dimension l (empty: all of the data set's): the
+    data set's own (`DATASETS`) or a user's "package.module:function", which takes images
+    (N, H, W) float32 in [0, 1] and returns (N,) values (`user_image_attribute`)."""
     split_seed: int = 0
     valid_share: float = 0.05
     test_share: float = 0.1
@@ -101,10 +104,13 @@ class ImageARVAE(DigitClassifierPhase, Sampler, Evaluator, Task):
                               f"not {data.dataset!r}")
         offered = DATASETS[data.dataset]
         self.attribute_names = list(data.attributes) or list(offered)
-        unknown = sorted(set(self.attribute_names) - set(offered))
+        unknown = sorted(n for n in self.attribute_names if n not in offered and ":" not in n)
         if unknown:
             raise FugatoError(f"data.attributes: {unknown} are not attributes of "
-                              f"{data.dataset} ({', '.join(offered)})")
+                              f"{data.dataset} ({', '.join(offered)}), nor module:function")
+        for name in self.attribute_names:
+            if ":" in name:
+                load_function(name, "data.attributes")
         self.z_dim = config.net.z_dim or Z_DIM[data.dataset]
         self._dataset: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         if len(self.attribute_names) > self.z_dim:
@@ -115,6 +121,12 @@ class ImageARVAE(DigitClassifierPhase, Sampler, Evaluator, Task):
     def has_digits(self) -> bool:
         """Whether the images are digits (and the run trains a digit classifier)."""
         return bool(self.config.data.dataset == "morpho-mnist")
+
+    @property
+    def measurable(self) -> bool:
+        """Whether every attribute can be measured on any image (Morpho-MNIST's and a user's
+        can, dSprites' factors cannot), decoded ones too: attribute surfaces (Fig. 12)."""
+        return self.has_digits or all(":" in name for name in self.attribute_names)
 
     def dataset(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(images (N, H, W) float32 in [0, 1], attributes (N, L) float64, classes (N,) int64:
@@ -139,14 +151,23 @@ class ImageARVAE(DigitClassifierPhase, Sampler, Evaluator, Task):
             digits, labels = load_mnist()
             pixels = digits.numpy().reshape(-1, 28, 28)[: data.images]
             classes = labels.numpy()[: data.images]
-            values = morpho.morpho_mnist(pixels, progress=self.progress)
-        attrs = np.stack([values[name] for name in self.attribute_names], axis=1)
-        return pixels, attrs, classes
+            values = (morpho.morpho_mnist(pixels, progress=self.progress)
+                      if self._needs_morpho else {})
+        return pixels, self._attributes(pixels, values), classes
+
+    @property
+    def _needs_morpho(self) -> bool:
+        return any(":" not in name for name in self.attribute_names)
+
+    def _attributes(self, images: np.ndarray, values: dict[str, np.ndarray]) -> np.ndarray:
+        """Attributes (N, L) of images (N, H, W): the data set's by name from `values`, a
+        user's measured on the images."""
+        return np.stack([user_image_attribute(name, images) if ":" in name else values[name]
+                         for name in self.attribute_names], axis=1)
 
     def measured_attributes(self, images: np.ndarray) -> np.ndarray:
-        """Morpho-MNIST's attributes (N, L) measured on digits (N, 28, 28), decoded ones too."""
-        values = morpho.measure(images)
-        return np.stack([values[name] for name in self.attribute_names], axis=1)
+        """Attributes (N, L) measured on images (N, H, W), decoded ones too (`measurable`)."""
+        return self._attributes(images, morpho.measure(images) if self._needs_morpho else {})
 
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(images, attributes, classes) of split "train", "valid" or "test" (a seeded
@@ -245,3 +266,14 @@ class ImageARVAE(DigitClassifierPhase, Sampler, Evaluator, Task):
         from fugato.models.arvae.image_evaluate import evaluate
 
         return evaluate(self, run, seed)
+
+
+def user_image_attribute(name: str, images: np.ndarray) -> np.ndarray:
+    """A user's attribute "package.module:function" of images (N, H, W) float32 in [0, 1]:
+    (N,) float64. The function is vectorised over the images (it also runs on every batch of
+    decoded images that the attribute surfaces measure)."""
+    values = np.asarray(load_function(name, "data.attributes")(images), dtype=np.float64)
+    if values.shape != (len(images),):
+        raise FugatoError(f"data.attributes: {name} gave shape {values.shape} for "
+                          f"{len(images)} images; it must return one value per image")
+    return values
