@@ -147,7 +147,7 @@ def _iml_melody_measure(run: Run, held: HeldOut) -> dict[str, float]:
 
 FUSION_CHECK_WINDOWS = 500
 """Windows each checked FusionGAN generator writes."""
-FUSION_CHECKED = {"gen_a": "p_jazz_gen_a", "gen_b": "p_jazz_gen_b", "gen_f": "p_jazz_gen_f"}
+FUSION_CHECKED = {name: f"p_genre_a_{name}" for name in ("gen_a", "gen_b", "gen_f")}
 
 
 def _fusion_measure(run: Run, held: HeldOut) -> dict[str, float]:

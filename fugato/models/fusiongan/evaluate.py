@@ -11,7 +11,7 @@ the span of A and B, not its balance; beside them:
 - the floor: the same scores of a real mixture of A and B of each system's size, from the
   validation pieces (test pieces would give Ratio 1 exactly: the mixture identity), i.e. the
   table's sampling noise;
-- the balance 1 - 2 |mean P(jazz) - 0.5| of each set from the genre classifier trained on real
+- the balance 1 - 2 |mean P(A) - 0.5| of each set from the genre classifier trained on real
   windows in phase 1, with that classifier's held-out balanced accuracy
   (`fugato.metrics.fusion`);
 - per-piece features (mgeval, `fugato.metrics.mgeval`) of each system against each genre;
@@ -81,8 +81,8 @@ class Numbers(NamedTuple):
     """Table I: system -> its scores."""
     floor: Scores
     """Table I's scores of the real mixture."""
-    p_jazz: dict[str, float]
-    """system -> mean P(jazz) of its windows."""
+    p_genre_a: dict[str, float]
+    """system -> mean P(genre A) of its windows (the classifier's)."""
     balance: dict[str, float]
     accuracy: float
     """The genre classifier's held-out balanced accuracy."""
@@ -113,12 +113,12 @@ def evaluate(task: FusionGAN, run: Run, seed: int = 0) -> Evaluation:
                for label, windows in {**test, **systems, FLOOR: floor}.items()}
     hist = {key: {label: histogram(melodies) for label, melodies in decoded.items()}
             for key, (histogram, _) in HISTOGRAMS.items()}
-    accuracy, p_jazz = genre_scores(task, test, systems)
+    accuracy, p_genre_a = genre_scores(task, test, systems)
     calibration, table2, p_a, thresholds = automatic_table_two(task, test, systems, seed)
     numbers = Numbers(
         table={label: table_scores(hist, label) for label in systems},
-        floor=table_scores(hist, FLOOR), p_jazz=p_jazz,
-        balance={label: genre_balance(p) for label, p in p_jazz.items()}, accuracy=accuracy,
+        floor=table_scores(hist, FLOOR), p_genre_a=p_genre_a,
+        balance={label: genre_balance(p) for label, p in p_genre_a.items()}, accuracy=accuracy,
         relative=mgeval_scores(decoded, [*systems, FLOOR], task.config.sample.mgeval_windows,
                                rng), calibration=calibration, table2=table2,
         table_window={label: window_scores(hist, decoded[label]) for label in [*systems, FLOOR]},
@@ -189,10 +189,11 @@ def window_scores(hist: Mapping[str, Mapping[str, np.ndarray]], melodies: list[M
 def genre_scores(task: FusionGAN, test: Mapping[str, np.ndarray],
                  systems: Mapping[str, np.ndarray]) -> tuple[float, dict[str, float]]:
     """(the genre classifier's balanced accuracy on the held-out windows of A and B, each
-    system's mean P(jazz)); the classifier (A = jazz = 1) is the one trained on real windows."""
-    p_jazz = task.p_genre_a
-    accuracy = balanced_accuracy(p_jazz(test["A"]), p_jazz(test["B"]))
-    return accuracy, {label: float(p_jazz(w).mean()) for label, w in systems.items()}
+    system's mean P(A)); the classifier (A = 1: jazz in the paper) is the one trained on real
+    windows."""
+    p_genre_a = task.p_genre_a
+    accuracy = balanced_accuracy(p_genre_a(test["A"]), p_genre_a(test["B"]))
+    return accuracy, {label: float(p_genre_a(w).mean()) for label, w in systems.items()}
 
 
 def mgeval_scores(decoded: Mapping[str, list[Melody]], labels: Sequence[str], per_set: int,
@@ -214,7 +215,7 @@ def draw_figures(run: Run, hist: Mapping[str, Mapping[str, np.ndarray]]) -> None
 
     plots = run.path / "plots"
     plot_training_curves(run.metrics(), plots / "training.png",
-                         ("nll_f", "nll_mle", "classifier_accuracy", "p_jazz_gen_f"))
+                         ("nll_f", "nll_mle", "classifier_accuracy", "p_genre_a_gen_f"))
     plot_training_curves(run.metrics(), plots / "rewards.png",
                          ("reward_gen_f", "reward_gen_gan", "reward_gen_a", "reward_gen_b"))
     plot_distributions(hist["dd"], HISTOGRAMS["dd"][1], None, plots / "durations.png",
@@ -262,7 +263,7 @@ def results(task: FusionGAN, run: Run, numbers: Numbers, test_windows: dict[str,
         "model": task.name, "step": run.step,
         "genres": {"A": task.config.data.genre_a, "B": task.config.data.genre_b},
         "table": table, "floor": numbers.floor, "balance": numbers.balance,
-        "p_jazz": numbers.p_jazz, "classifier_accuracy": numbers.accuracy,
+        "p_genre_a": numbers.p_genre_a, "classifier_accuracy": numbers.accuracy,
         "test_windows": test_windows, "eval_windows": task.config.sample.eval_windows,
         **{f"{label}_{key}_em_ratio": table[label][key]["em"]["ratio"]
            for label in table for key in HISTOGRAMS},

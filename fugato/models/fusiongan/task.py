@@ -420,7 +420,8 @@ class FusionGAN(Sampler, Evaluator, SeedsReport, Task):
         g = torch.Generator(device=a.device).manual_seed(0)
         for name in ("gen_f", "mle", "mle_even"):
             written = self.generate(name, 256, g)
-            logs[f"p_jazz_{name}"] = torch.sigmoid(nets["classifier"](written)[:, 0]).mean().item()
+            p_a = torch.sigmoid(nets["classifier"](written)[:, 0])
+            logs[f"p_genre_a_{name}"] = p_a.mean().item()
         return logs
 
     def saved_state(self) -> dict[str, Any]:
