@@ -2,21 +2,13 @@
 // localStorage, so closing the tab and coming back continues where the listener stopped.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
 const name = decodeURIComponent(location.pathname.split("/")[2]);
 const api = `/api/listen/${encodeURIComponent(name)}`;
 const tokenKey = `fugato-listen-${name}`;
 let current = null;
 let chosen = {};
 
-async function call(path, body) {
-  const init = body === undefined ? {} : { method: "POST", body: JSON.stringify(body),
-    headers: { "Content-Type": "application/json" } };
-  const response = await fetch(api + path, init);
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(data.error || data.detail || `HTTP ${response.status}`);
-  return data;
-}
+const call = (path, body) => request(api + path, body);
 
 function status(text) { $("status").textContent = text; }
 

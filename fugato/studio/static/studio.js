@@ -1,7 +1,6 @@
 // fugato studio: the page. Plain JavaScript over the JSON API (fugato/studio/app.py).
 "use strict";
 
-const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
 const state = { session: null, models: [], tune: null, selected: [], anchor: null,
                 pending: null, inFlight: false, dance: null };
@@ -11,25 +10,6 @@ function status(text, error = false) {
   const el = $("status");
   el.textContent = text;
   el.classList.toggle("error", error);
-}
-
-async function api(path, body, options = {}) {
-  const init = { method: body === undefined ? "GET" : "POST" };
-  if (body instanceof Blob) {
-    init.body = body;
-    init.headers = { "Content-Type": "application/octet-stream" };
-  } else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers = { "Content-Type": "application/json" };
-  }
-  const response = await fetch(path, init);
-  const data = await response.json().catch(() => ({ error: response.statusText }));
-  if (!response.ok) {
-    const detail = data.error || (Array.isArray(data.detail)
-      ? data.detail.map((d) => `${d.loc.slice(-1)[0]}: ${d.msg}`).join("; ") : data.detail);
-    throw new Error(detail || `HTTP ${response.status}`);
-  }
-  return data;
 }
 
 const sessionPath = (tail) => `/api/sessions/${state.session}/${tail}`;
@@ -221,7 +201,7 @@ async function sendEdit() {
   state.pending = null;
   state.inFlight = true;
   try {
-    const tune = await api(sessionPath("tune/edit"), { model: modelOf("attributes"),
+    const tune = await request(sessionPath("tune/edit"), { model: modelOf("attributes"),
       bars: state.selected, offsets });
     showTune(tune);
     status("");
@@ -235,7 +215,7 @@ async function sendEdit() {
 
 async function tuneAction(label, tail, body = {}) {
   await guarded(label, async () => {
-    showTune(await api(sessionPath(tail), { model: modelOf("attributes"), ...body }));
+    showTune(await request(sessionPath(tail), { model: modelOf("attributes"), ...body }));
   });
 }
 
@@ -246,7 +226,7 @@ function initAttributes() {
     await guarded(`Reading ${file.name}`, async () => {
       const query = `?filename=${encodeURIComponent(file.name)}&model=${encodeURIComponent(modelOf("attributes"))}`;
       state.selected = [];
-      showTune(await api(sessionPath("tune/upload") + query, file));
+      showTune(await request(sessionPath("tune/upload") + query, file));
     });
     event.target.value = "";
   });
@@ -296,7 +276,7 @@ function initAttributes() {
   $("tempo").addEventListener("change", () =>
     tuneAction("Tempo", "tune/tempo", { tempo: Number($("tempo").value) }));
   $("download-musicxml").addEventListener("click", () => guarded("Writing MusicXML", async () => {
-    const { file } = await api(sessionPath("tune/export"), { model: modelOf("attributes") });
+    const { file } = await request(sessionPath("tune/export"), { model: modelOf("attributes") });
     window.location.href = fileUrl(file, true);
   }));
   const audio = $("audio");
@@ -340,7 +320,7 @@ function melodyCard(melody, extra = "") {
 
 function initFusion() {
   $("fusion-sample").addEventListener("click", () => guarded("Sampling", async () => {
-    const result = await api(sessionPath("fusion"), { model: modelOf("fusion"),
+    const result = await request(sessionPath("fusion"), { model: modelOf("fusion"),
       generator: $("fusion-generator").value, n: Number($("fusion-n").value),
       temperature: Number($("fusion-temperature").value), seed: Number($("fusion-seed").value) });
     const [a] = result.genres;
@@ -356,7 +336,7 @@ function initFusion() {
 
 function initSequences() {
   $("sequences-sample").addEventListener("click", () => guarded("Drawing", async () => {
-    const result = await api(sessionPath("sequences"), { model: modelOf("sequences"),
+    const result = await request(sessionPath("sequences"), { model: modelOf("sequences"),
       n: Number($("sequences-n").value), seed: Number($("sequences-seed").value) });
     $("sequences-hmm").replaceChildren(...result.hmm.map((m) => melodyCard(m)));
     $("sequences-gmm").replaceChildren(...result.gmm.map((m) => melodyCard(m)));
@@ -420,7 +400,7 @@ function initDance() {
     await guarded(`Choreographing ${file.name}`, async () => {
       const query = `?filename=${encodeURIComponent(file.name)}&seconds=${$("dance-seconds").value}` +
         `&seed=${$("dance-seed").value}` + (modelOf("dance") ? `&model=${encodeURIComponent(modelOf("dance"))}` : "");
-      const dance = await api(sessionPath("dance/choreograph") + query, file);
+      const dance = await request(sessionPath("dance/choreograph") + query, file);
       const all = dance.positions.flat();
       dance.center = [0, 1, 2].map((k) => all.reduce((s, p) => s + p[k], 0) / all.length);
       state.dance = dance;
@@ -437,7 +417,7 @@ function initDance() {
     await guarded(`Composing for ${file.name}`, async () => {
       const query = `?filename=${encodeURIComponent(file.name)}&seed=${$("dance-seed").value}` +
         (modelOf("dance") ? `&model=${encodeURIComponent(modelOf("dance"))}` : "");
-      $("composed").replaceChildren(melodyCard(await api(sessionPath("dance/compose") + query, file)));
+      $("composed").replaceChildren(melodyCard(await request(sessionPath("dance/compose") + query, file)));
     });
     event.target.value = "";
   });
@@ -452,7 +432,7 @@ function initSeparate() {
     await guarded(`Separating ${file.name}`, async () => {
       const query = `?filename=${encodeURIComponent(file.name)}` +
         (modelOf("separate") ? `&model=${encodeURIComponent(modelOf("separate"))}` : "");
-      const result = await api(sessionPath("separate") + query, file);
+      const result = await request(sessionPath("separate") + query, file);
       $("stems").replaceChildren(...["vocals", "accompaniment"].map((label) => {
         const card = document.createElement("div");
         card.className = "card";
@@ -503,8 +483,8 @@ async function start() {
   initDance();
   initSeparate();
   await guarded("Starting", async () => {
-    state.models = (await api("/api/models")).models;
-    state.session = (await api("/api/sessions", {})).session;
+    state.models = (await request("/api/models")).models;
+    state.session = (await request("/api/sessions", {})).session;
     fillModels();
     buildSliders();
   });
