@@ -12,6 +12,8 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
+
 from fugato.errors import FugatoError
 
 if TYPE_CHECKING:
@@ -87,3 +89,13 @@ def load_function(spec: str, what: str) -> Callable[..., Any]:
     if not callable(found):
         raise FugatoError(f"{what}: {spec!r} is not a function")
     return cast(Callable[..., Any], found)
+
+
+def one_value_each(name: str, values: Any, items: int, unit: str) -> np.ndarray:
+    """What a user's attribute `name` returned for `items` bars or images (`unit`), as (items,)
+    float64; a one-line FugatoError naming it unless it is one value per item."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.shape != (items,):
+        raise FugatoError(f"data.attributes: {name} gave shape {array.shape} for {items} "
+                          f"{unit}s; it must return one value per {unit}")
+    return array

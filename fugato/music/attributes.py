@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 
-from fugato.errors import FugatoError
 from fugato.music.encodings.measure import STEPS_PER_BAR, MeasureEncoding
 
 ATTRIBUTES = ("rhythmic_complexity", "pitch_range", "note_density", "contour")
@@ -209,11 +208,10 @@ def _user_attribute_row(name: str, array: Any, encoding: MeasureEncoding | None)
     """User attribute `name` of bars `array` (..., 24), numpy or torch: (n,) in their library."""
     tokens = array if isinstance(array, np.ndarray) else array.detach().cpu().numpy()
     flat = tokens.reshape(-1, STEPS_PER_BAR).astype(np.int64)
-    values = np.asarray(user_attribute(name)(flat, encoding or MeasureEncoding()),
-                        dtype=np.float64)
-    if values.shape != (len(flat),):
-        raise FugatoError(f"data.attributes: {name} gave shape {values.shape} for "
-                          f"{len(flat)} bars; it must return one value per bar")
+    from fugato.registry import one_value_each
+
+    values = one_value_each(name, user_attribute(name)(flat, encoding or MeasureEncoding()),
+                            len(flat), "bar")
     if isinstance(array, np.ndarray):
         return values
     import torch

@@ -35,7 +35,7 @@ from fugato.models.classifier_phase import DigitClassifierPhase
 from fugato.nn.batched import batched
 from fugato.nn.digit_classifier import DigitClassifier, classifier_loss
 from fugato.nn.image_vae import ImageVAE
-from fugato.registry import load_function
+from fugato.registry import load_function, one_value_each
 from fugato.report import Evaluation
 from fugato.samples import Images
 from fugato.train.task import Batch, Evaluator, Nets, Sampler, Step, Task, TensorData
@@ -272,8 +272,5 @@ def user_image_attribute(name: str, images: np.ndarray) -> np.ndarray:
     """A user's attribute "package.module:function" of images (N, H, W) float32 in [0, 1]:
     (N,) float64. The function is vectorised over the images (it also runs on every batch of
     decoded images that the attribute surfaces measure)."""
-    values = np.asarray(load_function(name, "data.attributes")(images), dtype=np.float64)
-    if values.shape != (len(images),):
-        raise FugatoError(f"data.attributes: {name} gave shape {values.shape} for "
-                          f"{len(images)} images; it must return one value per image")
-    return values
+    return one_value_each(name, load_function(name, "data.attributes")(images), len(images),
+                          "image")
