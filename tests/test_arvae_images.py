@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from shared_data import needs
 
 import fugato
 from fugato.cli import main
@@ -33,8 +34,9 @@ def test_the_image_vaes_have_table_2s_shapes() -> None:
 @pytest.mark.parametrize("config, sets, attributes", [
     ("arvae-dsprites-quick.toml", ["data.images=1500"],
      ["shape", "scale", "orientation", "position_x", "position_y"]),
-    ("arvae-mnist-quick.toml", ["data.images=200", "data.attributes=['thickness', 'slant']"],
-     ["thickness", "slant"]),
+    pytest.param("arvae-mnist-quick.toml",
+                 ["data.images=200", "data.attributes=['thickness', 'slant']"],
+                 ["thickness", "slant"], marks=needs("mnist")),
 ])
 def test_a_tiny_image_run_trains_evaluates_and_samples(config: str, sets: list[str],
                                                        attributes: list[str],
@@ -59,6 +61,7 @@ def test_a_tiny_image_run_trains_evaluates_and_samples(config: str, sets: list[s
     assert len(list((tmp_path / "s").glob("*.png"))) >= 1
 
 
+@needs("mnist")
 def test_content_preservation_uses_a_digit_classifier_the_run_trained(tmp_path: Path) -> None:
     run = tmp_path / "run"
     sets = ["train.max_steps=300", "train.batch_size=16", "train.log_every=50",
@@ -91,6 +94,7 @@ def test_bad_image_configs_are_one_line_errors() -> None:
             ImageARVAE(load_config(config, sets))
 
 
+@needs("mnist")
 def test_quiet_runs_measure_digits_without_a_progress_bar(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -107,6 +111,7 @@ def test_quiet_runs_measure_digits_without_a_progress_bar(
     assert "measuring digits" in capsys.readouterr().err
 
 
+@needs("mnist")
 def test_a_users_own_image_attribute_trains_from_the_config_alone(tmp_path: Path) -> None:
     """`module:function` over images (tests/user_attributes.py: the share of ink in the top
     half): AR-VAE orders its regularised dimension by it, and it is measured on decoded

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import require
 
 from fugato.audio.features import (
     BEAT,
@@ -22,7 +23,6 @@ from fugato.audio.features import (
 )
 from fugato.errors import FugatoError
 from fugato.music.melody import PITCH_CLASS_NAMES
-from fugato.paths import data_dir
 
 SR = SAMPLE_RATE
 
@@ -103,11 +103,7 @@ def test_missing_and_unreadable_files_name_the_file(tmp_path: Path) -> None:
 
 
 def tang_audio(name: str) -> Path:
-    root = data_dir(required=False)
-    path = root / "dance_tang2018" / f"{name}.mp3" if root else None
-    if path is None or not path.is_file():
-        pytest.skip("shared data with dance_tang2018/ not found (set FUGATO_DATA)")
-    return path
+    return require(f"dance_tang2018/{name}.mp3")
 
 
 def test_real_tang_mp3_excerpt_at_25_fps() -> None:

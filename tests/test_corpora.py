@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import require
 
-from fugato import paths
 from fugato.errors import FugatoError
 from fugato.music import (
     TPQ,
@@ -259,9 +259,7 @@ def test_bach_chorale_soprano():
 
 
 def test_wjazzd_loads():
-    data = paths.data_dir(required=False)
-    if data is None or not (data / "wjazzd" / "score_csv.zip").is_file():
-        pytest.skip("Weimar Jazz Database not found: set FUGATO_DATA to the shared data folder")
+    require("wjazzd/score_csv.zip")
     corpus = load_corpus("wjazzd", workers=1, progress=False)
     assert corpus.seen == 299
     assert len(corpus) == 264  # 35 solos have no row (no tempo) in df_solos.csv

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile
+from shared_data import DATA, needs
 
 from fugato.audio.features import BEAT, music_features
 from fugato.errors import FugatoError
@@ -24,11 +25,9 @@ from fugato.motion.representation import (
     heading,
     turn,
 )
-from fugato.paths import data_dir
 
-TANG = (data_dir(required=False) or Path("/nonexistent")) / "dance_tang2018"
-needs_tang = pytest.mark.skipif(not (TANG / "DANCE_C_1.mp3").is_file(),
-                                reason="shared data dance_tang2018/ not found (set FUGATO_DATA)")
+TANG = DATA / "dance_tang2018"
+needs_tang = needs("dance_tang2018/DANCE_C_1.mp3")
 
 TANG_COUNTS = {"C": 8, "R": 10, "T": 9, "W": 34}
 

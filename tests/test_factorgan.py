@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from shared_data import DATA, needs
 from torch import nn
 
 from fugato.config import build_config
@@ -16,12 +17,10 @@ from fugato.metrics.dependency import class_pair_frequencies, dependency_error
 from fugato.metrics.fid import fid
 from fugato.models.factorgan.core import FactorDiscriminators, combine_logits, shuffle_parts
 from fugato.models.factorgan.digits import FactorGAN, pair_partners
-from fugato.paths import data_dir
 from fugato.samples import Images
 
-MNIST = (data_dir(required=False) or Path("/nonexistent")) / "mnist"
-needs_mnist = pytest.mark.skipif(not MNIST.is_dir(),
-                                 reason="shared MNIST data absent (set FUGATO_DATA)")
+MNIST = DATA / "mnist"
+needs_mnist = needs("mnist")
 
 K1, K2 = 3, 4
 PARTS = [slice(0, K1), slice(K1, K1 + K2)]

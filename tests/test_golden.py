@@ -1,15 +1,17 @@
 """Golden tests: every model kind trains, samples and evaluates to the numbers recorded before
-the redesign (`tests/golden/`, written by `tests/fixtures/make_golden.py`), exactly.
+the redesign (`tests/golden/`, written by `tests/fixtures/make_golden.py`).
 
 Two tests per kind, so that each step is checked once:
-- training a tiny run gives the recorded training log and optimizer states, and the weights
-  and saved state of the checkpoint kept in `tests/fixtures/runs/<kind>/` bit for bit;
+- training a tiny run gives the recorded training log; on an exact machine (listed in
+  `tests/golden/machines.json`) also the weights of the checkpoint kept in
+  `tests/fixtures/runs/<kind>/` and the recorded optimizer states bit for bit, elsewhere the
+  trained run's samples and `eval.json` within `ACROSS_MACHINES`;
 - that pre-redesign checkpoint loads, samples and evaluates to the recorded samples and
   `eval.json`.
 Everything runs on CPU with one thread (BLAS and OpenMP too): other thread counts sum in other
-orders. Other CPUs round float32 sums otherwise too (MKL and ATen pick kernels by vendor and
-instruction set), so "exactly" holds on the machines listed in `tests/golden/machines.json`
-and within `ACROSS_MACHINES` elsewhere (`golden_cases.tolerance`).
+orders. Other CPUs round float32 sums otherwise too (MKL, ATen and oneDNN pick kernels by vendor
+and instruction set), and adversarial training carries that last bit into a weight's third
+digit, so only what a user sees is compared across machines (`golden_cases.tolerance`).
 """
 
 from __future__ import annotations
@@ -32,21 +34,21 @@ from golden_cases import (
     TRAINING_KEYS,
     Case,
     differences,
+    exact,
     optimizer_differences,
     optimizer_digest,
     portable,
+    sample_differences,
     sample_digest,
     tolerance,
     training_log,
 )
-
-from fugato.paths import data_dir
+from shared_data import require
 
 
 def _skip_without_data(case: Case) -> None:
-    shared = data_dir(required=False) or Path("/nonexistent")
-    if case.needs and not (shared / case.needs).is_dir():
-        pytest.skip(f"shared data {case.needs}/ not found (set FUGATO_DATA)")
+    if case.needs:
+        require(case.needs)
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +127,36 @@ def _tree_differences(expected: Any, actual: Any, path: str = "") -> list[str]:
     return differences(portable(expected), portable(actual), path, tolerance())
 
 
+def _evaluated(run: Path) -> dict[str, Any]:
+    """`fugato eval` of a run: its eval.json, less the keys that say how far training went
+    (checked here: all of its steps)."""
+    from fugato.cli import main
+
+    assert main(["eval", str(run), "--quiet", "--device", "cpu"]) == 0
+    results = json.loads((run / "eval.json").read_text())
+    training = {key: results.pop(key) for key in TRAINING_KEYS}
+    steps = torch.load(run / "checkpoints" / "last.pt", weights_only=False)["step"]
+    assert training == {"steps_done": steps, "steps_planned": steps, "stopped_early": False}
+    return portable(results)
+
+
+def _what_a_user_sees(case: Case, run: Path) -> list[str]:
+    """Where the samples and `eval.json` of `run` differ from the record (within
+    `tolerance()`)."""
+    from fugato.train import load_run
+
+    golden = _golden(case)
+    problems = []
+    if case.sample is not None:
+        samples = sample_digest(load_run(run, device="cpu").sample(2, seed=0, **case.sample))
+        problems += sample_differences(golden["sample"], portable(samples), tolerance())
+    return problems + differences(golden["eval"], _evaluated(run), "/eval", tolerance())
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.kind for c in CASES])
 def test_training_reproduces_the_golden_run(case: Case, tmp_path: Path, one_thread: None) -> None:
+    """The training log as recorded; on an exact machine the weights and optimizer states bit
+    for bit, elsewhere the trained run's samples and evaluation within `tolerance()`."""
     from fugato.config import load_config
     from fugato.registry import get_model
     from fugato.train import Trainer
@@ -134,37 +164,28 @@ def test_training_reproduces_the_golden_run(case: Case, tmp_path: Path, one_thre
 
     _skip_without_data(case)
     config = load_config(case.config_path(), list(case.overrides))
-    Trainer(get_model(config.model)(config), tmp_path / "run", quiet=True).fit()
-    assert differences(_golden(case)["train"], portable(training_log(tmp_path / "run")),
+    run = tmp_path / "run"
+    Trainer(get_model(config.model)(config), run, quiet=True).fit()
+    assert differences(_golden(case)["train"], portable(training_log(run)),
                        rel=tolerance()) == []
-    fresh = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    fresh = load_checkpoint(run / "checkpoints" / "last.pt")
     kept = load_checkpoint(FIXTURES / case.kind / "checkpoints" / "last.pt")
     assert fresh["step"] == kept["step"]
-    assert _tree_differences(kept["nets"], fresh["nets"], "nets") == []
-    assert optimizer_differences(_golden(case)["optimizers"],
-                                 optimizer_digest(fresh["optimizers"]), tolerance()) == []
     # the pre-redesign saved state, loaded into today's task, saves as a fresh run's does
     task = get_model(config.model)(config, saved_state(kept))
     assert _tree_differences(task.saved_state(), saved_state(fresh), "state") == []
+    if not exact():
+        assert _what_a_user_sees(case, run) == []
+        return
+    assert _tree_differences(kept["nets"], fresh["nets"], "nets") == []
+    assert optimizer_differences(_golden(case)["optimizers"],
+                                 optimizer_digest(fresh["optimizers"])) == []
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.kind for c in CASES])
 def test_pre_redesign_checkpoint_samples_and_evaluates(case: Case, tmp_path: Path,
                                                        one_thread: None) -> None:
-    from fugato.cli import main
-    from fugato.train import load_run
-
     _skip_without_data(case)
     run = tmp_path / case.kind
     shutil.copytree(FIXTURES / case.kind, run)
-    golden = _golden(case)
-    loaded = load_run(run, device="cpu")
-    if case.sample is not None:
-        samples = sample_digest(loaded.sample(2, seed=0, **case.sample))
-        assert differences(golden["sample"], portable(samples), rel=tolerance()) == []
-    assert main(["eval", str(run), "--quiet", "--device", "cpu"]) == 0
-    results = json.loads((run / "eval.json").read_text())
-    training = {key: results.pop(key) for key in TRAINING_KEYS}
-    steps = torch.load(run / "checkpoints" / "last.pt", weights_only=False)["step"]
-    assert training == {"steps_done": steps, "steps_planned": steps, "stopped_early": False}
-    assert differences(golden["eval"], portable(results), rel=tolerance()) == []
+    assert _what_a_user_sees(case, run) == []

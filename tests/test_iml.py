@@ -7,17 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from shared_data import DATA, needs
 
 from fugato.config import build_config
 from fugato.models.iml.task import IML
-from fugato.paths import data_dir
 from fugato.report import Evaluation
 from fugato.samples import Images, Samples
 from fugato.train import Trainer, load_run
 
-MNIST = (data_dir(required=False) or Path("/nonexistent")) / "mnist"
-needs_mnist = pytest.mark.skipif(not MNIST.is_dir(),
-                                 reason="shared MNIST data absent (set FUGATO_DATA)")
+MNIST = DATA / "mnist"
+needs_mnist = needs("mnist")
 
 
 def tiny(base: str = "gmm", decoder: str = "mlp", method: str = "iml", **net: object) -> dict:

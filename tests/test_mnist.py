@@ -5,12 +5,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import DATA, needs
 
 from fugato.errors import FugatoError
 from fugato.images import load_mnist, read_idx, split_mnist
-from fugato.paths import data_dir
 
-MNIST = (data_dir(required=False) or Path("/nonexistent")) / "mnist"
+MNIST = DATA / "mnist"
 
 
 def test_read_idx_round_trip_and_bad_file(tmp_path: Path) -> None:
@@ -25,7 +25,7 @@ def test_read_idx_round_trip_and_bad_file(tmp_path: Path) -> None:
         read_idx(bad)
 
 
-@pytest.mark.skipif(not MNIST.is_dir(), reason="shared MNIST data absent (set FUGATO_DATA)")
+@needs("mnist")
 def test_load_mnist_test_set() -> None:
     images, labels = load_mnist()
     assert images.shape == (10000, 784) and labels.shape == (10000,)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import require
 
 from fugato.images.morpho import ATTRIBUTES, measure, morpho_mnist, skeleton_length
 
@@ -62,10 +63,7 @@ def test_measurements_are_cached_and_written_whole(tmp_path: Path,
 
 def test_real_ones_are_narrower_and_shorter_than_zeros() -> None:
     from fugato.images import load_mnist
-    from fugato.paths import data_dir
-
-    if data_dir(required=False) is None:
-        pytest.skip("no FUGATO_DATA")
+    require("mnist")
     pixels, labels = load_mnist()
     digits = pixels.numpy().reshape(-1, 28, 28)
     chosen = {d: digits[labels.numpy() == d][:40] for d in (0, 1)}

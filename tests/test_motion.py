@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from scipy.spatial.transform import Rotation
+from shared_data import DATA, needs
 
 from fugato.errors import FugatoError
 from fugato.motion import (
@@ -48,15 +49,12 @@ from fugato.motion import (
     write_bvh,
     write_stick_gif,
 )
-from fugato.paths import data_dir
 
-DATA = data_dir(required=False) or Path("/nonexistent")
 AIST = DATA / "aistpp"
 TANG = DATA / "dance_tang2018"
 AIST_NAMES = sorted(p.stem for p in (AIST / "motions").glob("*.pkl"))
-needs_aist = pytest.mark.skipif(not AIST_NAMES, reason="shared data aistpp/ not found")
-needs_tang = pytest.mark.skipif(not (TANG / "DANCE_R_1.npz").is_file(),
-                                reason="shared data dance_tang2018/ not found")
+needs_aist = needs("aistpp/motions")
+needs_tang = needs("dance_tang2018/DANCE_R_1.npz")
 
 
 def random_axis_angles(n: int, seed: int = 0) -> np.ndarray:

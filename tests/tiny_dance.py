@@ -5,16 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from fugato.paths import data_dir
+from shared_data import DATA, needs
 
 ROOT = Path(__file__).parents[1]
 CONFIG = ROOT / "configs" / "dualdance-quick.toml"
-TANG = (data_dir(required=False) or Path("/nonexistent")) / "dance_tang2018"
+TANG = DATA / "dance_tang2018"
 NAMES = ["DANCE_C_1", "DANCE_C_2", "DANCE_C_3", "DANCE_C_4", "DANCE_C_6"]  # 3 / 1 / 1 by dance
-needs_tang = pytest.mark.skipif(not all((TANG / f"{n}.mp3").is_file() for n in NAMES),
-                                reason="shared data dance_tang2018/ not found (set FUGATO_DATA)")
+needs_tang = needs("dance_tang2018/DANCE_C_6.mp3")
 TINY = [f"data.names={NAMES}", "data.max_seconds=6.0", "data.workers=1", "data.train_stride=25",
         "net.d_model=16", "net.heads=2", "net.ff=32", "net.enc_layers=1", "net.dec_layers=1",
         "net.seed_dim=4", "train.max_steps=10", "train.batch_size=4", "train.log_every=5",
