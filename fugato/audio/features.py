@@ -169,12 +169,15 @@ def _silent_wav(sr: int) -> bytes:
 
 def load_audio(path: str | Path, sr: int = SAMPLE_RATE, offset: float = 0.0,
                duration: float | None = None) -> np.ndarray:
-    """Mono float32 samples of an audio file resampled to `sr`, from `offset` seconds for
+    """Mono float32 samples of an audio file resampled to `sr` Hz, from `offset` seconds for
     `duration` seconds (None: to the end). Decoded by libsndfile (mp3 since libsndfile 1.1)
-    only: librosa's fallback to audioread is deprecated and depends on system codecs."""
+    only: librosa's fallback to audioread is deprecated and depends on system codecs.
+    What the header declares is checked first (`fugato.audio.wav.audio_info`: sample rate,
+    and the seconds and samples to read), so a file past a limit is never decoded."""
+    from fugato.audio.wav import audio_info
+
     path = Path(path)
-    if not path.is_file():
-        raise BadInputError(path, "no such file")
+    audio_info(path, offset, duration)
     warm_up()
     try:
         with soundfile.SoundFile(path) as f:

@@ -18,7 +18,7 @@ import numpy as np
 
 from fugato.atomic import write_text
 from fugato.errors import BadInputError, FugatoError, one_line
-from fugato.motion.data import Motion
+from fugato.motion.data import Motion, check_motion
 from fugato.motion.rotations import euler_to_matrix, matrix_to_axis_angle, matrix_to_euler_zxy
 from fugato.motion.skeleton import SMPL_JOINT_NAMES, SMPL_OFFSETS, SMPL_PARENTS
 
@@ -147,7 +147,7 @@ def read_bvh(path: str | Path) -> BvhData:
     try:
         skeleton = _Hierarchy.parse(head.split())
         n_channels = sum(len(c) for c in skeleton.channels)
-        frames, frame_time, table = _motion_table(tail, n_channels)
+        frames, frame_time, table = _motion_table(tail, n_channels, path)
     except (ValueError, IndexError, StopIteration) as error:
         raise BadInputError(path, f"malformed BVH ({one_line(error)})") from None
     if len(table) != frames or table.shape[1] != n_channels:
@@ -222,11 +222,14 @@ class _Hierarchy:
         return next((s for s in reversed(self.stack) if s >= 0), -1)
 
 
-def _motion_table(tail: str, n_channels: int) -> tuple[int, float, np.ndarray]:
-    """The MOTION section: (frames the header says, frame time in s, table (rows, channels))."""
+def _motion_table(tail: str, n_channels: int, path: Path) -> tuple[int, float, np.ndarray]:
+    """The MOTION section: (frames the header says, frame time in s, table (rows, channels));
+    the header's frame rate and duration pass `check_motion` before the table is read."""
     lines = [ln for ln in tail.splitlines() if ln.strip()]
     frames = int(lines[0].split(":")[1])
     frame_time = float(lines[1].split(":")[1])
+    if frame_time > 0:  # read_bvh refuses the others
+        check_motion(path, frames, 1 / frame_time)
     rows = lines[2:2 + frames]
     table = np.loadtxt(io.StringIO("\n".join(rows)), ndmin=2) if rows else \
         np.zeros((0, n_channels))

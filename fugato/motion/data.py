@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from fugato.errors import BadInputError, one_line
+from fugato.limits import MAX_SECONDS, MOTION_FPS, check_archive, check_most, check_range
 from fugato.motion.rotations import (
     axis_angle_to_matrix,
     axis_angle_to_quaternion,
@@ -158,6 +159,14 @@ def resample(motion: Motion, fps: float) -> Motion:
     return motion.replace(poses=poses, trans=trans, fps=float(fps), start=start)
 
 
+def check_motion(path: object, frames: int, fps: float) -> None:
+    """`BadInputError` naming the file for a motion whose frame rate (frames per second) is
+    outside `fugato.limits.MOTION_FPS`, or that lasts over `MAX_SECONDS` (frames / fps): a
+    file's declared rate, checked before its frames are read or resampled."""
+    check_range(path, "frame rate", fps, MOTION_FPS, "fps")
+    check_most(path, "motion of", frames / fps, MAX_SECONDS, "seconds")
+
+
 def _require_file(path: Path) -> None:
     if not path.is_file():
         raise BadInputError(path, "no such file")
@@ -196,13 +205,18 @@ def _checked(poses: np.ndarray, trans: np.ndarray, path: Path) -> None:
 def load_tang(path: str | Path) -> Motion:
     """A `DANCE_<G>_<n>.npz` file of the Tang et al. 2018 set (25 fps, metres); `audio` is the
     `.mp3` beside it when there is one, `metadata['betas']` the fitted (10,) shape (unused by
-    the mean-shape skeleton). NaN frames are kept: pass the result through `split_valid`."""
+    the mean-shape skeleton). NaN frames are kept: pass the result through `split_valid`.
+    What the archive inflates to, the frame rate and the duration are checked against
+    `fugato.limits` (`check_archive`, `check_motion`) before the frames are used."""
     path = Path(path)
     _require_file(path)
     try:
+        with zipfile.ZipFile(path) as archive:
+            check_archive(archive, path)
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, MemoryError) as error:
+        # MemoryError: an array header declaring more than the member holds
         raise BadInputError(path, f"not a readable .npz file ({one_line(error)})") from None
     poses = _array(arrays, "smpl_poses", path)
     trans = _array(arrays, "smpl_trans", path)
@@ -211,8 +225,7 @@ def load_tang(path: str | Path) -> Motion:
         fps = float(np.asarray(arrays.get("fps", 25.0)).reshape(()))
     except (TypeError, ValueError):
         raise BadInputError(path, "fps is not one number") from None
-    if not fps > 0:
-        raise BadInputError(path, f"fps {fps} is not positive")
+    check_motion(path, len(poses), fps)
     metadata: dict[str, object] = {}
     if "betas" in arrays:
         metadata["betas"] = np.asarray(arrays["betas"], dtype=np.float32)

@@ -2,7 +2,9 @@
 
 Every reader returns `Melody` objects: the top line of part 0 (or of all non-drum MIDI tracks),
 in exact integer ticks. Anything that cannot be read as music raises `BadInputError` with a
-one-line reason; a reader never lets a library traceback through for bad input.
+one-line reason; a reader never lets a library traceback through for bad input. What a file
+declares (notes, span, inflated size) is checked against `fugato.limits` before anything is
+allocated for it, so a tiny file declaring a note a billion quarters long is refused at once.
 
 music21 costs about a second to import, so it is imported inside the functions that need it.
 """
@@ -24,6 +26,7 @@ import numpy as np
 
 from fugato.atomic import atomic_path
 from fugato.errors import BadInputError, one_line
+from fugato.limits import check_archive, check_notes_in_text, check_tune, read_member
 from fugato.music.melody import TPQ, Melody, TimeSignature, key_tonic, skyline, to_ticks
 
 ABC_EXTENSIONS = (".abc",)
@@ -202,7 +205,8 @@ def melody_from_music21(score_or_part: Any, source: str) -> Melody:
 
     Ties are merged, grace notes dropped, chords and overlapping voices reduced to their top
     line (`metadata['reduced_from_polyphony']`); a score of N > 1 parts records `parts` = N.
-    Raises `BadInputError` when there is no note.
+    Raises `BadInputError` when there is no note, or for a tune past `fugato.limits`
+    (checked before any array is made for it).
     """
     from music21 import stream
 
@@ -217,10 +221,12 @@ def melody_from_music21(score_or_part: Any, source: str) -> Melody:
     notes, had_chord = _m21_notes(flat)
     if not notes:
         raise BadInputError(source, "no notes in part 0")
+    signatures = _m21_time_signatures(part, flat)
+    pickup = _m21_pickup(part, signatures)
+    check_tune(source, max(o + d for _, o, d in notes), len(notes), signatures, pickup)
     pitches, onsets, durations, overlapped = skyline(*zip(*notes, strict=True))
     if had_chord or overlapped:
         metadata["reduced_from_polyphony"] = True
-    signatures = _m21_time_signatures(part, flat)
     title = ""
     md = getattr(score_or_part, "metadata", None)
     if md is not None:
@@ -228,7 +234,7 @@ def melody_from_music21(score_or_part: Any, source: str) -> Melody:
     return Melody(
         pitches, onsets, durations,
         time_signatures=signatures,
-        pickup=_m21_pickup(part, signatures),
+        pickup=pickup,
         key=_m21_key(flat),
         tempo=_m21_tempo(flat),
         title=title,
@@ -240,6 +246,12 @@ def melody_from_music21(score_or_part: Any, source: str) -> Melody:
 # -- ABC ----------------------------------------------------------------------------------------
 _X_LINE = re.compile(r"(?m)^X:")
 _FIELD = re.compile(r"^([A-Za-z]):\s*(.*?)\s*$")
+# What in a tune's text is no note: comments, "chord symbols", !decorations!, [K:inline
+# fields] and field lines (headers, w: lyrics); of what is left, each note or rest letter
+# counts (an upper bound: +decorations+ stay, for +CEG+ is a chord in ABC 1.6).
+_ABC_NOT_NOTES = re.compile(r'%[^\n]*|"[^"\n]*"|![^!\n]*!|\[[A-Za-z]:[^\]\n]*\]'
+                            r"|^[A-Za-z]:[^\n]*", re.MULTILINE)
+_ABC_NOTE = r"[A-Ga-gxz]"
 # Header fields kept in Melody.metadata, under readable names.
 _ABC_FIELDS = {"O": "origin", "C": "composer", "R": "rhythm", "B": "book", "S": "abc_source",
                "A": "area", "Z": "transcription"}
@@ -340,10 +352,12 @@ def parse_abc_tune(tune: str, source: str) -> Melody:
     Uses music21's ABC tokenizer and translator directly (what `converter.parse(...,
     format='abc')` does for one tune, minus its format detection) without its beaming and
     re-barring passes (see `_plain_abc_translation`).
-    Raises `BadInputError` with the reason when music21 cannot read the tune.
+    Raises `BadInputError` with the reason when music21 cannot read the tune, or when its text
+    holds more notes than `fugato.limits.MAX_NOTES` (counted before music21 parses it).
     """
     from music21 import abcFormat
 
+    check_notes_in_text(source, _ABC_NOT_NOTES.sub("", tune), _ABC_NOTE)
     fields = _tune_header(tune)
     assumed_key = not re.search(r"(?m)^K:", tune)
     if assumed_key:
@@ -438,16 +452,26 @@ def _read_abc(path: Path) -> list[Melody]:
 
 
 # -- MusicXML / Humdrum via music21 -------------------------------------------------------------
+_XML_NOTE = rb"<note[\s/>]"
+_ROOTFILE = re.compile(rb"""<rootfile\b[^>]*?full-path\s*=\s*["']([^"']+)["']""")
+
+
 def _read_music21_file(path: Path) -> list[Melody]:
+    """Part 0 of every score of a MusicXML (plain or `.mxl`) or Humdrum file. MusicXML is
+    read by fugato (an `.mxl` inflated with the caps of `fugato.limits`) and its notes
+    counted before music21 parses the text."""
     from music21 import converter, stream
 
     if path.stat().st_size == 0:
         raise BadInputError(path, "empty file")
-    if path.suffix.lower() == ".mxl":
-        _check_mxl(path)
+    data = None
+    if path.suffix.lower() in MUSICXML_EXTENSIONS:
+        data = _musicxml_text(path)
+        check_notes_in_text(path, data, _XML_NOTE)
     try:
         with quiet():
-            parsed = converter.parse(path, forceSource=True)
+            parsed = converter.parse(path, forceSource=True) if data is None else \
+                converter.parseData(data, format="musicxml", forceSource=True)
             scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
             return [melody_from_music21(score, path.name) for score in scores]
     except BadInputError as error:
@@ -456,20 +480,27 @@ def _read_music21_file(path: Path) -> list[Melody]:
         raise BadInputError(path, f"music21 cannot read it: {one_line(error)}") from error
 
 
-def _check_mxl(path: Path) -> None:
-    """Raise `BadInputError` for a compressed MusicXML file that is not a zip archive or lacks
-    the `META-INF/container.xml` naming its score (music21 would report it as empty)."""
+def _musicxml_text(path: Path) -> bytes:
+    """The MusicXML bytes of a plain file, or of the score that an `.mxl` archive's
+    `META-INF/container.xml` names: `BadInputError` for a file that is no zip archive, lacks
+    that file, or inflates past `fugato.limits.MAX_INFLATED_BYTES`."""
     import zipfile
 
+    if path.suffix.lower() != ".mxl":
+        return path.read_bytes()
     try:
         with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
+            if "META-INF/container.xml" not in archive.namelist():
+                raise BadInputError(path, "compressed MusicXML without META-INF/container.xml "
+                                    "(the file naming its score)")
+            check_archive(archive, path)
+            found = _ROOTFILE.search(read_member(archive, "META-INF/container.xml", path))
+            if found is None:
+                raise BadInputError(path, "META-INF/container.xml names no score (rootfile)")
+            return read_member(archive, found.group(1).decode("utf-8", "replace"), path)
     except (zipfile.BadZipFile, OSError) as error:
         raise BadInputError(path, f"not a compressed MusicXML file (zip): {one_line(error)}"
                             ) from error
-    if "META-INF/container.xml" not in names:
-        raise BadInputError(path, "compressed MusicXML without META-INF/container.xml "
-                            "(the file naming its score)")
 
 
 # -- MIDI via symusic ---------------------------------------------------------------------------
@@ -481,7 +512,21 @@ def _rescale(ticks: np.ndarray | Sequence[int], tpq: int) -> np.ndarray:
     return (ticks * TPQ + tpq // 2) // tpq
 
 
+def _midi_signatures(score: Any) -> list[TimeSignature]:
+    """The time signatures of a symusic score in fugato ticks, one per tick, changes only."""
+    signatures: list[TimeSignature] = []
+    for ts in score.time_signatures:
+        sig = TimeSignature(int(_rescale([ts.time], score.tpq)[0]), ts.numerator, ts.denominator)
+        if signatures and signatures[-1].tick == sig.tick:
+            signatures[-1] = sig
+        elif not signatures or str(signatures[-1]) != str(sig):
+            signatures.append(sig)
+    return signatures
+
+
 def _read_midi(path: Path) -> list[Melody]:
+    """All non-drum tracks of a MIDI file reduced to their top line (symusic); the note count
+    and the span are checked (`fugato.limits.check_tune`) before the notes become a melody."""
     import symusic
 
     if path.stat().st_size == 0:
@@ -497,20 +542,16 @@ def _read_midi(path: Path) -> list[Melody]:
     arrays = [t.notes.numpy() for t in tracks]
     pitches = np.concatenate([a["pitch"] for a in arrays]).astype(np.int64)
     onsets = _rescale(np.concatenate([a["time"] for a in arrays]), score.tpq)
-    ends = _rescale(np.concatenate([a["time"] + a["duration"] for a in arrays]), score.tpq)
+    ends = _rescale(np.concatenate([a["time"] + a["duration"].astype(np.int64) for a in arrays]),
+                    score.tpq)
+    signatures = _midi_signatures(score)
+    check_tune(path, int(ends.max()), len(pitches), signatures)
     pitches, onsets, durations, poly = skyline(pitches, onsets, ends - onsets)
     if len(pitches) == 0:
         raise BadInputError(path, "all MIDI notes have zero length")
     metadata: dict[str, Any] = {"tracks": len(tracks)}
     if poly:
         metadata["reduced_from_polyphony"] = True
-    signatures: list[TimeSignature] = []
-    for ts in score.time_signatures:
-        sig = TimeSignature(int(_rescale([ts.time], score.tpq)[0]), ts.numerator, ts.denominator)
-        if signatures and signatures[-1].tick == sig.tick:
-            signatures[-1] = sig
-        elif not signatures or str(signatures[-1]) != str(sig):
-            signatures.append(sig)
     key = None
     if len(score.key_signatures):
         ks = score.key_signatures[0]
@@ -528,7 +569,8 @@ def read_file(path: str | os.PathLike[str]) -> list[Melody]:
     `.abc`: every tune that parses (BadInputError if none does); `.xml`/`.musicxml`/`.mxl`
     and `.krn`: part 0 of each score, via music21; `.mid`/`.midi`: all non-drum tracks merged
     and reduced to their top line, via symusic. Any failure raises `BadInputError(path,
-    reason)`.
+    reason)`, and so does a file past a limit of `fugato.limits` (a tune's notes and span in
+    quarters and bars, an archive's inflated size), checked before the tune is built.
     """
     path = Path(path)
     suffix = path.suffix.lower()

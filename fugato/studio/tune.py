@@ -229,13 +229,25 @@ class TuneEditor:
 
 def encodable_bars(task: ARVAE, melody: Melody, source: str) -> np.ndarray:
     """The 4/4 bars (n, 24) of `melody` that the model encodes, the melody moved by whole
-    octaves into the model's pitch range where that keeps more bars; FugatoError when none."""
+    octaves into the model's pitch range where that keeps more bars (only by octaves that keep
+    every pitch a MIDI number); bars with a note the model cannot hold are left out.
+
+    FugatoError when no bar is left (naming why each was left out), or when more than
+    `MAX_BARS` are: checked here, before the model encodes a single bar.
+    """
     encoding = task.encoding
-    best = max(((encoding.encode(melody.transpose(12 * k)), k) for k in (0, -1, 1, -2, 2)),
-               key=lambda pair: len(pair[0]))[0]
+    low, high = int(melody.pitches.min()), int(melody.pitches.max())
+    shifts = [k for k in (0, -1, 1, -2, 2) if low + 12 * k >= 0 and high + 12 * k <= 127]
+    best, skipped = max((encoding.encode_bars(melody.transpose(12 * k)) for k in shifts),
+                        key=lambda pair: len(pair[0]))
+    if len(best) > MAX_BARS:
+        raise FugatoError(f"{source}: {len(best)} bars: the studio holds at most {MAX_BARS}")
     if len(best) == 0:
         metres = sorted({str(ts) for ts in melody.time_signatures}) or ["no time signature"]
-        low, high = encoding.low, encoding.high
-        raise FugatoError(f"{source}: no bar the model reads (in {', '.join(metres)}; it needs "
-                          f"whole 4/4 bars on a sixteenth/triplet grid, pitches {low}-{high})")
-    return best
+        why = {"time_signature": "not whole bars of 4/4", "off_grid": "off the "
+               "sixteenth/triplet grid", "pitch_range": f"with a pitch outside {encoding.low}-"
+               f"{encoding.high} in every octave"}
+        reasons = "; ".join(f"{n} bars {why[r]}" for r, n in skipped.items() if n)
+        raise FugatoError(f"{source}: no bar the model reads (in {', '.join(metres)}: "
+                          f"{reasons or 'no bar'})")
+    return np.asarray(best)
