@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 from fugato.errors import FugatoError
@@ -41,3 +42,23 @@ def cache_dir() -> Path:
     root = Path(os.environ.get("FUGATO_CACHE") or Path.home() / ".cache" / "fugato")
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` runs (one of another user counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_dead_folders(parent: Path, prefix: str) -> None:
+    """Remove the `<prefix><pid>-*` folders under `parent` whose process is gone: a killed
+    process leaves its own behind. Those of running processes, and other names, stay."""
+    for folder in parent.glob(f"{prefix}*"):
+        match = re.match(rf"{re.escape(prefix)}(\d+)-", folder.name)
+        if match and not pid_alive(int(match.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)

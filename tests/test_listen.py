@@ -7,18 +7,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
+import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from studio_server import running_studio
+from studio_server import free_port, running_studio, start_studio
 
 from fugato.cli import main
 from fugato.listen.results import fusion_level, results
@@ -29,9 +26,9 @@ SOURCES = {"FUSION": "fusion-jazz-folk:F", "BASELINE": "fusion-jazz-folk:MLE",
            "HUMAN": f"real:{JAZZ}"}
 
 
-def create(root: Path, name: str, clips: int = 2) -> None:
+def create(root: Path, name: str, clips: int = 2, *options: str) -> None:
     args = ["listen", "create", name, "--root", str(root), "--clips", str(clips), "--quiet",
-            "--qualify", f"jazz={JAZZ}", "--qualify", f"folk={FOLK}"]
+            "--qualify", f"jazz={JAZZ}", "--qualify", f"folk={FOLK}", *options]
     for label, spec in SOURCES.items():
         args += ["--source", f"{label}={spec}"]
     assert main(args) == 0
@@ -111,7 +108,8 @@ def test_results_are_the_counts_the_answers_imply(studio: str, listening: Path) 
                                           "F=fusion-jazz-folk:B"], "twice"),
     (["--source", "F=fusion-jazz-folk:F", "--qualify", "jazz"], "--qualify"),
     (["--source", "F=no-such-model"], "no-such-model"), ([], "--source"),
-    (["--source", "F=fusion-jazz-folk:F", "--kind", "ranking"], "--music")])
+    (["--source", "F=fusion-jazz-folk:F", "--kind", "ranking"], "--music"),
+    (["--source", "F=fusion-jazz-folk:F", "--min-played", "1.5"], "--min-played")])
 def test_bad_create_arguments_are_one_line(args: list[str], words: str, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["listen", "create", "x", "--root", str(tmp_path), *args]) == 2
@@ -211,27 +209,6 @@ def test_results_read_while_answers_arrive_see_whole_submissions(listening: Path
     db.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_studio(port: int, listening: Path) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, "-m", "fugato.cli", "studio",
-                                "fusion-jazz-folk", "--port", str(port), "--listen",
-                                str(listening), "--quiet"], env={**os.environ})
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, "studio did not start"
-        time.sleep(0.05)
-
-
 def test_every_answer_given_before_a_kill_9_is_there_after(listening: Path) -> None:
     create(listening, "killed", clips=1)
     port = free_port()
@@ -264,3 +241,63 @@ def test_every_answer_given_before_a_kill_9_is_there_after(listening: Path) -> N
     for answer in given:
         item = answer.pop("item")
         assert stored[item] == answer
+
+
+def test_listeners_count_when_they_answer_and_results_json_is_strict(
+        studio: str, listening: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    create(listening, "quiet", 1, "--min-played", "0.5")
+    with httpx.Client(base_url=studio, timeout=60) as client:
+        opened = [client.post("/api/listen/quiet/listeners").json()["token"] for _ in range(3)]
+        state = client.get("/api/listen/quiet/next", params={"token": opened[0]}).json()
+        client.post("/api/listen/quiet/answers", json={
+            "token": opened[0], "item": state["item"],
+            "answers": {q["name"]: q["choices"][0] for q in state["questions"]}})
+        progress = client.get("/api/listen/quiet/progress").json()
+    assert progress["listeners"] == 1 and progress["per_listener"] == [1]  # not 3 who looked
+    capsys.readouterr()
+    assert main(["listen", "results", "quiet", "--root", str(listening), "--json"]) == 0
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    result = json.loads(capsys.readouterr().out, parse_constant=refuse)
+    assert result["listeners"] == 1
+    assert result["sources"]["FUSION"]["fl"] is None  # no answer about it yet: null
+    assert state["min_played"] == 0.5  # the page opens the answers at half the clip heard
+    assert json.loads((listening / "genre" / "test.json").read_text())["min_played"] == 1.0
+
+
+def test_listeners_who_never_answer_cannot_fill_the_disk(studio: str, listening: Path) -> None:
+    from fugato.listen.routes import UNANSWERED_PER_CLIENT
+
+    def count(where: str) -> int:
+        db = sqlite3.connect(listening / "genre" / "answers.sqlite")
+        (n,) = db.execute(f"SELECT COUNT(*) FROM listeners WHERE token {where} IN "
+                          "(SELECT token FROM answers)").fetchone()
+        db.close()
+        return int(n)
+
+    with httpx.Client(base_url=studio, timeout=60) as client:
+        answer_all(client, "genre", {"genre": "jazz", "recognition": "mixture",
+                                     "musicality": "expert"})
+        answered = count("")
+        for _ in range(3 * UNANSWERED_PER_CLIENT):
+            assert client.post("/api/listen/genre/listeners").status_code == 200
+    assert count("NOT") <= UNANSWERED_PER_CLIENT and count("") == answered >= 1
+
+
+def test_clips_carry_no_time_that_tells_their_source(studio: str, listening: Path) -> None:
+    test = json.loads((listening / "genre" / "test.json").read_text())
+    clips = [clip for item in test["items"] for clip in item["clips"]]
+
+    def headers(shift: float) -> list[tuple[str | None, str | None]]:
+        for k, clip in enumerate(clips):  # written one source after another, an hour apart
+            os.utime(listening / "genre" / "clips" / f"{clip}.wav", (1e9 + shift + 3600 * k,) * 2)
+        with httpx.Client(base_url=studio, timeout=60) as client:
+            responses = [client.get(f"/api/listen/genre/clips/{clip}.wav") for clip in clips]
+        assert all(r.status_code == 200 for r in responses)
+        return [(r.headers.get("last-modified"), r.headers.get("etag")) for r in responses]
+
+    first = headers(0)
+    assert len({modified for modified, _ in first}) == 1
+    assert headers(86400) == first  # nothing served moves with the files' times

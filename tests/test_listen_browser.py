@@ -55,22 +55,25 @@ def hook(name: str) -> str:
     return f"[data-testid={name}]"
 
 
+def hear(audio: Any) -> None:
+    """Play a clip (or a ranking's song) through, 16 times as fast, till the answers open."""
+    audio.evaluate("a => { a.playbackRate = 16; return a.play(); }")
+    audio.page.wait_for_function("() => !document.querySelector('#questions').disabled")
+
+
 def answer_items(page: Any, picks: dict[str, str], limit: int) -> int:
     """Answer up to `limit` items: `picks` question -> choice; returns how many."""
     done = 0
     while done < limit and not page.locator(hook("listen-done")).is_visible():
         page.wait_for_selector(hook("listen-audio"))
-        audio = page.locator(hook("listen-audio"))
-        audio.evaluate("a => a.play()")
-        page.wait_for_function(f"document.querySelector('{hook('listen-audio')}')"
-                               ".readyState >= 2")
+        hear(page.locator(hook("listen-audio")))
         prompt = page.text_content("#progress")
         for choice in picks.values():
             button = page.locator(hook(f"answer-{choice}"))
             if button.count():
                 button.click()
         page.click(hook("listen-next"))
-        page.wait_for_function(f"document.querySelector('#progress').textContent !== "
+        page.wait_for_function(f"() => document.querySelector('#progress').textContent !== "
                                f"{json.dumps(prompt)}")
         done += 1
     return done
@@ -120,6 +123,7 @@ def test_a_dance_ranking_runs_end_to_end(browser: Any, studio: str, listening: P
     page.wait_for_selector(hook("rank-realism-1"))
     assert page.locator("canvas").count() == 2
     page.wait_for_selector("#clips[data-loaded=true]")
+    hear(page.locator(hook("listen-audio")))
     for question in ("realism", "genre"):
         page.select_option(hook(f"rank-{question}-0"), "2")
         page.select_option(hook(f"rank-{question}-1"), "1")
@@ -132,3 +136,23 @@ def test_a_dance_ranking_runs_end_to_end(browser: Any, studio: str, listening: P
     ranks = {label: r["realism"]["mean_rank"] for label, r in result["sources"].items()}
     assert sorted(ranks.values()) == [1.0, 2.0] and set(ranks) == {"MODEL", "REAL"}
     assert ranks == {label: r["genre"]["mean_rank"] for label, r in result["sources"].items()}
+
+
+def test_the_answers_wait_until_the_clip_is_heard(browser: Any, studio: str) -> None:
+    page = browser.new_context().new_page()
+    page.goto(f"{studio}/listen/six")
+    page.wait_for_selector(hook("listen-audio"))
+    audio = page.locator(hook("listen-audio"))
+    audio.evaluate("a => a.readyState >= 1 || new Promise((ok) => a.onloadedmetadata = ok)")
+    assert page.locator(hook("answer-jazz")).is_disabled()
+    assert "to its end" in page.text_content(hook("listen-play-first"))
+    # skipping to the end is not hearing it
+    audio.evaluate("a => { a.currentTime = a.duration - 0.3; return a.play(); }")
+    audio.evaluate("a => a.ended || new Promise((ok) => a.onended = ok)")
+    assert page.locator(hook("answer-jazz")).is_disabled()
+    audio.evaluate("a => { a.currentTime = 0; a.playbackRate = 16; return a.play(); }")
+    page.wait_for_function("() => !document.querySelector('#questions').disabled")
+    assert audio.evaluate("a => a.played.end(a.played.length - 1) - a.played.start(0)"
+                          ) >= audio.evaluate("a => a.duration") - 0.3
+    page.click(hook("answer-jazz"))
+    assert page.text_content(hook("listen-play-first")) == ""

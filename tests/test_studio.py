@@ -4,20 +4,26 @@ on the shipped models, and the reliability and security items of the studio issu
 from __future__ import annotations
 
 import io
+import os
 import re
+import signal
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from studio_server import running_studio
+from studio_server import free_port, running_studio, start_studio
 
 from fugato.music.melody import TPQ, Melody, TimeSignature
 from fugato.studio.store import FileStore, Sessions
 
 STATIC = Path(__file__).parents[1] / "fugato" / "studio" / "static"
+FOLK = "tests/fixtures/tunes/folk"
+"""The one folder the test studio is started with (`fugato studio --corpus FOLDER`)."""
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +33,7 @@ def studio_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def studio(studio_root: Path) -> Iterator[str]:
-    with running_studio([], studio_root) as url:
+    with running_studio([], studio_root, corpora=[FOLK]) as url:
         yield url
 
 
@@ -35,6 +41,15 @@ def studio(studio_root: Path) -> Iterator[str]:
 def client(studio: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=studio, timeout=60) as c:
         yield c
+
+
+def asgi_client(app: Any, host: str = "127.0.0.1", address: str = "testclient") -> Any:
+    """A client calling `app` in this process, as if from `address` to `host`."""
+    with warnings.catch_warnings():  # it would have httpx2, which fugato does not install
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from starlette.testclient import TestClient
+
+    return TestClient(app, base_url=f"http://{host}", client=(address, 5000))
 
 
 def new_session(client: httpx.Client) -> str:
@@ -295,7 +310,7 @@ def test_sessions_are_separate_and_bounded(client: httpx.Client, tmp_path: Path)
     assert client.get("/api/sessions/ffffffffffffffffffffffffffffffff/tune").status_code == 404
     # the stores alone: the oldest session and its files go past the limits
     files = FileStore(tmp_path / "files", per_session=3)
-    sessions = Sessions(files, limit=2)
+    sessions = Sessions(files, limit=2, idle=0)
     first = sessions.create()
     ids = [files.add(first.id, f"{i}.txt", "text/plain", lambda p: p.write_text("x"))
            for i in range(5)]
@@ -333,3 +348,201 @@ def test_fifty_concurrent_slider_moves_all_return_their_own_result(studio: str) 
     assert len(results) == 50
     for value, attributes in results:
         assert attributes == solo[value]
+
+
+# -- what the studio reads (issue 29, section 2) ------------------------------------------------
+def test_only_named_corpora_and_the_folders_it_was_started_with_load(
+        client: httpx.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("FUGATO_CACHE", str(cache))
+    private = tmp_path / "private"
+    private.mkdir()
+    (private / "tune.mid").write_bytes(midi_bytes(folk_melody(4), tmp_path))
+    sid = new_session(client)
+    errors = set()
+    for folder in (private, tmp_path / "no-such-folder", Path("tests/fixtures/tunes/jazz")):
+        response = client.post(f"/api/sessions/{sid}/tune/load", json={
+            "source": "corpus", "corpus": f"folder:{folder}", "index": 0})
+        assert response.status_code == 400, response.text
+        errors.add(response.json()["error"].replace(str(folder), "PATH"))
+    assert len(errors) == 1 and "\n" not in errors.pop()  # nothing tells which folders exist
+    assert not list(cache.glob("corpora/*"))  # and a refusal leaves no cache entry
+    unknown = client.post(f"/api/sessions/{sid}/tune/load",
+                          json={"source": "corpus", "corpus": "no-such-corpus"})
+    assert unknown.status_code == 400 and "\n" not in unknown.json()["error"]
+    for name in (f"folder:{FOLK}", f"folder:{Path(FOLK).resolve()}"):  # as given, or absolute
+        tune = client.post(f"/api/sessions/{sid}/tune/load",
+                           json={"source": "corpus", "corpus": name, "index": 0})
+        assert tune.status_code == 200, tune.text
+    assert f"folder:{FOLK}" in client.get("/api/models").json()["corpora"]
+
+
+def test_corpus_folders_are_named_on_the_command_line(capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    from fugato.cli import build_parser, main
+
+    args = build_parser().parse_args(["studio", "--corpus", FOLK, "--corpus", "essen"])
+    assert args.corpus == [FOLK, "essen"]
+    assert main(["studio", "--corpus", "/no/such/folder"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "/no/such/folder" in error
+
+
+# -- who may drive the studio (section 3) ---------------------------------------------------------
+def test_requests_naming_another_host_are_refused(studio: str) -> None:
+    port = studio.rsplit(":", 1)[1]
+    with httpx.Client(base_url=studio, timeout=60) as client:
+        for host in ("evil.example", f"evil.example:{port}", "localhost.evil.example",
+                     f"127.0.0.1.nip.io:{port}", ""):
+            response = client.get("/api/models", headers={"Host": host})
+            assert response.status_code == 400, host
+            assert "\n" not in response.json()["error"]
+        for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "LOCALHOST"):
+            assert client.get("/api/models", headers={"Host": host}).status_code == 200, host
+
+
+def test_a_studio_on_every_address_answers_to_addresses_not_other_names(tmp_path: Path) -> None:
+    from fugato.studio.app import create_app
+    from fugato.studio.server import open_models
+
+    app = create_app(open_models(["iml-melody"]), tmp_path, host="0.0.0.0")
+    for host, status in (("192.168.1.20:8765", 200), ("[fe80::1]:8765", 200),
+                         ("localhost", 200), ("rebound.example:8765", 400)):
+        with asgi_client(app, host) as client:
+            assert client.get("/api/models").status_code == status, host
+
+
+def test_writes_from_another_origin_are_refused(studio: str) -> None:
+    port = studio.rsplit(":", 1)[1]
+    with httpx.Client(base_url=studio, timeout=60) as client:
+        for headers in ({"Origin": "http://evil.example"}, {"Origin": "null"},
+                        {"Origin": f"http://localhost:{port}"}, {"Origin": f"https://127.0.0.1:{port}"},
+                        {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+                        {"Sec-Fetch-Site": "cross-site", "Origin": studio}):
+            response = client.post("/api/sessions", headers=headers)
+            assert response.status_code == 403, headers
+            assert "\n" not in response.json()["error"]
+        sid = new_session(client)
+        upload = client.post(f"/api/sessions/{sid}/tune/upload?filename=a.mid", content=b"MThd",
+                             headers={"Origin": "http://evil.example"})
+        assert upload.status_code == 403
+        # the page's own requests, and scripts (no browser sends a write without either header)
+        for headers in ({"Origin": studio}, {"Origin": studio, "Sec-Fetch-Site": "same-origin"},
+                        {"Sec-Fetch-Site": "none"}, {}):
+            assert client.post("/api/sessions", headers=headers).status_code == 200, headers
+
+
+def test_every_response_carries_the_security_headers(client: httpx.Client) -> None:
+    sid = new_session(client)
+    for response in (client.get("/"), client.get("/static/studio.js"), client.get("/api/models"),
+                     client.get("/api/files/" + "0" * 32), client.get("/no-such-page"),
+                     client.get("/listen/no-such-test"),
+                     client.post(f"/api/sessions/{sid}/tune/edit", json={}),
+                     client.post("/api/sessions", headers={"Origin": "http://evil.example"}),
+                     client.get("/", headers={"Host": "evil.example"})):
+        policy = response.headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+        assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+
+
+def test_pages_hold_no_inline_script_and_scripts_write_names_as_text() -> None:
+    for page in ("index.html", "listen.html"):
+        html = (STATIC / page).read_text()
+        tags = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, re.S)
+        assert tags and all('src="/static/' in attrs and not body.strip() for attrs, body in tags)
+        assert not re.search(r"\son[a-z]+\s*=|style=|javascript:", html)
+    for script in ("common.js", "studio.js", "listen.js"):
+        js = (STATIC / script).read_text()
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert sink not in js, (script, sink)
+
+
+def test_a_clients_new_sessions_never_push_out_another_clients_open_tab(tmp_path: Path) -> None:
+    from fugato.studio.app import create_app
+    from fugato.studio.server import open_models
+
+    app = create_app(open_models(["arvae-folk"]), tmp_path)
+    with asgi_client(app, address="10.0.0.1") as composer, \
+            asgi_client(app, address="10.0.0.2") as other:
+        mine = composer.post("/api/sessions").json()["session"]
+        tune = composer.post(f"/api/sessions/{mine}/tune/load", json={"bars": 2}).json()
+        made = [other.post("/api/sessions") for _ in range(100)]
+        assert {r.status_code for r in made} <= {200, 503}
+        again = composer.get(f"/api/sessions/{mine}/tune")
+        assert again.status_code == 200 and again.json()["notes"] == tune["notes"]
+        newest = made[-1].json()["session"]  # the other client keeps its newest sessions
+        assert other.get(f"/api/sessions/{newest}").status_code == 200
+
+
+def test_sessions_go_by_idle_time_with_a_cap_per_client(tmp_path: Path) -> None:
+    now = [0.0]
+    files = FileStore(tmp_path / "files")
+    sessions = Sessions(files, limit=4, per_client=2, idle=600, clock=lambda: now[0])
+    a1, a2 = sessions.create("a"), sessions.create("a")
+    assert a1 is not None and a2 is not None
+    now[0] += 1
+    assert sessions.get(a1.id) is a1  # a1 used after a2 was made
+    a3 = sessions.create("a")  # past a's cap: its least recently used goes, not its first
+    assert a3 is not None and sessions.get(a2.id) is None and sessions.get(a1.id) is a1
+    b1, b2 = sessions.create("b"), sessions.create("b")
+    assert sessions.create("c") is None  # full and every session in use: refused
+    assert all(sessions.get(s.id) is s for s in (a3, b1, b2, a1))
+    now[0] += 601
+    assert sessions.get(a1.id) is a1  # an open tab touches its session every minute
+    assert sessions.create("c") is not None and sessions.get(a3.id) is None  # the idlest went
+    assert sessions.create("b") is not None and sessions.get(b1.id) is None  # b's own idlest
+
+
+@pytest.mark.parametrize("tail, body", [
+    ("tune/load", {"bars": 4, "seed": 2**64}),
+    ("tune/load", {"source": "corpus", "corpus": "oneills", "index": 1e23}),
+    ("tune/edit", {"bars": [1e23], "offsets": {"contour": 1.0}}),
+    ("tune/interpolate", {"bars": [0, 1e23], "steps": 4}),
+    ("tune/tempo", {"tempo": 1e308}), ("fusion", {"seed": 2**64}), ("fusion", {"n": 1e23}),
+    ("sequences", {"seed": 2**64}), ("sequences", {"seed": -1}),
+    ("separate?filename=a.wav&seed=18446744073709551616", b"RIFF"),
+    ("dance/choreograph?filename=a.wav&seconds=1e308", b"RIFF"),
+])
+def test_numbers_out_of_range_are_a_one_line_400(client: httpx.Client, tail: str,
+                                                 body: dict[str, object] | bytes) -> None:
+    sid = new_session(client)
+    client.post(f"/api/sessions/{sid}/tune/load", json={"bars": 4})
+    if isinstance(body, bytes):
+        response = client.post(f"/api/sessions/{sid}/{tail}", content=body)
+    else:
+        response = client.post(f"/api/sessions/{sid}/{tail}", json=body)
+    assert response.status_code == 400, response.text
+    assert "\n" not in response.json()["error"]
+
+
+# -- what a stopped studio leaves (section 5) -----------------------------------------------------
+def test_sigterm_and_the_next_start_after_a_kill_9_leave_no_studio_folder(tmp_path: Path) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {"TMPDIR": str(tmp)}
+    folders = lambda: sorted(tmp.glob("fugato-studio-*"))  # noqa: E731
+    port, listening = free_port(), tmp_path / "listening"
+    process = start_studio(port, listening, env)
+    try:
+        assert len(folders()) == 1
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+        assert folders() == []
+        process = start_studio(port, listening, env)
+        (killed,) = folders()
+        process.kill()
+        process.wait()
+        assert killed.is_dir()  # nothing can clean up after kill -9 ...
+        running = tmp / f"fugato-studio-{os.getpid()}-alive"  # a studio still running
+        unknown = tmp / "fugato-studio-x1y2z3"  # an older fugato's: whose, nobody can tell
+        running.mkdir()
+        unknown.mkdir()
+        process = start_studio(port, listening, env)
+        left = folders()  # ... so the next start does, and leaves running studios' alone
+        assert killed not in left and running in left and unknown in left and len(left) == 3
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    assert folders() == [running, unknown]

@@ -40,6 +40,8 @@ def page(browser: Any, studio: str, request: pytest.FixtureRequest) -> Iterator[
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text)
+            if "Content Security Policy" in message.text else None)  # anything it blocked
     page.goto(studio)
     page.wait_for_selector("body[data-ready=true]")
     yield page
@@ -78,11 +80,13 @@ def test_upload_slide_play_and_download(page: Any, tmp_path: Path) -> None:
     value = hook("attr-value-note_density")
     before, notes_before = page.text_content(value), roll.count()
     page.fill(hook("slider-note_density"), "-3")
-    page.wait_for_function(f"document.querySelector('{value}').textContent !== '{before}'")
+    page.wait_for_function(f"() => document.querySelector('{value}').textContent !== '{before}'")
     assert float(page.text_content(value)) < float(before)  # fewer notes in bar 2
-    page.wait_for_function(f"document.querySelectorAll('rect.note').length !== {notes_before}")
+    page.wait_for_function(f"() => document.querySelectorAll('rect.note').length "
+                           f"!== {notes_before}")
     page.click(hook("play"))
-    page.wait_for_function(f"document.querySelector('{hook('audio')}').readyState === 4")
+    page.wait_for_function(f"() => document.querySelector('{hook('audio')}')"
+                           ".readyState === 4")
     assert page.evaluate(f"document.querySelector('{hook('audio')}').duration") > 0
     with page.expect_download() as download:
         page.click(hook("download-midi"))
@@ -103,7 +107,7 @@ def test_a_fusion_sample_plays(page: Any) -> None:
     assert probability.startswith("P(wjazzd) = ")
     audio = page.locator(f"{hook('fusion-melody')} audio").first
     audio.evaluate("a => a.play()")
-    page.wait_for_function("document.querySelector('[data-testid=fusion-melody] audio')"
+    page.wait_for_function("() => document.querySelector('[data-testid=fusion-melody] audio')"
                            ".readyState === 4")
     assert audio.evaluate("a => a.duration") > 0
 
@@ -113,11 +117,11 @@ def test_the_dance_canvas_animates_with_the_song(page: Any) -> None:
     page.get_by_role("button", name="Dance").click()
     page.fill("#dance-seconds", "6")
     page.set_input_files(hook("dance-upload"), str(TANG / "DANCE_C_4.mp3"))
-    page.wait_for_function("document.querySelector('[data-testid=download-bvh]')"
+    page.wait_for_function("() => document.querySelector('[data-testid=download-bvh]')"
                            ".classList.contains('disabled') === false", timeout=120_000)
     canvas = page.locator(hook("dance-canvas"))
     page.evaluate("document.querySelector('[data-testid=dance-audio]').play()")
-    page.wait_for_function("Number(document.querySelector('[data-testid=dance-canvas]')"
+    page.wait_for_function("() => Number(document.querySelector('[data-testid=dance-canvas]')"
                            ".dataset.frame) > 5")
     first = canvas.evaluate("c => [c.dataset.frame, c.toDataURL()]")
     page.wait_for_timeout(600)
@@ -153,3 +157,13 @@ def test_dance_api_choreographs_a_song_and_composes_for_its_bvh(studio: str,
         bad = client.post(f"/api/sessions/{sid}/dance/compose?filename=bad.bvh",
                           content=b"HIERARCHY\nROOT x {")
         assert bad.status_code == 400 and "bad.bvh" in bad.json()["error"]
+
+
+def test_a_name_a_user_chose_shows_as_text(page: Any) -> None:
+    title = 'music for <img src=x id=pwned onerror="document.title = 1">'
+    shown = page.evaluate("""(title) => {
+        const card = melodyCard({ title, notes: [], wav: "0".repeat(32), midi: "0".repeat(32) });
+        document.body.appendChild(card);
+        return [card.querySelector("h4").textContent, card.querySelectorAll("img").length];
+    }""", title)
+    assert shown == [title, 0] and page.title() == "fugato studio"

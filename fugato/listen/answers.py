@@ -70,6 +70,12 @@ class Answers:
             db.execute("INSERT INTO listeners VALUES (?, ?, ?)",
                        (token, time.time(), json.dumps(order)))
 
+    def forget_if_unanswered(self, token: str) -> None:
+        """Forget a listener who has answered nothing yet (their page asks for a new token)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM listeners WHERE token = ? AND NOT EXISTS "
+                       "(SELECT 1 FROM answers WHERE token = ?)", (token, token))
+
     def order(self, token: str) -> list[str] | None:
         """A listener's item order, None for an unknown token."""
         with self._lock:

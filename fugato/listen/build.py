@@ -149,9 +149,10 @@ def prepare(root: Path, name: str, overwrite: bool) -> Path:
 def create_genre(root: Path, name: str, sources: dict[str, str], clips: int, seed: int = 0,
                  genres: Sequence[str] = ("jazz", "folk"), qualify: dict[str, str] | None = None,
                  qualification: int = 2, min_accuracy: float = 0.0, overwrite: bool = False,
-                 progress: bool = True) -> ListeningTest:
+                 progress: bool = True, min_played: float = 1.0) -> ListeningTest:
     """A FusionGAN-style genre test: `clips` clips of every source, `qualification` real clips
-    of each genre first (`qualify`: genre -> corpus, default the FusionGAN source's)."""
+    of each genre first (`qualify`: genre -> corpus, default the FusionGAN source's), each
+    played for its share `min_played` before it is answered."""
     from tqdm import tqdm
 
     if not 1 <= clips * len(sources) <= MAX_CLIPS:
@@ -182,7 +183,8 @@ def create_genre(root: Path, name: str, sources: dict[str, str], clips: int, see
         items.append(item)
         manifest["items"][item.id] = ({"source": label} if stage == "test"
                                       else {"truth": label})
-    test = ListeningTest(name, "genre", genre_questions(a, b), items, [a, b], min_accuracy)
+    test = ListeningTest(name, "genre", genre_questions(a, b), items, [a, b], min_accuracy,
+                         min_played)
     write_json(path / "manifest.json", manifest)
     write_json(path / "test.json", test.to_json())
     return test

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -15,20 +14,23 @@ from fugato.errors import FugatoError
 def cmd_create(args: argparse.Namespace) -> None:
     from fugato.listen.build import create_genre, parse_sources
 
+    if not 0 <= args.min_played <= 1:
+        raise FugatoError(f"--min-played {args.min_played:g}: a share of the clip, from 0 to 1")
     sources = parse_sources(args.source)
     root = Path(args.root)
     if args.kind == "genre":
         qualify = parse_sources(args.qualify, "--qualify") if args.qualify else None
         test = create_genre(root, args.name, sources, args.clips, args.seed, args.genres,
                             qualify, args.qualification, args.min_accuracy, args.overwrite,
-                            progress=not args.quiet)
+                            progress=not args.quiet, min_played=args.min_played)
     else:
         from fugato.listen.ranking import create_ranking
 
         if not args.music:
             raise FugatoError("a ranking test needs --music SONG ... (the songs danced to)")
         test = create_ranking(root, args.name, sources, args.music, args.seconds, args.seed,
-                              args.overwrite, progress=not args.quiet)
+                              args.overwrite, progress=not args.quiet,
+                              min_played=args.min_played)
     say(args, f"{root / args.name}: {len(test.items)} items; listeners open "
               f"http://HOST:PORT/listen/{args.name} of `fugato studio` (progress at "
               f"/listen/{args.name}/progress)")
@@ -68,7 +70,7 @@ def print_ranking(result: dict[str, Any]) -> None:
 
 def cmd_results(args: argparse.Namespace) -> None:
     from fugato.listen.design import folder
-    from fugato.listen.results import results, write_chart, write_csv
+    from fugato.listen.results import results, strict_json, write_chart, write_csv
 
     result = results(Path(args.root), args.name, args.min_accuracy)
     png = folder(Path(args.root), args.name) / "results.png"
@@ -76,7 +78,7 @@ def cmd_results(args: argparse.Namespace) -> None:
     if args.csv:
         write_csv(result, Path(args.csv))
     if args.json:
-        print(json.dumps(result, indent=1))
+        print(strict_json(result))
         return
     (print_genre if result["kind"] == "genre" else print_ranking)(result)
     say(args, f"chart: {png}")
@@ -102,6 +104,9 @@ def register(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser)
                         help="qualification clips per genre (0: no qualification stage)")
     create.add_argument("--min-accuracy", type=float, default=0.0,
                         help="exclude listeners below this qualification accuracy")
+    create.add_argument("--min-played", type=float, default=1.0, metavar="SHARE",
+                        help="the share of each clip (of the song, in a ranking) a listener "
+                             "plays before answering (default 1: to its end)")
     create.add_argument("--music", nargs="*", default=[], help="songs to dance to (ranking)")
     create.add_argument("--seconds", type=float, default=12.0, help="seconds of each song")
     create.add_argument("--seed", type=int, default=0)

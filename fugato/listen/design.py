@@ -79,6 +79,9 @@ class ListeningTest:
     genres: list[str] = field(default_factory=list)
     min_accuracy: float = 0.0
     """Listeners below this qualification accuracy are excluded from the results."""
+    min_played: float = 1.0
+    """The share of a clip (of the song, in a ranking) a listener plays before the answers
+    open: 1.0 to its end. Without it a listener could answer a clip unheard."""
 
     def item(self, item_id: str) -> Item | None:
         return next((i for i in self.items if i.id == item_id), None)
@@ -94,7 +97,8 @@ class ListeningTest:
         questions = {stage: [Question(q["name"], q["prompt"], tuple(q["choices"])) for q in qs]
                      for stage, qs in data["questions"].items()}
         return cls(data["name"], data["kind"], questions, [Item(**i) for i in data["items"]],
-                   list(data.get("genres", [])), float(data.get("min_accuracy", 0.0)))
+                   list(data.get("genres", [])), float(data.get("min_accuracy", 0.0)),
+                   float(data.get("min_played", 1.0)))
 
 
 def check_name(name: str) -> str:

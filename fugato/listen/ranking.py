@@ -55,8 +55,9 @@ def write_dance(path: Path, dance: np.ndarray) -> None:
 
 def create_ranking(root: Path, name: str, sources: dict[str, str], songs: Sequence[str],
                    seconds: float = 12.0, seed: int = 0, overwrite: bool = False,
-                   progress: bool = True) -> ListeningTest:
-    """A dance ranking test: for every song, the first `seconds` danced by every source."""
+                   progress: bool = True, min_played: float = 1.0) -> ListeningTest:
+    """A dance ranking test: for every song, the first `seconds` danced by every source,
+    ranked once the song has played for its share `min_played`."""
     from tqdm import tqdm
 
     from fugato.audio.features import SAMPLE_RATE, load_audio, music_features
@@ -87,7 +88,7 @@ def create_ranking(root: Path, name: str, sources: dict[str, str], songs: Sequen
         item = Item(new_id(), "test", clips, song_clip)
         manifest["items"][item.id] = {"song": song.name}
         items.append(item)
-    test = ListeningTest(name, "ranking", RANKING_QUESTIONS, items)
+    test = ListeningTest(name, "ranking", RANKING_QUESTIONS, items, min_played=min_played)
     write_json(path / "manifest.json", manifest)
     write_json(path / "test.json", test.to_json())
     return test

@@ -33,8 +33,9 @@ def fusion_level(counts: dict[str, int], a: str, b: str) -> float:
 
 
 def per_listener(snapshot: dict[str, Any]) -> dict[str, dict[tuple[str, str], str]]:
-    """token -> (item, question) -> answer."""
-    out: dict[str, dict[tuple[str, str], str]] = {t: {} for t in snapshot["listeners"]}
+    """token -> (item, question) -> answer, of every listener who answered: one who only
+    opened the page is no listener of the test (nor of its bootstrap)."""
+    out: dict[str, dict[tuple[str, str], str]] = {}
     for token, item, question, answer in snapshot["answers"]:
         out.setdefault(token, {})[(item, question)] = answer
     return out
@@ -156,6 +157,21 @@ def results(root: Path, name: str, min_accuracy: float | None = None) -> dict[st
     if test.kind == "genre":
         return genre_results(test, manifest, snapshot, min_accuracy)
     return ranking_results(test, manifest, snapshot)
+
+
+def strict_json(result: dict[str, Any]) -> str:
+    """`result` as strict JSON: a number no answer defines yet (NaN) is null, so that
+    `JSON.parse` and `json.loads(..., parse_constant=...)` read it."""
+    def finite(value: Any) -> Any:
+        if isinstance(value, float):
+            return value if np.isfinite(value) else None
+        if isinstance(value, dict):
+            return {k: finite(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [finite(v) for v in value]
+        return value
+
+    return json.dumps(finite(result), indent=1, allow_nan=False)
 
 
 def write_csv(result: dict[str, Any], path: Path) -> None:

@@ -15,21 +15,29 @@ import json
 import re
 import secrets
 import threading
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel
 
 from fugato.errors import FugatoError
 from fugato.listen.answers import Answers
 from fugato.listen.design import ListeningTest, folder, load_test
+from fugato.listen.results import per_listener
 
 CLIP = re.compile(r"[0-9a-f]{16}\.(wav|json)")
 TOKEN = re.compile(r"[0-9a-f]{32}")
 STATIC = Path(__file__).parents[1] / "studio" / "static"
+CLIP_TIME = "Thu, 01 Jan 1970 00:00:00 GMT"
+"""The one Last-Modified of every clip: the files' own times follow the order they were
+written in, source after source, and would group a blind test's clips by source."""
+UNANSWERED_PER_CLIENT = 16
+"""Listeners one client (remote address) holds in a test before they answer; past it its
+oldest is forgotten, so that opening pages (or a script posting) cannot fill the disk."""
 
 
 class Refused(Exception):
@@ -52,6 +60,8 @@ class Tests:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._open: dict[str, tuple[ListeningTest, Answers]] = {}
+        self._recent: dict[tuple[str, str], deque[str]] = {}
+        """(test, client) -> the client's newest listener tokens."""
         self._lock = threading.Lock()
 
     def get(self, name: str) -> tuple[ListeningTest, Answers]:
@@ -63,6 +73,19 @@ class Tests:
                     raise Refused(404, f"no listening test {name!r} here") from None
                 self._open[name] = (test, Answers(folder(self.root, name) / "answers.sqlite"))
             return self._open[name]
+
+    def new_listener(self, name: str, client: str) -> str:
+        """A new listener's token, with their own order of the items."""
+        test, answers = self.get(name)
+        token = secrets.token_hex(16)
+        answers.add_listener(token, listener_order(test, token))
+        with self._lock:
+            recent = self._recent.setdefault((name, client), deque())
+            recent.append(token)
+            oldest = recent.popleft() if len(recent) > UNANSWERED_PER_CLIENT else None
+        if oldest is not None:
+            answers.forget_if_unanswered(oldest)
+        return token
 
     def close(self) -> None:
         with self._lock:
@@ -99,6 +122,7 @@ def next_item(name: str, test: ListeningTest, answers: Answers, token: str) -> d
     base = f"/api/listen/{name}/clips"
     suffix = "wav" if test.kind == "genre" else "json"
     return {"done": False, "progress": progress, "kind": test.kind, "stage": item.stage,
+            "min_played": test.min_played,
             "item": item.id, "song": f"{base}/{item.song}.wav" if item.song else None,
             "clips": [{"id": c, "url": f"{base}/{c}.{suffix}"} for c in clips],
             "questions": [{"name": q.name, "prompt": q.prompt, "choices": list(q.choices)}
@@ -153,20 +177,16 @@ def add_listen_routes(app: FastAPI, tests: Tests) -> None:
     @app.get("/api/listen/{name}/progress")
     def progress(name: str) -> dict[str, Any]:
         test, answers = tests.get(name)
-        snapshot = answers.snapshot()
-        done: dict[str, set[str]] = {t: set() for t in snapshot["listeners"]}
-        for token, item, _, _ in snapshot["answers"]:
-            done[token].add(item)
+        done = [{item for item, _ in given} for given in
+                per_listener(answers.snapshot()).values()]  # listeners who answered
         return {"listeners": len(done), "items": len(test.items),
-                "answers": sum(len(v) for v in done.values()),
-                "per_listener": sorted((len(v) for v in done.values()), reverse=True)}
+                "answers": sum(len(v) for v in done),
+                "per_listener": sorted((len(v) for v in done), reverse=True)}
 
     @app.post("/api/listen/{name}/listeners")
-    def new_listener(name: str) -> dict[str, str]:
-        test, answers = tests.get(name)
-        token = secrets.token_hex(16)
-        answers.add_listener(token, listener_order(test, token))
-        return {"token": token}
+    def new_listener(name: str, request: Request) -> dict[str, str]:
+        return {"token": tests.new_listener(name, request.client.host if request.client
+                                            else "")}
 
     @app.get("/api/listen/{name}/next")
     def get_next(name: str, token: str) -> dict[str, Any]:
@@ -186,4 +206,5 @@ def add_listen_routes(app: FastAPI, tests: Tests) -> None:
         if not CLIP.fullmatch(clip) or not path.is_file():
             raise Refused(404, "no such clip")
         return FileResponse(path, media_type="audio/wav" if clip.endswith(".wav")
-                            else "application/json")
+                            else "application/json",
+                            headers={"Last-Modified": CLIP_TIME, "ETag": f'"{clip}"'})

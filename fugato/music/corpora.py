@@ -465,22 +465,9 @@ def _corpora_dir() -> Path:
     return folder
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove_stale_temp_dirs(folder: Path) -> None:
     """Remove `.tmp-<pid>-*` folders left by builds that were killed."""
-    for tmp in folder.glob(".tmp-*"):
-        match = re.match(r"\.tmp-(\d+)-", tmp.name)
-        if match and not _pid_alive(int(match.group(1))):
-            shutil.rmtree(tmp, ignore_errors=True)
+    paths.remove_dead_folders(folder, ".tmp-")
 
 
 def _melody_record(melody: Melody) -> dict[str, Any]:

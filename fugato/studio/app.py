@@ -4,17 +4,19 @@ Every view request names its session (`POST /api/sessions` makes one; a browser 
 own) and answers JSON; files (WAV, MIDI, MusicXML, BVH) are fetched by opaque id from
 `/api/files/{id}`. Uploads are the raw file as the request body with its name in `?filename=`
 (`curl --data-binary @tune.mid`), at most `MAX_UPLOAD` bytes (413 past it). Bad input answers
-400 with fugato's one-line reason; the server stays up whatever a file holds.
+400 with fugato's one-line reason, numbers out of range included; the server stays up whatever
+a file holds. `fugato.studio.security` decides which hosts and pages may ask at all.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -24,15 +26,21 @@ from fugato.errors import FugatoError
 from fugato.paths import safe_stem
 from fugato.studio import views
 from fugato.studio.models import VIEW_ORDER, Models
+from fugato.studio.security import Guard
 from fugato.studio.store import FileStore, Session, Sessions
-from fugato.studio.tune import TuneEditor
+from fugato.studio.tune import MAX_BARS, TuneEditor
 
 STATIC = Path(__file__).parent / "static"
 MAX_UPLOAD = 10 * 2**20
 MUSIC_SUFFIXES = (".mid", ".midi", ".xml", ".musicxml", ".mxl", ".abc", ".krn")
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg")
 MOTION_SUFFIXES = (".npz", ".bvh")
+MAX_SEED = 2**32 - 1
 T = TypeVar("T")
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+"""A seed numpy and torch both take (2**64 was a 500)."""
+SeedQuery = Annotated[int, Query(ge=0, le=MAX_SEED)]
+BarIndex = Annotated[int, Field(ge=0, lt=MAX_BARS)]
 
 
 class BadRequest(Exception):
@@ -50,14 +58,14 @@ class Load(BaseModel):
     """"prior" (draw `bars` bars) or "corpus" (tune `index` of `corpus`)."""
     bars: int = Field(4, ge=1, le=64)
     temperature: float = Field(0.0, ge=0.0, le=5.0)
-    seed: int = 0
+    seed: Seed = 0
     corpus: str = "oneills"
-    index: int = Field(0, ge=0)
+    index: int = Field(0, ge=0, le=2**31)
 
 
 class Edit(BaseModel):
     model: str | None = None
-    bars: list[int] | None = None
+    bars: list[BarIndex] | None = None
     """Selected bar indices (None or empty: the whole tune)."""
     offsets: dict[str, float]
     """Slider name -> latent offset."""
@@ -67,7 +75,7 @@ class Interpolate(BaseModel):
     model: str | None = None
     between: str = "bars"
     """"bars" (`bars` = [first, last] of the tune) or "tunes" (the kept tune B and this one)."""
-    bars: list[int] = Field(default_factory=list)
+    bars: list[BarIndex] = Field(default_factory=list)
     steps: int = Field(8, ge=2, le=64)
 
 
@@ -84,15 +92,16 @@ class Draw(BaseModel):
     generator: str | None = None
     n: int = Field(4, ge=1, le=views.MAX_DRAWS)
     temperature: float = Field(1.0, ge=0.0, le=5.0)
-    seed: int = 0
+    seed: Seed = 0
 
 
 # -- the app -------------------------------------------------------------------------------------
 class Studio:
     """The models, sessions and files behind one app."""
 
-    def __init__(self, models: Models, root: Path) -> None:
+    def __init__(self, models: Models, root: Path, corpora: views.Corpora) -> None:
         self.models = models
+        self.corpora = corpora
         self.files = FileStore(root / "files")
         self.sessions = Sessions(self.files)
         self.uploads = root / "uploads"
@@ -169,16 +178,19 @@ async def in_thread(fn: Callable[[], T], upload: tuple[Path, str] | None = None)
             upload[0].unlink(missing_ok=True)
 
 
-def create_app(models: Models, root: Path, listening: Path | None = None) -> FastAPI:
+def create_app(models: Models, root: Path, listening: Path | None = None, *,
+               host: str = "127.0.0.1", corpora: Sequence[str] = ()) -> FastAPI:
     """The studio app over `models`, keeping its files under `root`, serving the listening
-    tests under `listening` (default `listening/`) at `/listen/NAME`."""
+    tests under `listening` (default `listening/`) at `/listen/NAME`, answering to the names
+    of `host` (`fugato.studio.security`), loading named corpora and the folders `corpora`."""
     from fugato.listen.design import DEFAULT_ROOT
     from fugato.listen.routes import Refused, Tests, add_listen_routes
 
-    studio = Studio(models, root)
+    studio = Studio(models, root, views.Corpora(corpora))
     # no /docs page: FastAPI's loads its scripts from a CDN; /openapi.json is plain JSON
     app = FastAPI(title="fugato studio", docs_url=None, redoc_url=None)
     app.state.studio = studio
+    app.add_middleware(Guard, host=host)
 
     @app.exception_handler(BadRequest)
     async def refused(request: Request, error: BadRequest) -> JSONResponse:
@@ -188,6 +200,14 @@ def create_app(models: Models, root: Path, listening: Path | None = None) -> Fas
     async def bad_input(request: Request, error: FugatoError) -> JSONResponse:
         return JSONResponse({"error": str(error)}, status_code=400)
 
+    @app.exception_handler(RequestValidationError)
+    async def out_of_range(request: Request, error: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": validation_reason(error)}, status_code=400)
+
+    @app.exception_handler(Refused)
+    async def refused_listening(request: Request, error: Refused) -> JSONResponse:
+        return JSONResponse({"error": str(error)}, status_code=error.status)
+
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
@@ -196,11 +216,8 @@ def create_app(models: Models, root: Path, listening: Path | None = None) -> Fas
 
     @app.get("/api/models")
     def list_models() -> dict[str, Any]:
-        return {"models": models.describe(), "views": list(VIEW_ORDER)}
-
-    @app.post("/api/sessions")
-    def new_session() -> dict[str, str]:
-        return {"session": studio.sessions.create().id}
+        return {"models": models.describe(), "views": list(VIEW_ORDER),
+                "corpora": studio.corpora.shown}
 
     @app.get("/api/files/{file_id}")
     def get_file(file_id: str, download: bool = False) -> FileResponse:
@@ -210,15 +227,35 @@ def create_app(models: Models, root: Path, listening: Path | None = None) -> Fas
         return FileResponse(stored.path, media_type=stored.media_type,
                             filename=stored.download_name if download else None)
 
-    @app.exception_handler(Refused)
-    async def refused_listening(request: Request, error: Refused) -> JSONResponse:
-        return JSONResponse({"error": str(error)}, status_code=error.status)
-
+    add_session_routes(app, studio)
     add_attribute_routes(app, studio)
     add_edit_routes(app, studio)
     add_view_routes(app, studio)
     add_listen_routes(app, Tests(listening or DEFAULT_ROOT))
     return app
+
+
+def validation_reason(error: RequestValidationError) -> str:
+    """FastAPI's list of what a request got wrong, as one line ("seed: Input should be ...")."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}"
+                     for e in error.errors())
+
+
+def add_session_routes(app: FastAPI, studio: Studio) -> None:
+    """A new session per tab (`Sessions` decides which goes when the studio is full), and the
+    minute's touch by which an open tab keeps its session in use."""
+
+    @app.post("/api/sessions")
+    def new_session(request: Request) -> dict[str, str]:
+        session = studio.sessions.create(request.client.host if request.client else "")
+        if session is None:
+            raise BadRequest(503, f"the studio holds {studio.sessions.limit} sessions, all in "
+                                  "use: try again in a few minutes")
+        return {"session": session.id}
+
+    @app.get("/api/sessions/{session_id}")
+    def touch_session(session_id: str) -> dict[str, str]:
+        return {"session": studio.session(session_id).id}
 
 
 def add_attribute_routes(app: FastAPI, studio: Studio) -> None:
@@ -230,7 +267,8 @@ def add_attribute_routes(app: FastAPI, studio: Studio) -> None:
         if body.source == "prior":
             editor.draw(body.bars, body.temperature, body.seed)
         elif body.source == "corpus":
-            bars, title = views.corpus_tune(editor.task, body.corpus, body.index)
+            corpus = studio.corpora.load_name(body.corpus)
+            bars, title = views.corpus_tune(editor.task, corpus, body.index)
             editor.load(bars, title)
         else:
             raise FugatoError(f"source must be 'prior' or 'corpus', not {body.source!r}")
@@ -342,7 +380,7 @@ def add_view_routes(app: FastAPI, studio: Studio) -> None:
 
     @app.post("/api/sessions/{session_id}/dance/choreograph")
     async def choreograph(session_id: str, request: Request, model: str | None = None,
-                          seconds: float = 20.0, seed: int = 0) -> dict[str, Any]:
+                          seconds: float = 20.0, seed: SeedQuery = 0) -> dict[str, Any]:
         session = studio.session(session_id)
         slot = studio.models.get(model, "dance")
         upload = await studio.upload(request, AUDIO_SUFFIXES)
@@ -351,7 +389,7 @@ def add_view_routes(app: FastAPI, studio: Studio) -> None:
 
     @app.post("/api/sessions/{session_id}/dance/compose")
     async def compose(session_id: str, request: Request, model: str | None = None,
-                      seed: int = 0) -> dict[str, Any]:
+                      seed: SeedQuery = 0) -> dict[str, Any]:
         session = studio.session(session_id)
         slot = studio.models.get(model, "dance")
         upload = await studio.upload(request, MOTION_SUFFIXES)
@@ -360,7 +398,7 @@ def add_view_routes(app: FastAPI, studio: Studio) -> None:
 
     @app.post("/api/sessions/{session_id}/separate")
     async def separate(session_id: str, request: Request, model: str | None = None,
-                       seed: int = 0) -> dict[str, Any]:
+                       seed: SeedQuery = 0) -> dict[str, Any]:
         session = studio.session(session_id)
         slot = studio.models.get(model, "separate")
         upload = await studio.upload(request, (".wav", ".flac", ".ogg"))

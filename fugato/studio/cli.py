@@ -12,7 +12,7 @@ def cmd_studio(args: argparse.Namespace) -> None:
     from fugato.studio import serve
 
     serve(args.models, host=args.host, port=args.port, open_browser=args.open, quiet=args.quiet,
-          listening=Path(args.listen))
+          listening=Path(args.listen), corpora=args.corpus)
 
 
 def register(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -30,4 +30,7 @@ def register(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser)
     studio.add_argument("--listen", default="listening", metavar="DIR",
                         help="the folder of the listening tests served at /listen/NAME "
                              "(`fugato listen create`; default listening/)")
+    studio.add_argument("--corpus", action="append", default=[], metavar="NAME_OR_FOLDER",
+                        help="a folder of music the Attributes view may load tunes from "
+                             "(repeat; named corpora are always there, no other folder is)")
     studio.set_defaults(func=cmd_studio)

@@ -1,21 +1,32 @@
-"""Run the studio: models opened, a private folder for its files, uvicorn on a local port."""
+"""Run the studio: models opened, a private folder for its files, uvicorn on a local port.
+
+The folder (`fugato-studio-<pid>-*` in the system's temporary directory) goes when the studio
+stops, on Ctrl+C and SIGTERM alike; one left by a studio killed outright (kill -9) goes when
+the next studio starts.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import webbrowser
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import FrameType
+from typing import TYPE_CHECKING, NoReturn
 
 from fugato.errors import FugatoError
+from fugato.paths import remove_dead_folders
 
 if TYPE_CHECKING:
     from fugato.studio.models import Models
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+FOLDER_PREFIX = "fugato-studio-"
 
 
 def open_models(names: Sequence[str]) -> Models:
@@ -33,12 +44,27 @@ def host_warning(host: str) -> str | None:
             "reaches it can use the studio and upload files")
 
 
+def studio_folder() -> Path:
+    """A new private folder named after this process, once the folders of studios no longer
+    running are removed."""
+    parent = Path(tempfile.gettempdir())
+    remove_dead_folders(parent, FOLDER_PREFIX)
+    return Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-", dir=parent))
+
+
+def interrupt(signum: int, frame: FrameType | None) -> NoReturn:
+    """SIGTERM as Ctrl+C: uvicorn stops gracefully on it, then raises it again, and Python's
+    default for SIGTERM would end the process before any `finally` removed the folder."""
+    raise KeyboardInterrupt
+
+
 def serve(names: Sequence[str] = (), host: str = "127.0.0.1", port: int = 8765,
-          open_browser: bool = False, quiet: bool = False, listening: Path | None = None
-          ) -> None:
-    """Serve the studio until interrupted; its files live in a temporary folder removed at
-    exit. A host other than the loopback is served with a warning: anyone who reaches it can
-    use the studio."""
+          open_browser: bool = False, quiet: bool = False, listening: Path | None = None,
+          corpora: Sequence[str] = ()) -> None:
+    """Serve the studio until interrupted (Ctrl+C or SIGTERM); its files live in a temporary
+    folder removed at exit. A host other than the loopback is served with a warning: anyone
+    who reaches it can use the studio. `corpora`: the folders (or named corpora) it loads
+    besides the named ones."""
     import uvicorn
 
     from fugato.studio.app import create_app
@@ -47,9 +73,11 @@ def serve(names: Sequence[str] = (), host: str = "127.0.0.1", port: int = 8765,
     warning = host_warning(host)
     if warning:
         print(warning, file=sys.stderr)
-    root = Path(tempfile.mkdtemp(prefix="fugato-studio-"))
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, interrupt) if main_thread else None
+    root = studio_folder()
     try:
-        app = create_app(models, root, listening)
+        app = create_app(models, root, listening, host=host, corpora=corpora)
         models.preload()
         url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
         if not quiet:
@@ -68,3 +96,5 @@ def serve(names: Sequence[str] = (), host: str = "127.0.0.1", port: int = 8765,
                               ) from None
     finally:
         shutil.rmtree(root, ignore_errors=True)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

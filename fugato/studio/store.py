@@ -2,9 +2,9 @@
 
 Every file the studio writes lives in its own folder under one random 32-hex-digit id; the
 page and scripts reach a file only through that id (`FileStore.path`), so no name a client
-sends ever becomes a path. Both stores are bounded: the oldest session, and a session's
-oldest files, are evicted (and deleted) past their limits, so a long-running studio keeps a
-fixed amount of memory and disk.
+sends ever becomes a path. Both stores are bounded: sessions by `Sessions`' rules, a session's
+oldest files (and the oldest of all past `MAX_BYTES`) are evicted and deleted, so a
+long-running studio keeps a fixed amount of memory and disk.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +24,12 @@ from fugato.atomic import atomic_path
 ID = re.compile(r"[0-9a-f]{32}")
 """What an opaque id looks like; anything else is not looked up."""
 
-MAX_SESSIONS = 32
+MAX_SESSIONS = 64
+SESSIONS_PER_CLIENT = 16
+"""One remote address's share of `MAX_SESSIONS`: tabs, scripts, a whole browser."""
+IDLE_SECONDS = 600.0
+"""A session untouched this long may go to make room for another client's (an open page
+touches its session every minute, `studio.js`)."""
 FILES_PER_SESSION = 64
 MAX_BYTES = 512 * 2**20
 """All files together; the oldest go first past it."""
@@ -104,37 +110,65 @@ class FileStore:
 @dataclass
 class Session:
     """One browser tab's state: `views` holds each view's own (the Attributes tune editor,
-    ...); `lock` serialises the requests of one session."""
+    ...); `lock` serialises the requests of one session; `client` is the remote address that
+    made it and `used` when it was last asked for (`Sessions.clock`)."""
 
     id: str
+    client: str = ""
+    used: float = 0.0
     views: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class Sessions:
-    """At most `limit` sessions, least recently used evicted first (with their files)."""
+    """At most `limit` sessions, `per_client` of them per client, by idle time.
 
-    def __init__(self, files: FileStore, limit: int = MAX_SESSIONS) -> None:
+    A client past its cap loses its own least recently used session. A full studio makes room
+    with the least recently used session of all only when it has been idle `idle` seconds,
+    else with the new session's client's own, else refuses: so one client's new sessions never
+    push out another's open tab, and no creation order decides (issue 29: forty sessions posted
+    by a page elsewhere evicted a composer's).
+    """
+
+    def __init__(self, files: FileStore, limit: int = MAX_SESSIONS,
+                 per_client: int = SESSIONS_PER_CLIENT, idle: float = IDLE_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.files = files
         self.limit = limit
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self.per_client = per_client
+        self.idle = idle
+        self.clock = clock
+        self._sessions: OrderedDict[str, Session] = OrderedDict()  # least recently used first
         self._lock = threading.Lock()
 
-    def create(self) -> Session:
-        session = Session(new_id())
+    def create(self, client: str = "") -> Session | None:
+        """A new session of `client`; None when the studio is full of sessions in use."""
+        session = Session(new_id(), client, self.clock())
         with self._lock:
+            own = [s for s in self._sessions.values() if s.client == client]
+            victim = own[0] if len(own) >= self.per_client else None
+            if victim is None and len(self._sessions) >= self.limit:
+                idlest = next(iter(self._sessions.values()))
+                if session.used - idlest.used >= self.idle:
+                    victim = idlest
+                elif own:
+                    victim = own[0]
+                else:
+                    return None
+            if victim is not None:
+                del self._sessions[victim.id]
+                self.files.forget_session(victim.id)
             self._sessions[session.id] = session
-            while len(self._sessions) > self.limit:
-                old, _ = self._sessions.popitem(last=False)
-                self.files.forget_session(old)
         return session
 
     def get(self, session_id: str) -> Session | None:
+        """The session of `session_id`, now its most recently used; None when unknown."""
         if not ID.fullmatch(session_id):
             return None
         with self._lock:
             session = self._sessions.get(session_id)
             if session is not None:
+                session.used = self.clock()
                 self._sessions.move_to_end(session_id)
         return session
 

@@ -4,7 +4,8 @@ dicts out (files go to the session's store). `fugato.studio.app` only does HTTP 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -60,15 +61,58 @@ def read_tune(task: ARVAE, path: Path, shown_name: str) -> np.ndarray:
     return encodable_bars(task, melodies[0], shown_name)
 
 
+class Corpora:
+    """The corpora a studio loads: every named corpus, and the folders it was started with
+    (`fugato studio --corpus NAME_OR_FOLDER`), nothing else. Issue 29: `folder:/any/path` in a
+    request read any folder the server could, its errors told which folders exist, and each
+    one tried left a cache entry; now a folder not given is refused before anything is read,
+    with the same words whether it exists or not."""
+
+    def __init__(self, given: Sequence[str] = ()) -> None:
+        from fugato.music.corpora import list_corpora
+
+        self.named = [name for name, _ in list_corpora() if not name.startswith("folder:")]
+        self.shown = list(self.named)
+        self.folders: dict[str, str] = {}
+        """Each spelling of a folder given (as given, absolute, resolved) -> its load name."""
+        for entry in given:
+            base, _, path = entry.partition(":")
+            if base.lower() in self.named:
+                continue
+            path = path if base.lower() == "folder" else entry
+            folder = Path(path).expanduser()
+            if not folder.is_dir():
+                raise FugatoError(f"--corpus {entry}: not a folder, nor a named corpus "
+                                  f"({', '.join(self.named)})")
+            load = f"folder:{folder.resolve()}"
+            for spelling in (path, os.path.abspath(folder), folder.resolve()):
+                self.folders[os.path.normpath(spelling)] = load
+            self.shown.append(f"folder:{path}")
+
+    def load_name(self, corpus: str) -> str:
+        """`corpus` as `load_corpus` reads it; FugatoError for a folder not given."""
+        base, _, path = corpus.strip().partition(":")
+        if base.lower() != "folder":
+            return corpus  # load_corpus knows the named ones and names them all when it doesn't
+        spellings = (os.path.normpath(path), os.path.abspath(os.path.expanduser(path)))
+        load = next((self.folders[s] for s in spellings if s in self.folders), None)
+        if load is None:
+            raise FugatoError(f"corpus {corpus!r} is not served here: name a corpus "
+                              f"({', '.join(self.named)}) or a folder the studio was started "
+                              "with (fugato studio --corpus FOLDER)")
+        return load
+
+
 def corpus_tune(task: ARVAE, corpus: str, index: int) -> tuple[np.ndarray, str]:
-    """The encodable bars of tune `index` of a named corpus, and its title."""
-    from fugato.music.corpora import load_corpus
+    """The encodable bars of tune `index` of a corpus (`Corpora.load_name`), and its title."""
+    from fugato.music.corpora import corpus_label, load_corpus
 
     tunes = load_corpus(corpus, progress=False)
+    label = corpus_label(corpus)
     if not 0 <= index < len(tunes):
-        raise FugatoError(f"{corpus}: has {len(tunes)} tunes, no tune {index}")
+        raise FugatoError(f"{label}: has {len(tunes)} tunes, no tune {index}")
     melody = tunes[index]
-    title = f"{corpus} {index}: {melody.title or 'untitled'}"
+    title = f"{label} {index}: {melody.title or 'untitled'}"
     return encodable_bars(task, melody, title), title
 
 

@@ -1,5 +1,6 @@
 // A listener's page: one item at a time, answers sent as they are given. The token lives in
-// localStorage, so closing the tab and coming back continues where the listener stopped.
+// localStorage, so closing the tab and coming back continues where the listener stopped. The
+// answers open only once the clip (a ranking's song) has played for the test's share of it.
 "use strict";
 
 const name = decodeURIComponent(location.pathname.split("/")[2]);
@@ -84,32 +85,45 @@ function drawStick(canvas, dance, time) {
   ctx.stroke();
 }
 
+// Seconds of `audio` played: what its `played` ranges cover, so skipping ahead adds nothing.
+function playedSeconds(audio) {
+  let seconds = 0;
+  for (let i = 0; i < audio.played.length; i += 1) seconds += audio.played.end(i) - audio.played.start(i);
+  return seconds;
+}
+
+// The answers stay closed until `audio` has played for `share` of its length (0: at once).
+function openWhenHeard(item, audio, share) {
+  const questions = $("questions");
+  const check = () => {
+    const heard = share <= 0 || (audio.duration > 0
+      && playedSeconds(audio) + 0.25 >= share * audio.duration);  // events come every 250 ms
+    if (current !== item || !heard || !questions.disabled) return;
+    questions.disabled = false;
+    $("play-first").textContent = "";
+  };
+  questions.disabled = true;
+  $("play-first").textContent = share >= 1 ? "Play the clip to its end, then answer."
+    : `Play at least ${Math.round(100 * share)}% of the clip, then answer.`;
+  for (const event of ["timeupdate", "ended", "pause"]) audio.addEventListener(event, check);
+  check();
+}
+
 async function showClips(item) {
   const box = $("clips");
   box.replaceChildren();
   delete box.dataset.loaded;
-  if (item.kind === "genre") {
-    const audio = document.createElement("audio");
-    audio.controls = true;
-    audio.preload = "auto";
-    audio.src = item.clips[0].url;
-    audio.setAttribute("data-testid", "listen-audio");
-    box.appendChild(audio);
-    return;
-  }
-  const audio = document.createElement("audio");
-  audio.controls = true;
-  audio.src = item.song;
-  audio.setAttribute("data-testid", "listen-audio");
+  const audio = el("audio", { controls: "", preload: "auto", "data-testid": "listen-audio",
+                              src: item.kind === "genre" ? item.clips[0].url : item.song });
   box.appendChild(audio);
+  openWhenHeard(item, audio, item.min_played);
+  if (item.kind === "genre") return;
   const row = document.createElement("div");
   row.className = "cards";
   box.appendChild(row);
   // The cards come first, so the page has its shape before the dances arrive.
   const canvases = item.clips.map((clip, k) => {
-    const card = document.createElement("div");
-    card.className = "card";
-    card.innerHTML = `<h4>Dance ${k + 1}</h4>`;
+    const card = el("div", { class: "card" }, el("h4", {}, `Dance ${k + 1}`));
     const canvas = document.createElement("canvas");
     canvas.width = 260;
     canvas.height = 260;
@@ -144,8 +158,7 @@ function show(state) {
   const questions = $("questions");
   questions.replaceChildren();
   for (const q of state.questions) {
-    const block = document.createElement("div");
-    block.innerHTML = `<p><strong>${q.prompt}</strong></p>`;
+    const block = el("div", {}, el("p", {}, el("strong", {}, q.prompt)));
     block.appendChild(q.choices.length ? choiceButtons(q) : rankSelects(q, state.clips));
     questions.appendChild(block);
   }

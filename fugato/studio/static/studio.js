@@ -120,12 +120,12 @@ function buildSliders() {
     const row = document.createElement("div");
     row.className = "slider";
     const regularised = model.attributes.includes(name);
-    row.innerHTML = `<label for="slider-${name}">${name.replaceAll("_", " ")}</label>
-      <input type="range" id="slider-${name}" data-testid="slider-${name}" min="-4" max="4"
-             step="0.05" value="0">
-      <span class="value" id="offset-${name}">0.00</span>
-      <span class="decoded" ${regularised ? `data-testid="attr-value-${name}"` : ""}
-            id="attr-value-${name}">${regularised ? "–" : ""}</span>`;
+    const decoded = el("span", { class: "decoded", id: `attr-value-${name}` }, regularised ? "–" : "");
+    if (regularised) decoded.setAttribute("data-testid", `attr-value-${name}`);
+    row.append(el("label", { for: `slider-${name}` }, name.replaceAll("_", " ")),
+      el("input", { type: "range", id: `slider-${name}`, "data-testid": `slider-${name}`,
+                    min: "-4", max: "4", step: "0.05", value: "0" }),
+      el("span", { class: "value", id: `offset-${name}` }, "0.00"), decoded);
     box.appendChild(row);
     row.querySelector("input").addEventListener("input", (event) => {
       $(`offset-${name}`).textContent = Number(event.target.value).toFixed(2);
@@ -300,10 +300,8 @@ function moveCursor() {
 }
 
 // -- Fusion and Sequences -----------------------------------------------------------------------
-function melodyCard(melody, extra = "") {
-  const card = document.createElement("div");
-  card.className = "card";
-  card.innerHTML = `<h4>${melody.title}</h4>${extra}`;
+function melodyCard(melody, ...extra) {
+  const card = el("div", { class: "card" }, el("h4", {}, melody.title), ...extra);
   card.appendChild(miniRoll(melody.notes));
   const audio = document.createElement("audio");
   audio.controls = true;
@@ -326,8 +324,10 @@ function initFusion() {
     const [a] = result.genres;
     $("fusion-list").replaceChildren(...result.melodies.map((m) => {
       const p = m.p_genre_a;
-      const card = melodyCard(m, `<div class="muted" data-testid="p-genre-a">P(${a}) = ${p.toFixed(3)}</div>
-        <div class="meter"><div style="width:${(100 * p).toFixed(1)}%"></div></div>`);
+      const filled = el("div");
+      filled.style.width = `${(100 * p).toFixed(1)}%`;  // a style property: the CSP allows it
+      const card = melodyCard(m, el("div", { class: "muted", "data-testid": "p-genre-a" },
+        `P(${a}) = ${p.toFixed(3)}`), el("div", { class: "meter" }, filled));
       card.setAttribute("data-testid", "fusion-melody");
       return card;
     }));
@@ -434,12 +434,11 @@ function initSeparate() {
         (modelOf("separate") ? `&model=${encodeURIComponent(modelOf("separate"))}` : "");
       const result = await request(sessionPath("separate") + query, file);
       $("stems").replaceChildren(...["vocals", "accompaniment"].map((label) => {
-        const card = document.createElement("div");
-        card.className = "card";
-        card.innerHTML = `<h4>${label}</h4><audio controls preload="auto" data-testid="stem-${label}"
-          src="${fileUrl(result[label])}"></audio>
-          <a class="button" data-testid="download-${label}" href="${fileUrl(result[label], true)}">WAV</a>`;
-        return card;
+        return el("div", { class: "card" }, el("h4", {}, label),
+          el("audio", { controls: "", preload: "auto", "data-testid": `stem-${label}`,
+                        src: fileUrl(result[label]) }),
+          el("a", { class: "button", "data-testid": `download-${label}`,
+                    href: fileUrl(result[label], true) }, "WAV"));
       }));
     });
     event.target.value = "";
@@ -483,8 +482,13 @@ async function start() {
   initDance();
   initSeparate();
   await guarded("Starting", async () => {
-    state.models = (await request("/api/models")).models;
+    const served = await request("/api/models");
+    state.models = served.models;
+    $("corpora").replaceChildren(...served.corpora.map((name) => new Option(name, name)));
     state.session = (await request("/api/sessions", {})).session;
+    // an open tab touches its session every minute: the studio evicts idle sessions only
+    setInterval(() => request(`/api/sessions/${state.session}`)
+      .catch((error) => status(error.message, true)), 60_000);
     fillModels();
     buildSliders();
   });
