@@ -29,9 +29,8 @@ demo: install
 	$(BIN)/fugato data build ryans
 	$(BIN)/fugato train configs/arvae-folk-quick.toml --run-dir $(DEMO_RUN) $(DEMO_SETS)
 	$(BIN)/fugato eval $(DEMO_RUN)
-	for a in rhythmic_complexity pitch_range note_density contour; do \
-	  $(BIN)/fugato arvae traverse $(DEMO_RUN) --random --seed 3 --attribute $$a \
-	    --out $(DEMO_RUN)/traversals --quiet || exit 1; done
+	$(BIN)/fugato arvae traverse $(DEMO_RUN) --random --seed 3 --out $(DEMO_RUN)/traversals \
+	  --attribute rhythmic_complexity pitch_range note_density contour --quiet
 	$(BIN)/fugato sample $(DEMO_RUN) -n 8 --out $(DEMO_RUN)/samples
 	@echo
 	@echo "Attribute traversals: $(DEMO_RUN)/traversals/*.mid and *.png (one per attribute)"

@@ -213,18 +213,19 @@ def test_eval_writes_every_metric(trained_run: Path) -> None:
 def test_traverse_writes_midi_and_a_png(trained_run: Path, folk_folder: Path,
                                         tmp_path: Path) -> None:
     assert fugato("arvae", "traverse", str(trained_run), "--input",
-                  str(folk_folder / "tune00.mid"), "--attribute", "note_density", "--steps", "5",
-                  "--out", str(tmp_path), "--quiet") == 0
-    assert len(list(tmp_path.glob("note_density-0*.mid"))) == 5
-    assert (tmp_path / "note_density-all.mid").exists()
-    assert (tmp_path / "note_density.png").stat().st_size > 1000
+                  str(folk_folder / "tune00.mid"), "--attribute", "note_density", "contour",
+                  "--steps", "5", "--out", str(tmp_path), "--quiet") == 0
+    for attribute in ("note_density", "contour"):  # one process, one traversal each
+        assert len(list(tmp_path.glob(f"{attribute}-0*.mid"))) == 5
+        assert (tmp_path / f"{attribute}-all.mid").exists()
+        assert (tmp_path / f"{attribute}.png").stat().st_size > 1000
 
 
 def test_the_fugato_command_refuses_an_unknown_attribute_in_one_line(trained_run: Path,
                                                                      tmp_path: Path) -> None:
     # the installed command in its own process: its exit status and its stderr are the point
     done = subprocess.run([str(FUGATO), "arvae", "traverse", str(trained_run), "--random",
-                           "--attribute", "nope", "--out", str(tmp_path)],
+                           "--attribute", "contour", "nope", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert done.returncode == 2
     assert done.stderr.startswith("fugato: error: ") and "'nope'" in done.stderr

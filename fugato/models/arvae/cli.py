@@ -12,14 +12,17 @@ if TYPE_CHECKING:
 
 
 def cmd_traverse(args: argparse.Namespace) -> None:
-    from fugato.models.arvae.tools import input_bar, traverse
+    from fugato.models.arvae.tools import attribute_dim, input_bar, traverse
 
     run = load_run_of(args, "arvae")
     task = cast("ARVAE", run.task)  # load_run_of refused any other model
+    for attribute in args.attribute:  # every name checked before anything is written
+        attribute_dim(task, attribute)
     bars = None if args.random else input_bar(task, args.input, args.bar)
-    paths = traverse(run, args.attribute, args.out, bars=bars, steps=args.steps,
-                     value_range=(args.range[0], args.range[1]), seed=args.seed)
-    say(args, f"wrote {len(paths) - 1} MIDI files and {paths[-1]}")
+    for attribute in args.attribute:  # one process for all: the model loads once
+        paths = traverse(run, attribute, args.out, bars=bars, steps=args.steps,
+                         value_range=(args.range[0], args.range[1]), seed=args.seed)
+        say(args, f"wrote {len(paths) - 1} MIDI files and {paths[-1]}")
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
@@ -44,7 +47,8 @@ def register(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser)
     source.add_argument("--input", help="a music file: its first encodable 4/4 bar (see --bar)")
     source.add_argument("--random", action="store_true", help="start from a prior draw")
     traverse.add_argument("--bar", type=INDEX, default=0, help="which encodable bar of --input")
-    traverse.add_argument("--attribute", required=True, help="e.g. note_density")
+    traverse.add_argument("--attribute", required=True, nargs="+",
+                          help="e.g. note_density (several: one traversal each)")
     traverse.add_argument("--steps", type=COUNT, default=9)
     traverse.add_argument("--range", type=float, nargs=2, default=(-4.0, 4.0),
                           metavar=("LOW", "HIGH"), help="latent values swept")

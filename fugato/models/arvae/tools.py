@@ -34,6 +34,14 @@ def input_bar(task: ARVAE, path: str | Path, index: int = 0) -> np.ndarray:
     return bars[index : index + 1]
 
 
+def attribute_dim(task: ARVAE, attribute: str) -> int:
+    """The latent dimension that `attribute` is regularised on (a one-line error if none)."""
+    names = list(task.config.data.attributes)
+    if attribute not in names:
+        raise FugatoError(f"attribute {attribute!r} is not regularised here (have {names})")
+    return names.index(attribute)
+
+
 def traverse(run: Run, attribute: str, out: str | Path, bars: np.ndarray | None = None,
              steps: int = 9, value_range: tuple[float, float] = (-4.0, 4.0),
              seed: int = 0) -> list[Path]:
@@ -41,10 +49,7 @@ def traverse(run: Run, attribute: str, out: str | Path, bars: np.ndarray | None 
     write one MIDI per step, all steps as one MIDI and a PNG of piano rolls with each bar's
     attribute value (`write_bar_sequence`)."""
     task = cast("ARVAE", run.task)
-    names = list(task.config.data.attributes)
-    if attribute not in names:
-        raise FugatoError(f"attribute {attribute!r} is not regularised here (have {names})")
-    l = names.index(attribute)
+    l = attribute_dim(task, attribute)
     if bars is None:
         z = torch.randn(1, task.config.net.z_dim,
                         generator=torch.Generator().manual_seed(seed)).numpy()
