@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
 DEMO_RUN := runs/demo
 # the demo trains the quick AR-VAE for 2,000 of its 6,000 steps, with no time budget (about
-# 4 minutes on 2 idle cores; its report says how far it got)
+# 5 minutes on 2 idle cores; its report says how far it got)
 DEMO_SETS := --set train.max_steps=2000 --set train.max_minutes=inf
 
 .PHONY: install install-dev demo fig3 fig8 pretrained test lint bench clean
