@@ -31,6 +31,7 @@ def needs(name: str) -> pytest.MarkDecorator:
 
 def require(name: str) -> Path:
     """`DATA / name`, or skip the calling test where it is absent."""
+    __tracebackhide__ = True  # the skip is reported at the test's line, not this one
     if missing(name):
         pytest.skip(reason(name))
     return DATA / name
