@@ -4,10 +4,16 @@ All numbers are computed on the unique bars of the held-out test tunes (at most
 `sample.eval_bars`, a seeded subset), encoded to their encoder means:
 
 - the five disentanglement metrics (`fugato.metrics.disentanglement`) of the means against the
-  attributes, and per attribute the Spearman correlation of its own regularised dimension;
+  attributes, the reference code's way under the plain names and fugato's variants beside them
+  (`*_heldout`, `*_histogram`, `scc_unfiltered`), and per attribute the Spearman correlation of
+  its own dimension (`scc_regularised_dim`);
+- an attribute's own dimension (`attribute_dim`): dimension l for AR-VAE, whose regulariser
+  puts attribute l there; for the beta-VAE (gamma 0), which puts it nowhere in particular, the
+  dimension of highest mutual information with it (Interpretability's choice), as the paper's
+  Fig. 11 does: sweeping dimension l of a beta-VAE would measure an arbitrary dimension;
 - reconstruction: free-running argmax decoding of the means, token accuracy over all tokens
   and over the onsets (tokens that are not holds: a pitch or a rest starts there);
-- traversals: dimension l of `sample.traversal_bars` held-out codes swept over
+- traversals: attribute l's own dimension of `sample.traversal_bars` held-out codes swept over
   [-traversal_range, traversal_range] in `traversal_steps` steps; the Spearman correlation of
   the latent value with the decoded bar's attribute l, averaged over bars;
 - attribute surfaces (a figure): attribute l decoded over a grid of (dimension l, the first
@@ -21,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from fugato.metrics.disentanglement import disentanglement
+from fugato.metrics.disentanglement import PER_FACTOR, disentanglement
 from fugato.metrics.regularised import regularised_spearman, traversal_spearman
 from fugato.models.bar_codec import reconstruction_accuracy
 from fugato.plot import plot_heatmaps, plot_lines, plot_scatter_grid, plot_training_curves
@@ -31,8 +37,9 @@ if TYPE_CHECKING:
     from fugato.models.arvae.task import ARVAE
     from fugato.train.run import Run
 
-SUMMARY = ("interpretability", "mig", "modularity", "sap", "scc", "recon_accuracy",
-           "recon_accuracy_onsets", "traversal_spearman")
+SUMMARY = ("interpretability", "mig", "modularity", "sap", "scc", "interpretability_heldout",
+           "mig_histogram", "modularity_histogram", "sap_heldout", "scc_unfiltered",
+           "recon_accuracy", "recon_accuracy_onsets", "traversal_spearman")
 """The eval.json numbers of the report's first table, in its order."""
 SURFACE_GRID = 9
 """Grid points per axis of the attribute surfaces."""
@@ -56,11 +63,12 @@ def evaluate(task: ARVAE, run: Run, seed: int = 0) -> Evaluation:
     attrs = task.attributes(bars)
     codes = task.encode(bars)
     metrics = disentanglement(codes, attrs, seed)
+    dims = attribute_dims(task.config.net.gamma, metrics)
     recon = reconstruction_accuracy(task.decode(codes, temperature=0.0), bars,
                                     task.encoding.HOLD)
-    traversals = traverse_dimensions(task, codes, rng)
+    traversals = traverse_dimensions(task, codes, rng, dims)
     results = eval_results(task, run, metrics, recon, traversals,
-                           regularised_spearman(codes, attrs), len(bars))
+                           regularised_spearman(codes, attrs, dims), len(bars))
     draw_figures(task, run, codes, attrs, traversals)
     return Evaluation(results, report(task, run, results))
 
@@ -76,16 +84,24 @@ def eval_bars(task: ARVAE, rng: np.random.Generator) -> np.ndarray:
     return bars
 
 
-def traverse_dimensions(task: ARVAE, codes: np.ndarray, rng: np.random.Generator
-                        ) -> Traversals:
-    """Sweep regularised dimension l of `sample.traversal_bars` codes of `codes` (N, z) (drawn
+def attribute_dims(gamma: float, metrics: dict[str, Any]) -> list[int]:
+    """Attribute l's own dimension, for each l: l where the attributes are regularised
+    (`gamma` > 0), else the dimension of highest mutual information with it that
+    Interpretability chose in `metrics` (`disentanglement`'s result)."""
+    chosen = [int(d) for d in metrics["interpretability"]["dims"]]
+    return list(range(len(chosen))) if gamma > 0 else chosen
+
+
+def traverse_dimensions(task: ARVAE, codes: np.ndarray, rng: np.random.Generator,
+                        dims: Sequence[int]) -> Traversals:
+    """Sweep dimension `dims[l]` of `sample.traversal_bars` codes of `codes` (N, z) (drawn
     with `rng`) and read attribute l of each decoded bar."""
     cfg = task.config.sample
     values = np.linspace(-cfg.traversal_range, cfg.traversal_range, cfg.traversal_steps)
     chosen = codes[rng.choice(len(codes), min(cfg.traversal_bars, len(codes)), replace=False)]
     spearman, curves = [], {}
     for l, name in enumerate(task.config.data.attributes):
-        decoded = task.traversal(chosen, l, values.astype(np.float32))
+        decoded = task.traversal(chosen, dims[l], values.astype(np.float32))
         attribute = task.attributes(decoded)[..., l]  # (N, S)
         spearman.append(traversal_spearman(attribute, values))
         curves[name] = attribute.mean(axis=0)
@@ -116,7 +132,8 @@ def eval_results(task: ARVAE, run: Run, metrics: dict[str, Any], recon: dict[str
     """The eval.json dict: the run, the metrics' scores, reconstruction, traversals and the
     per-attribute numbers."""
     per_attribute = per_attribute_results(task.config.data.attributes, metrics,
-                                          own_dim_spearman)
+                                          own_dim_spearman,
+                                          attribute_dims(task.config.net.gamma, metrics))
     for l, per in enumerate(per_attribute.values()):
         per["traversal_spearman"] = traversals.spearman[l]
     return {
@@ -132,15 +149,17 @@ def eval_results(task: ARVAE, run: Run, metrics: dict[str, Any], recon: dict[str
 
 
 def per_attribute_results(names: Sequence[str], metrics: dict[str, Any],
-                          own_dim_spearman: np.ndarray) -> dict[str, dict[str, Any]]:
-    """Per attribute (in `names`' order, attribute l on dimension l): its interpretability,
-    the dimension that metric picks, its MIG, SAP, SCC and its own dimension's Spearman."""
+                          own_dim_spearman: np.ndarray, dims: Sequence[int]
+                          ) -> dict[str, dict[str, Any]]:
+    """Per attribute l (in `names`' order): every metric of `PER_FACTOR` (both ways), the
+    dimension each Interpretability picks, its own dimension `dims[l]` (`attribute_dim`) and
+    that dimension's Spearman correlation with it (`own_dim_spearman[l]`)."""
     return {
-        name: {"interpretability": float(metrics["interpretability"]["per_factor"][l]),
+        name: {**{key: float(metrics[key]["per_factor"][l]) for key in PER_FACTOR},
                "interpretability_dim": int(metrics["interpretability"]["dims"][l]),
-               "mig": float(metrics["mig"]["per_factor"][l]),
-               "sap": float(metrics["sap"]["per_factor"][l]),
-               "scc": float(metrics["scc"]["per_factor"][l]),
+               "interpretability_heldout_dim":
+                   int(metrics["interpretability_heldout"]["dims"][l]),
+               "attribute_dim": int(dims[l]),
                "scc_regularised_dim": float(own_dim_spearman[l])}
         for l, name in enumerate(names)}
 

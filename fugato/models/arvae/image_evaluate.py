@@ -1,8 +1,9 @@
 """AR-VAE's image evaluation: disentanglement and reconstruction on held-out test images.
 
 Metrics on the encoder means of at most `sample.eval_images` test images (a seeded subset):
-the five disentanglement metrics (`fugato.metrics.disentanglement`) against the attributes,
-per attribute the Spearman correlation of its own regularised dimension, and the
+the five disentanglement metrics (`fugato.metrics.disentanglement`, the reference code's way
+and fugato's variants) against the attributes, per attribute the Spearman correlation of its
+own dimension (`fugato.models.arvae.evaluate.attribute_dims`), and the
 reconstruction accuracy: the share of pixels whose decoded probability falls on the same side
 of 0.5 as the image (the paper's Fig. 5). Figures: example reconstructions (Fig. 6) and one
 traversal of every regularised dimension (Figs. 9, 10).
@@ -27,7 +28,12 @@ import torch
 
 from fugato.metrics.disentanglement import disentanglement
 from fugato.metrics.regularised import regularised_spearman
-from fugato.models.arvae.evaluate import SUMMARY, attribute_surfaces, per_attribute_results
+from fugato.models.arvae.evaluate import (
+    SUMMARY,
+    attribute_dims,
+    attribute_surfaces,
+    per_attribute_results,
+)
 from fugato.nn.batched import batched
 from fugato.report import Evaluation, markdown_table, report_page
 
@@ -52,6 +58,7 @@ def evaluate(task: ImageARVAE, run: Run, seed: int = 0) -> Evaluation:
         images, attrs, classes = images[keep], attrs[keep], classes[keep]
     codes = task.encode(images)
     metrics = disentanglement(codes, attrs, seed)
+    dims = attribute_dims(task.config.net.gamma, metrics)
     decoded = task.decode(codes)
     results: dict[str, Any] = {
         "model": task.name, "dataset": task.config.data.dataset,
@@ -59,7 +66,7 @@ def evaluate(task: ImageARVAE, run: Run, seed: int = 0) -> Evaluation:
         **{k: v["score"] for k, v in metrics.items()},
         "recon_accuracy": float(((decoded > 0.5) == (images > 0.5)).mean()),
         "per_attribute": per_attribute_results(task.attribute_names, metrics,
-                                               regularised_spearman(codes, attrs)),
+                                               regularised_spearman(codes, attrs, dims), dims),
         "eval_images": len(images)}
     if task.has_digits:
         dims = [int(d) for d in metrics["interpretability"]["dims"]]
