@@ -2,6 +2,7 @@
 hundred MNIST digits: train, fit the base, reload, sample, evaluate; the (method, K) sweep."""
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 from shared_data import DATA, needs
 
 from fugato.config import build_config
+from fugato.metrics import kde_score
 from fugato.models.iml.task import IML
 from fugato.report import Evaluation
 from fugato.samples import Images, Samples
@@ -58,8 +60,15 @@ def test_train_fit_base_sample_and_evaluate(tmp_path: Path, base: str, decoder: 
     assert isinstance(evaluation, Evaluation)
     results, report = evaluation
     score = results["kde"]["IML"]["3"]
-    assert isinstance(score, float) and score == score  # finite number, not NaN
+    assert isinstance(score, float) and np.isfinite(score)
     assert results["kde_iml"] == score
+    # the paper's scale is the normalised density's plus log S (S = 50 samples)
+    assert results["kde_iml_normalised"] == pytest.approx(score - math.log(50), abs=1e-9)
+    # 30 steps: far above uniform noise, below real training digits as the samples
+    parts = run.task.splits()
+    noise = torch.rand(50, 784, generator=torch.Generator().manual_seed(0))
+    assert kde_score(parts["test"], noise) + 500 < score
+    assert score < kde_score(parts["test"], parts["train"][:50])
     assert np.isfinite(results[f"{base}_test_loglik_per_code"]["3"])
     if decoder == "invertible":
         assert torch.isfinite(torch.tensor(results["test_loglik"]))
@@ -152,9 +161,12 @@ def test_sweep_trains_sub_runs_and_scores_every_model_and_k(tmp_path: Path) -> N
     assert set(results["kde"]) == {"IML", "VAE", "GAN", "WGAN"}
     for scores in results["kde"].values():
         assert set(scores) == {"2", "3"} and all(np.isfinite(v) for v in scores.values())
+    assert set(results["kde_normalised"]) == set(results["kde"])
     assert set(results["gmm_test_loglik_per_code"]) == {"2", "3"}
     # the invertible IML is reported beside Fig. 3's models, not as one of them
-    assert results["invertible"]["K"] == 3 and np.isfinite(results["test_loglik"])
+    invertible = results["invertible"]
+    assert invertible["K"] == 3 and np.isfinite(results["test_loglik"])
+    assert invertible["kde_normalised"] == pytest.approx(invertible["kde"] - math.log(50))
     for name in ("kde_vs_k", "nearest-iml", "nearest-vae", "nearest-gan", "nearest-wgan"):
         assert (run_dir / "plots" / f"{name}.png").stat().st_size > 0
     report = (run_dir / "report.md").read_text()
@@ -165,7 +177,7 @@ def test_seeds_report_lays_out_mean_and_sd_per_model_and_k() -> None:
     summary = {"kde/IML/20": [150.31, 2.04], "kde/IML/60": [140.27, 1.5],
                "kde/VAE/20": [120.0, 3.0], "kde_iml": [150.31, 2.04], "test_loglik": [-80.44, 4.1]}
     text = IML.seeds_report("iml-mnist-quick", summary, 3)
-    assert "over 3 seeds" in text
+    assert "over 3 seeds" in text and "the paper's scale" in text
     # the shared "mean ± sd" cell: 4 significant digits of the mean, 2 of the sd
     assert "| IML | 150.3 ± 2 | 140.3 ± 1.5 |" in text
     assert "| VAE | 120 ± 3 |  |" in text

@@ -5,6 +5,7 @@ grids of samples over their nearest training digits; and the KDE table over seed
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,13 +31,18 @@ class Scores:
     """What the evaluation measures of each variant of the sweep."""
 
     kde: dict[str, dict[str, float]] = field(default_factory=dict)
-    """Model name -> K -> held-out KDE score (nats)."""
+    """Model name -> K -> held-out KDE score on the paper's scale (`kde_score`: nats per test
+    digit, the log of the sum of the kernels)."""
+    kde_normalised: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Model name -> K -> the same score of the normalised density (the log of the mean of the
+    kernels: the paper's less log S, S samples per model)."""
     base_loglik: dict[str, float] = field(default_factory=dict)
     """K -> mean held-out log-density of IML's codes under its base (nats per code)."""
     neighbours: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
     """Model name -> (samples (n, 784), their nearest training digits (n, 784)) at the run's K."""
     invertible: dict[str, float] = field(default_factory=dict)
-    """The invertible IML's K, KDE score and exact held-out log-likelihood (empty: none)."""
+    """The invertible IML's K, KDE scores (`kde`, `kde_normalised`) and exact held-out
+    log-likelihood (empty: none)."""
 
     def latents(self) -> list[int]:
         return sorted({int(k) for scores in self.kde.values() for k in scores})
@@ -79,12 +85,14 @@ def _score(task: IML, variant: str, latent: int, parts: dict[str, torch.Tensor],
     test = parts["test"]
     samples = task.sample_tensor(cfg.eval_samples, seed=seed).reshape(cfg.eval_samples, -1)
     score = kde_score(test, samples, cfg.kde_sigma)
+    normalised = kde_score(test, samples, cfg.kde_sigma, normalised=True)
     if task.config.net.decoder == "invertible":
-        scores.invertible = {"K": latent, "kde": score,
+        scores.invertible = {"K": latent, "kde": score, "kde_normalised": normalised,
                              "test_loglik": task.exact_test_loglik(test)}
     if variant == INVERTIBLE:  # not one of Fig. 3's models
         return
     scores.kde.setdefault(METHODS[variant], {})[str(latent)] = score
+    scores.kde_normalised.setdefault(METHODS[variant], {})[str(latent)] = normalised
     if variant == "iml":
         scores.base_loglik[str(latent)] = float(task.base_log_likelihood(task.encode(test))
                                                 .mean())
@@ -101,7 +109,10 @@ def _results(task: IML, scores: Scores, test_digits: int) -> dict[str, Any]:
         # the box plots of `fugato seeds` compare the top-level numbers: each model at K
         **{f"kde_{name.lower()}": kde[str(net.latent)] for name, kde in scores.kde.items()
            if str(net.latent) in kde},
+        **{f"kde_{name.lower()}_normalised": kde[str(net.latent)]
+           for name, kde in scores.kde_normalised.items() if str(net.latent) in kde},
         "kde": scores.kde,
+        "kde_normalised": scores.kde_normalised,
         f"{net.base}_test_loglik_per_code": scores.base_loglik,
         "settings": {"K": net.latent, "kde_sigma": cfg.kde_sigma,
                      "samples": cfg.eval_samples, "test_digits": test_digits},
@@ -159,9 +170,11 @@ def _report(task: IML, scores: Scores, grids: list[str], test_digits: int) -> st
                      f"held-out log-likelihood {inv['test_loglik']:.1f} nats per digit (of its "
                      f"projection onto the decoder's K-dimensional image); KDE score "
                      f"{inv['kde']:.1f}.")
-    lead = (f"Kernel density score (mean over {test_digits} held-out digits of the log of a "
-            f"Gaussian kernel density, sigma {cfg.kde_sigma}, built on {cfg.eval_samples} "
-            f"samples per model; nats, larger is better). IML decodes draws of its "
+    lead = (f"Kernel density score on the paper's scale (mean over {test_digits} held-out "
+            f"digits of the log of the sum of Gaussian kernels, sigma {cfg.kde_sigma}, centred "
+            f"on {cfg.eval_samples} samples per model; nats, larger is better; eval.json's "
+            f"`kde_normalised` is the log of their mean: log {cfg.eval_samples} = "
+            f"{math.log(cfg.eval_samples):.2f} lower). IML decodes draws of its "
             f"{net.base.upper()} base ({net.components} components); VAE, GAN and WGAN share "
             "its decoder and decode N(0, I) draws.")
     return report_page("IML two-stage and baselines: MNIST", lead, [
@@ -183,7 +196,8 @@ def seeds_report(group: str, summary: Mapping[str, Sequence[float]], runs: int) 
     if not kde:
         return ""
     latents = sorted({int(k) for scores in kde.values() for k in scores})
-    text = (f"## {group}: held-out KDE score over {runs} seeds (mean ± sd, nats)\n\n"
+    text = (f"## {group}: held-out KDE score over {runs} seeds (mean ± sd, nats, the "
+            "paper's scale: log of the sum of the kernels)\n\n"
             + markdown_table(kde_rows(kde, latents)))
     if "test_loglik" in summary:
         text += (f"\n\nIML with the invertible perceptron decoder: exact held-out "

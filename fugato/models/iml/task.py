@@ -21,7 +21,8 @@ output) and differ only in how it is trained and what it decodes (`net.method`):
 A sweep (`net.sweep_methods` x `net.sweep_latents`) trains every other (method, K) pair as a
 sub-run `RUN/sub/<method>-K<k>/` (each a complete run folder, trained by the one Trainer) when
 the run's own training ends, and `evaluate` (`fugato.models.iml.evaluate`) scores them all:
-`kde[MODEL][K]`.
+`kde[MODEL][K]` on the paper's scale, `kde_normalised[MODEL][K]` log S below it
+(`fugato.metrics.kde_score`).
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ class NetConfig:
 @dataclass
 class SampleConfig:
     eval_samples: int = 1000
+    """Samples S per model that the KDE is built on; the paper's scale assumes 1000."""
     kde_sigma: float = 0.2
     """Kernel width on pixels in [0, 1]: the IML reference code's value (its paper's text
     writes N(x; sample, 0.1 I)); scores are comparable only at the same width."""
