@@ -61,7 +61,7 @@ SHIPPED = (
             "iml-melody-quick.toml", (),
             "the 4/4 tunes of O'Neill's Music of Ireland (1850) and Ryan's Mammoth Collection "
             "(1883), from music21's corpus", PUBLIC_DOMAIN),
-    Shipped("fusion-jazz-folk", "FusionGAN on 4-bar jazz and folk windows: generators A (jazz), "
+    Shipped("fusion-jazz-folk", "FusionGAN on 2-bar jazz and folk windows: generators A (jazz), "
             "B (folk), F (fusion) and the baselines MLE, MLE-1:1, GAN, RL-A, RL-B, with its "
             "genre classifier", "fusion-quick.toml", (),
             "jazz: the solos of the Weimar Jazz Database; folk: the European tunes of the "
