@@ -205,7 +205,9 @@ def test_tiny_paired_digit_run_trains_samples_and_evaluates(tmp_path: Path) -> N
     assert {(r["model"], r["paired"]) for r in rows} == {
         (v, n) for v in ("gan", "factorgan", "no-cp") for n in (10, "all")}
     assert all(r["fid"] > 0 and 0 <= r["dependency"] < 20 and r["lambda"] == 0.5 for r in rows)
-    assert 0 < results["classifier_accuracy"] <= 1
+    assert 0 < results["classifier_accuracy"] <= 1 and 0 < results["own_classifier_accuracy"] <= 1
+    assert results["fid_space"]["setting"] == "tiny"  # data.limit: a smoke test's space
+    assert all(r["own_fid"] > 0 and 0 <= r["own_dependency"] < 20 for r in rows)
     report = (tmp_path / "run" / "report.md").read_text()
     assert "FactorGAN-no-cp" in report and (tmp_path / "run" / "plots" /
                                             "samples-l0.5-n10.png").stat().st_size > 0

@@ -1,8 +1,10 @@
 """The evaluation's digit classifier, trained as a phase of the run's own training loop.
 
-FactorGAN's paired digits (classifier-feature FID) and AR-VAE on Morpho-MNIST (content
-preservation) score each run with a `DigitClassifier` the run trained itself, so that every
-setting of a run is measured in one feature space and nothing trained elsewhere is loaded.
+AR-VAE on Morpho-MNIST (content preservation) scores each run with a `DigitClassifier` the run
+trained itself, so that every setting of a run is measured in one feature space and nothing
+trained elsewhere is loaded; FactorGAN's paired digits train one too, for their `own_` numbers
+(their FID and dependency are measured in the shared space of `fugato.metrics.digit_space`,
+one for every run and seed).
 `DigitClassifierPhase` does it once for a task whose nets hold the classifier under
 "classifier" and whose sample config has `classifier_steps` and `classifier_lr`: an Adam of
 its own, the `warm_cosine` learning-rate shape, and a `Step` confined to the first

@@ -1,8 +1,8 @@
 """A small convolutional digit classifier whose hidden layer is the feature space of the
 classifier-feature FID (FactorGAN's paired-digit evaluation; the reference code's MNIST CNN),
-and how the evaluations train it: a step of its own in the run's training loop
-(`classifier_loss` on shifted digits, `warm_cosine` learning-rate shape), so that each run is
-scored by a classifier it trained itself (FactorGAN's digits, AR-VAE's content preservation).
+and how it is trained (`classifier_loss` on shifted digits, `warm_cosine` learning-rate
+shape): once per machine for FactorGAN's shared FID space (`fugato.metrics.digit_space`), or as
+a step of a run's own training loop (AR-VAE's content preservation, FactorGAN's `own_` numbers).
 
 Two 5x5 convolutions (10 and 20 channels), each followed by 2x2 average pooling and a leaky
 ReLU, a 320 -> 50 layer (the features) and a 50 -> 10 output.
@@ -60,11 +60,13 @@ def shift_digits(images: torch.Tensor, pixels: float = 2.0,
     return moved.reshape(b, 28 * 28)
 
 
-def classifier_loss(net: nn.Module, images: torch.Tensor, labels: torch.Tensor
+def classifier_loss(net: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                    generator: torch.Generator | None = None
                     ) -> tuple[torch.Tensor, dict[str, float]]:
     """Cross-entropy of `net` on training digits (B, 784) with classes (B,), each digit moved
-    by a random shift (`shift_digits`); logs classifier_loss and classifier_accuracy."""
-    logits = net(shift_digits(images))
+    by a random shift (`shift_digits`, drawn from `generator`, default the global one); logs
+    classifier_loss and classifier_accuracy."""
+    logits = net(shift_digits(images, generator=generator))
     loss = F.cross_entropy(logits, labels)
     accuracy = (logits.argmax(-1) == labels).float().mean()
     return loss, {"classifier_loss": loss.item(), "classifier_accuracy": accuracy.item()}

@@ -11,8 +11,11 @@ parameters, summed losses: each setting trains exactly as if alone) so that one 
 whole table; `fugato seeds` repeats it over seeds. Evaluation: FID on a small digit
 classifier's hidden features per part (averaged over the two parts) against held-out pairs,
 and the dependency metric (`fugato.metrics.dependency`) from the classifier's labels. The
-classifier trains in the same run, a step of its own on the training digits (as FusionGAN's
-genre classifier), so each run scores its settings in one feature space.
+classifier is the shared one of `fugato.metrics.digit_space` (trained once per machine and
+cached, as the paper's pretrained classifier), so every run and seed is scored in one feature
+space. The run also trains a classifier of its own (a step of its own on the training digits),
+kept for the `own_` numbers: those of the results recorded before the shared space (each seed
+in its own space) and of checkpoints trained before it.
 
 The source-separation experiment (model "factorgan-separation", Bach chorales) lives beside
 this one in `fugato.models.factorgan.separation`.
@@ -102,11 +105,15 @@ class SampleConfig:
     eval_samples: int = 10000
     """Generated pairs per setting, and real held-out pairs, of the evaluation."""
     classifier_steps: int = 1500
-    """Training steps (the first ones) in which the evaluation's digit classifier learns (Adam
+    """Training steps (the first ones) in which the run's own digit classifier learns (Adam
     at `classifier_lr`, `classifier_batch` random training digits shifted by up to 2 pixels)."""
     classifier_lr: float = 3e-3
     """The classifier's peak learning rate (`fugato.models.classifier_phase`)."""
     classifier_batch: int = 256
+    fid_space: str = "auto"
+    """The shared classifier of the FID and dependency numbers (`fugato.metrics.digit_space`
+    `SPACES`): "standard", "tiny" (smoke tests), or "auto": "tiny" when `data.limit` is set
+    (a smoke test, scored in a space of its own digits anyway), else "standard"."""
     grid: int = 10
     """Samples per variant in the report's grids."""
 
@@ -218,7 +225,7 @@ class FactorGAN(LockstepSettings, DigitClassifierPhase, Sampler, Evaluator, Seed
         return {**super().optimizers(nets), **self.classifier_optimizer(nets)}
 
     def steps(self) -> list[Step]:
-        # the evaluation's classifier trains in the same loop, as FusionGAN's genre classifier
+        # the run's own classifier (the `own_` numbers) trains in the same loop
         return [self.classifier_step(), *super().steps()]
 
     def _noise(self, n: int, device: torch.device,
@@ -271,7 +278,7 @@ class FactorGAN(LockstepSettings, DigitClassifierPhase, Sampler, Evaluator, Seed
     # -- evaluation ----------------------------------------------------------------------------
     def _classify(self, nets: Nets, batch: Batch, step: int
                   ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Cross-entropy of the evaluation's digit classifier on `sample.classifier_batch`
+        """Cross-entropy of the run's own digit classifier on `sample.classifier_batch`
         training digits drawn at random (the trainer's batch is too small for it to learn in
         the quick run's steps), each moved by a random shift (`shift_digits`)."""
         digits = len(self._training_digits(batch[0].device)[0])
@@ -287,8 +294,10 @@ class FactorGAN(LockstepSettings, DigitClassifierPhase, Sampler, Evaluator, Seed
 
     @staticmethod
     def seeds_report(group: str, summary: Mapping[str, Sequence[float]], runs: int) -> str:
-        """The digits table over seeds: FID and dependency as "mean ± sd" per (model, lambda,
-        N), from `compare_runs`' summary of the eval.json paths `table/VARIANT/LAMBDA/N/...`."""
+        """The digits table over seeds: FID and dependency in the shared feature space, and
+        the FID on each run's own classifier ("own FID", a space per seed), as "mean ± sd" per
+        (model, lambda, N), from `compare_runs`' summary of the eval.json paths
+        `table/VARIANT/LAMBDA/N/...`."""
         def cell(path: str) -> str:
             return mean_sd(summary, path, 4)
 
@@ -297,12 +306,16 @@ class FactorGAN(LockstepSettings, DigitClassifierPhase, Sampler, Evaluator, Seed
                                      float(k[1]), int(k[2]) if k[2].isdigit() else 10**9))
         rows = [{"model": VARIANT_NAMES.get(v, v), "lambda": lam, "N": n,
                  "FID": cell(f"table/{v}/{lam}/{n}/fid"),
-                 "dependency": cell(f"table/{v}/{lam}/{n}/dependency")} for v, lam, n in keys]
+                 "dependency": cell(f"table/{v}/{lam}/{n}/dependency"),
+                 "own FID": cell(f"table/{v}/{lam}/{n}/own_fid")} for v, lam, n in keys]
         floors = sorted({k.split("/")[1] for k in summary if k.startswith("floor/")}, key=float)
         rows += [{"model": "real training pairs (floor)", "lambda": lam, "N": "",
-                  "FID": cell(f"floor/{lam}/fid"), "dependency": cell(f"floor/{lam}/dependency")}
-                 for lam in floors]
+                  "FID": cell(f"floor/{lam}/fid"), "dependency": cell(f"floor/{lam}/dependency"),
+                  "own FID": cell(f"floor/{lam}/own_fid")} for lam in floors]
         return (f"## {group}: paired digits over {runs} seeds (mean ± sd)\n\n"
                 + markdown_table(rows)
-                + f"\n\nDigit classifier, held-out accuracy: {cell('classifier_accuracy')}.")
+                + "\n\nFID and dependency on the shared digit classifier "
+                "(`fugato.metrics.digit_space`, one feature space for every seed), held-out "
+                f"accuracy {cell('classifier_accuracy')}; own FID on each run's own classifier "
+                f"(a space per seed), held-out accuracy {cell('own_classifier_accuracy')}.")
 

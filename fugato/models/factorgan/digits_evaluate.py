@@ -1,6 +1,9 @@
-"""The paired-digit evaluation: per setting, FID per part on the run's digit classifier's
-features against held-out pairs (averaged over top and bottom) and the dependency metric; the
-same numbers for real training pairs (the sampling floor); sample grids."""
+"""The paired-digit evaluation: per setting, FID per part against held-out pairs (averaged over
+top and bottom) and the dependency metric, in two feature spaces: the shared digit classifier's
+(`fugato.metrics.digit_space`, one space for every run and seed: the plain keys `fid`,
+`fid_top`, `fid_bottom`, `dependency`, `classifier_accuracy`) and the run's own classifier's
+(a space per run: the same keys prefixed `own_`, the numbers recorded before the shared space);
+the same numbers for real training pairs (the sampling floor); sample grids."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import torch
 
 from fugato.metrics.classification import classifier_accuracy
 from fugato.metrics.dependency import class_pair_frequencies, dependency_error
+from fugato.metrics.digit_space import digit_space
 from fugato.metrics.fid import fid
 from fugato.models.factorgan.core import VARIANT_NAMES
 from fugato.models.factorgan.digits import CHUNK, PIXELS, pair_partners
@@ -24,13 +28,17 @@ if TYPE_CHECKING:
 Pairs = tuple[torch.Tensor, torch.Tensor]
 """Pairs (m, 1568) and their true classes (m, 2)."""
 
+OWN = "own_"
+"""Prefix of the numbers measured on the run's own classifier."""
+
 
 class _Scorer:
-    """Features, classes and scores of digit pairs under the run's classifier."""
+    """Features, classes and scores of digit pairs under one classifier; keys of its scores
+    carry `prefix` ("" for the shared space, `OWN` for the run's own classifier)."""
 
-    def __init__(self, task: FactorGAN) -> None:
-        self.task = task
-        self.classifier = cast(DigitClassifier, task.nets["classifier"]).eval()
+    def __init__(self, task: FactorGAN, classifier: DigitClassifier, prefix: str) -> None:
+        self.task, self.prefix = task, prefix
+        self.classifier = classifier.to(task.device).eval()
 
     def read(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(features (N, 50), predicted classes (N,)) of digits (N, 784)."""
@@ -49,16 +57,18 @@ class _Scorer:
 
     def scores(self, pairs: torch.Tensor, classes: torch.Tensor | None,
                reference: dict[str, Any]) -> dict[str, float]:
-        """FID per part and the dependency metric of pairs (m, 1568) against a reference;
-        classes (m, 2): true labels (None: the classifier's)."""
+        """FID per part (squared feature units) and the dependency metric of pairs (m, 1568)
+        against a reference; classes (m, 2): true labels (None: the classifier's)."""
         (f_top, c_top), (f_bottom, c_bottom) = (self.read(pairs[:, :PIXELS]),
                                                 self.read(pairs[:, PIXELS:]))
         if classes is not None:
             c_top, c_bottom = classes[:, 0], classes[:, 1]
         fid_top, fid_bottom = fid(f_top, reference["top"]), fid(f_bottom, reference["bottom"])
         joint = class_pair_frequencies(c_top, c_bottom)
-        return {"fid": 0.5 * (fid_top + fid_bottom), "fid_top": fid_top,
-                "fid_bottom": fid_bottom, "dependency": dependency_error(reference["joint"], joint)}
+        numbers = {"fid": 0.5 * (fid_top + fid_bottom), "fid_top": fid_top,
+                   "fid_bottom": fid_bottom,
+                   "dependency": dependency_error(reference["joint"], joint)}
+        return {self.prefix + k: v for k, v in numbers.items()}
 
 
 def real_pairs(digits: tuple[torch.Tensor, torch.Tensor], lam: float, m: int, seed: int
@@ -73,33 +83,52 @@ def real_pairs(digits: tuple[torch.Tensor, torch.Tensor], lam: float, m: int, se
             torch.stack([labels[tops], labels[bottoms]], 1))
 
 
+def scorers(task: FactorGAN, splits: dict[str, Pairs]
+            ) -> tuple[list[_Scorer], dict[str, Any]]:
+    """The shared space's scorer (its classifier trained on the "train" digits of `splits`)
+    and the run's own classifier's; the accuracies of both on the "test" digits and what names
+    the shared space, for eval.json."""
+    setting = task.config.sample.fid_space
+    if setting == "auto":
+        setting = "tiny" if task.config.data.limit else "standard"
+    space = digit_space(*splits["train"], setting)
+    both = [_Scorer(task, space.classifier, ""),
+            _Scorer(task, cast(DigitClassifier, task.nets["classifier"]), OWN)]
+    about: dict[str, Any] = {
+        s.prefix + "classifier_accuracy": classifier_accuracy(s.classifier, *splits["test"],
+                                                              batch_size=CHUNK) for s in both}
+    about["fid_space"] = {"setting": space.setting, "key": space.key}
+    return both, about
+
+
 def evaluate(task: FactorGAN, run: Run, seed: int = 0) -> Evaluation:
     """eval.json numbers and report.md of `run`; grids and curves in `run.path / "plots"`."""
-    m, scorer = task.config.sample.eval_samples, _Scorer(task)
-    splits = task.splits()
-    accuracy = classifier_accuracy(scorer.classifier, *splits["test"],
-                                   batch_size=CHUNK)
+    m, splits = task.config.sample.eval_samples, task.splits()
+    both, about = scorers(task, splits)
     references, floor, real_shown = {}, {}, {}
     for lam in task.config.data.lambdas:
         pairs = real_pairs(splits["test"], lam, m, seed)
-        references[lam] = scorer.reference(pairs)
+        references[lam] = [s.reference(pairs) for s in both]
         real_shown[lam] = pairs[0][: task.config.sample.grid]
-        floor[f"{lam:g}"] = scorer.scores(*real_pairs(splits["train"], lam, m, seed),
-                                          references[lam])
+        train_pairs = real_pairs(splits["train"], lam, m, seed)
+        floor[f"{lam:g}"] = {k: v for s, r in zip(both, references[lam], strict=True)
+                             for k, v in s.scores(*train_pairs, r).items()}
     rows, shown = [], {}
     table: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     for s in task.settings:
         generated = task.generate(s, m, seed)
         shown[s] = generated[: task.config.sample.grid]
-        numbers = scorer.scores(generated, None, references[s.lam])
+        numbers = {k: v for sc, r in zip(both, references[s.lam], strict=True)
+                   for k, v in sc.scores(generated, None, r).items()}
         rows.append({"model": s.variant, "lambda": s.lam, "paired": s.paired or "all",
                      **numbers})
         table.setdefault(s.variant, {}).setdefault(f"{s.lam:g}", {})[
             str(s.paired or "all")] = numbers
     results: dict[str, Any] = {
-        "model": task.name, "step": run.step, "classifier_accuracy": accuracy,
-        **{f"mean_fid_{v}": sum(r["fid"] for r in rows if r["model"] == v)
-           / sum(r["model"] == v for r in rows) for v in task.config.net.variants},
+        "model": task.name, "step": run.step, **about,
+        **{f"mean_{p}fid_{v}": sum(r[f"{p}fid"] for r in rows if r["model"] == v)
+           / sum(r["model"] == v for r in rows)
+           for p in ("", OWN) for v in task.config.net.variants},
         "digits": rows, "table": table, "floor": floor,
         "sizes": {"eval_samples": m, "test_digits": len(splits["test"][0]),
                   "train_digits": len(splits["train"][0])},
@@ -135,15 +164,21 @@ def _report(run: Run, results: dict[str, Any], grids: list[str]) -> str:
     sizes, m = results["sizes"], results["sizes"]["eval_samples"]
     report_rows = [{"model": VARIANT_NAMES[r["model"]], "lambda": r["lambda"],
                     "N": r["paired"], "FID": r["fid"], "FID top": r["fid_top"],
-                    "FID bottom": r["fid_bottom"], "dependency": r["dependency"]}
+                    "FID bottom": r["fid_bottom"], "dependency": r["dependency"],
+                    "own FID": r[f"{OWN}fid"], "own dependency": r[f"{OWN}dependency"]}
                    for r in results["digits"]]
     floor_rows = [{"lambda": lam, **numbers} for lam, numbers in results["floor"].items()]
+    space = results["fid_space"]
     lead = (f"{sizes['train_digits']} training digits; {m} generated pairs per setting "
             f"against {m} pairs of the {sizes['test_digits']} held-out digits. FID on the "
-            "hidden features of a digit classifier (held-out accuracy "
-            f"{results['classifier_accuracy']:.4f}), per part, averaged over top and bottom; "
-            "dependency = mean over the 10 x 10 class pairs of |c_real - c_gen|, c(i, j) = "
-            "P(i, j) / (P_top(i) P_bottom(j) + 0.001), generated classes from the classifier.")
+            "hidden features of the shared digit classifier (setting "
+            f"{space['setting']!r}, space {space['key']}, one for every run and seed; "
+            f"held-out accuracy {results['classifier_accuracy']:.4f}), per part, averaged "
+            "over top and bottom; dependency = mean over the 10 x 10 class pairs of "
+            "|c_real - c_gen|, c(i, j) = P(i, j) / (P_top(i) P_bottom(j) + 0.001), generated "
+            "classes from that classifier. \"own\": the same on the run's own classifier "
+            f"(held-out accuracy {results[OWN + 'classifier_accuracy']:.4f}), a feature space "
+            "of this run only (the numbers recorded before the shared space).")
     return report_page(f"FactorGAN: paired digits, step {run.step}", lead, [
         "## Digits\n\n" + markdown_table(report_rows),
         "## Floor: real training pairs against the held-out pairs\n\n"
