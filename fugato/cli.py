@@ -126,7 +126,8 @@ def cmd_compare(args: argparse.Namespace) -> None:
         if not (run / "eval.json").is_file():
             raise FugatoError(f"{run}: no eval.json (run `fugato eval {run}` first)")
     _print_medians(args, compare_runs(runs, Path(args.out), args.metrics or None,
-                                      tables=seeds_tables, trade_off=args.trade_off))
+                                      tables=seeds_tables, trade_off=args.trade_off,
+                                      pairs=args.pairs))
 
 
 def _print_medians(args: argparse.Namespace, result: dict[str, Any]) -> None:
@@ -142,7 +143,8 @@ def cmd_seeds(args: argparse.Namespace) -> None:
 
     result = run_seeds(args.configs, args.seeds, args.out, args.jobs, args.set,
                        args.metrics or None, say=lambda text: say(args, text),
-                       variants=args.variant, threads=args.threads, trade_off=args.trade_off)
+                       variants=args.variant, threads=args.threads, trade_off=args.trade_off,
+                       pairs=args.pairs)
     _print_medians(args, result)
 
 
@@ -222,6 +224,10 @@ TRADE_OFF_HELP = ("two eval.json numbers: trade-off.png plots each group's mean 
                   "X (e.g. accuracy interpretability over --variant groups)")
 
 
+PAIRS_HELP = ("two or more eval.json numbers: pairs.png plots every run's against each other, "
+              "coloured by group (AR-VAE's Fig. 4: interpretability modularity mig sap scc)")
+
+
 def _add_compare_and_seeds(verbs: argparse._SubParsersAction, common: Parser) -> None:
     compare = verbs.add_parser("compare", parents=[common],
                                help="box plots of eval.json metrics over runs (e.g. seeds)")
@@ -229,6 +235,7 @@ def _add_compare_and_seeds(verbs: argparse._SubParsersAction, common: Parser) ->
     compare.add_argument("--out", required=True, help="output folder")
     compare.add_argument("--metrics", nargs="*", help="which metrics (default: all shared)")
     compare.add_argument("--trade-off", nargs=2, metavar=("X", "Y"), help=TRADE_OFF_HELP)
+    compare.add_argument("--pairs", nargs="+", metavar="NUMBER", help=PAIRS_HELP)
     compare.set_defaults(func=cmd_compare)
 
     seeds = verbs.add_parser("seeds", parents=[common],
@@ -246,6 +253,7 @@ def _add_compare_and_seeds(verbs: argparse._SubParsersAction, common: Parser) ->
                        help="an ablation: every config runs once per variant with its overrides "
                             "(NAME: alone = the config as it is); a group each")
     seeds.add_argument("--trade-off", nargs=2, metavar=("X", "Y"), help=TRADE_OFF_HELP)
+    seeds.add_argument("--pairs", nargs="+", metavar="NUMBER", help=PAIRS_HELP)
     seeds.set_defaults(func=cmd_seeds)
 
 

@@ -117,6 +117,66 @@ def plot_scatter_grid(x: np.ndarray, y: np.ndarray, x_names: Sequence[str],
     save_figure(fig, path)
 
 
+def plot_code_pairs(codes: np.ndarray, dims: Sequence[int], attrs: np.ndarray,
+                    names: Sequence[str], path: Path, max_points: int = 2000) -> None:
+    """The codes in the plane of two attributes' own dimensions, coloured by an attribute (the
+    reference code's `plot_data_dist`). Row l is coloured by attribute l (`attrs` (N, L), in its
+    units; colour bar on the right) and puts its own dimension `dims[l]` of `codes` (N, z)
+    across; column m puts attribute m's dimension up, for every m != l (a single attribute: the
+    first dimension not in `dims`). A dimension that orders attribute l shows as colour changing
+    across and not up, in every panel of row l."""
+    plt = pyplot()
+    codes, attrs = np.asarray(codes), np.asarray(attrs)
+    keep = np.linspace(0, len(codes) - 1, min(len(codes), max_points)).astype(int)
+    spare = next((d for d in range(codes.shape[1]) if d not in dims), dims[0])
+    rows = [[(dims[m], names[m]) for m in range(len(names)) if m != l] or [(spare, "free")]
+            for l in range(len(names))]
+    columns = len(rows[0])
+    fig, axes = plt.subplots(len(names), columns, figsize=(2.4 * columns + 0.8, 2.2 * len(names)),
+                             squeeze=False, layout="constrained")
+    for l, name in enumerate(names):
+        for ax, (up, up_name) in zip(axes[l], rows[l], strict=True):
+            points = ax.scatter(codes[keep, dims[l]], codes[keep, up], c=attrs[keep, l], s=3,
+                                cmap="viridis", alpha=0.7, linewidths=0)
+            ax.set_xlabel(f"z{dims[l]} ({name})", fontsize=7)
+            ax.set_ylabel(f"z{up} ({up_name})", fontsize=7)
+            ax.tick_params(labelsize=6)
+        fig.colorbar(points, ax=axes[l].tolist(), shrink=0.9).set_label(name, fontsize=8)
+    save_figure(fig, path)
+
+
+def plot_pair_grid(groups: Mapping[str, Mapping[str, Sequence[float]]], metrics: Sequence[str],
+                   path: Path, title: str) -> None:
+    """Every metric against every other, one point per run coloured by its group, a histogram
+    of each group's values on the diagonal (AR-VAE's Fig. 4). `groups[group][metric]` is the
+    list of values of that metric over the group's runs, as in `plot_boxplots`."""
+    plt = pyplot()
+    k = len(metrics)
+    edges = [np.histogram_bin_edges([v for g in groups.values() for v in g[m]], bins=10)
+             for m in metrics]  # the same bins for every group
+    fig, axes = plt.subplots(k, k, figsize=(2.2 * k, 2.2 * k), squeeze=False,
+                             layout="constrained")
+    for g, (name, values) in enumerate(groups.items()):
+        columns = [np.asarray(values[m], dtype=float) for m in metrics]
+        for i in range(k):
+            for j in range(k):
+                if i == j:
+                    axes[i][j].hist(columns[i], bins=edges[i], color=f"C{g % 10}", alpha=0.5,
+                                    label=name)
+                else:
+                    axes[i][j].plot(columns[j], columns[i], "o", color=f"C{g % 10}",
+                                    markersize=3, alpha=0.7)
+    for i, metric in enumerate(metrics):
+        axes[-1][i].set_xlabel(metric, fontsize=8)
+        axes[i][0].set_ylabel(metric, fontsize=8)
+        for ax in axes[i]:
+            ax.tick_params(labelsize=6)
+    fig.suptitle(title, fontsize=10)
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center",
+               ncol=min(len(groups), 6), fontsize=8)
+    save_figure(fig, path)
+
+
 def plot_lines(x: np.ndarray, curves: Mapping[str, np.ndarray], path: Path, xlabel: str,
                ylabel: str, title: str) -> None:
     """Several curves over the same x values, one per name."""

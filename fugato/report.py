@@ -18,7 +18,7 @@ import numpy as np
 
 from fugato.atomic import write_text
 from fugato.errors import FugatoError
-from fugato.plot import plot_boxplots, plot_trade_off
+from fugato.plot import plot_boxplots, plot_pair_grid, plot_trade_off
 
 SeedsTables = Callable[[str, str, Mapping[str, Sequence[float]], int], str]
 """(model, group, summary, runs) -> a system's own markdown tables over seeds ("" for none)."""
@@ -104,8 +104,8 @@ def flatten_numbers(results: Mapping[str, Any], prefix: str = "") -> dict[str, f
 
 
 def compare_runs(run_dirs: Sequence[Path], out: Path, metrics: Sequence[str] | None = None,
-                 tables: SeedsTables | None = None,
-                 trade_off: Sequence[str] | None = None) -> dict[str, Any]:
+                 tables: SeedsTables | None = None, trade_off: Sequence[str] | None = None,
+                 pairs: Sequence[str] | None = None) -> dict[str, Any]:
     """Box plots and tables of the metrics in each run's `eval.json`, runs grouped by
     `run_group` (the paper figures over seeds). Writes `out/comparison.{json,md,png}`.
 
@@ -113,8 +113,10 @@ def compare_runs(run_dirs: Sequence[Path], out: Path, metrics: Sequence[str] | N
     table; every number of the eval.json files, nested ones as `a/b/c` paths, gets mean and
     standard deviation per group; `tables(model, group, summary, runs)` adds a system's own
     tables (its paper's layout); `trade_off` (two numbers, x then y) adds `out/trade-off.png`,
-    each group's means against each other. Returns the JSON dict `{"groups": {group: {metric:
-    [values]}}, "medians": ..., "summary": {group: {path: [mean, sd]}}}`."""
+    each group's means against each other; `pairs` (two or more numbers) adds
+    `out/pairs.png`, every run's numbers against each other (AR-VAE's Fig. 4). Returns the JSON
+    dict `{"groups": {group: {metric: [values]}}, "medians": ..., "summary": {group: {path:
+    [mean, sd]}}}`."""
     groups: dict[str, dict[str, list[float]]] = {}
     models: dict[str, str] = {}
     for run_dir in run_dirs:
@@ -126,8 +128,9 @@ def compare_runs(run_dirs: Sequence[Path], out: Path, metrics: Sequence[str] | N
     if metrics is None:  # the top-level metrics every group has, in the first run's order
         metrics = [k for k in next(iter(groups.values())) if "/" not in k
                    and all(k in g for g in groups.values()) and k not in NOT_METRICS]
-    missing = sorted({m for m in [*metrics, *(trade_off or ())] for g in groups.values()
-                      if m not in g})
+    check_pairs(pairs)
+    missing = sorted({m for m in [*metrics, *(trade_off or ()), *(pairs or ())]
+                      for g in groups.values() if m not in g})
     if missing:
         raise FugatoError(f"metrics not in every eval.json: {', '.join(missing)}")
     medians = {g: {m: float(np.median(values[m])) for m in metrics} for g, values in groups.items()}
@@ -150,10 +153,7 @@ def compare_runs(run_dirs: Sequence[Path], out: Path, metrics: Sequence[str] | N
     overview = ("## Medians over runs\n\n" + markdown_table(rows)
                 + "\n\n## Mean ± sd over runs\n\n" + markdown_table(means)
                 + "\n\n![box plots](comparison.png)\n\n") if metrics else ""
-    if trade_off:
-        x, y = trade_off
-        plot_trade_off(groups, x, y, out / "trade-off.png", f"{y} against {x} (mean ± sd)")
-        overview += f"![{y} against {x}](trade-off.png)\n\n"
+    overview += extra_figures(groups, out, trade_off, pairs)
     write_text(out / "comparison.md", "# Comparison\n\n" + overview
                + "".join(t + "\n\n" for t in own if t)
                + "## Every number (mean ± sd over runs)\n\n" + markdown_table(every) + "\n")
@@ -161,6 +161,27 @@ def compare_runs(run_dirs: Sequence[Path], out: Path, metrics: Sequence[str] | N
         plot_boxplots(groups, metrics, out / "comparison.png",
                       "Metrics over runs (box: quartiles)")
     return result
+
+
+def check_pairs(pairs: Sequence[str] | None) -> None:
+    """Refuse a `pairs` figure of fewer than two numbers (`compare_runs`)."""
+    if pairs is not None and len(pairs) < 2:
+        raise FugatoError("pairs: give at least two numbers")
+
+
+def extra_figures(groups: Mapping[str, Mapping[str, Sequence[float]]], out: Path,
+                  trade_off: Sequence[str] | None, pairs: Sequence[str] | None) -> str:
+    """`compare_runs`' optional figures, out/trade-off.png and out/pairs.png; their markdown."""
+    text = ""
+    if trade_off:
+        x, y = trade_off
+        plot_trade_off(groups, x, y, out / "trade-off.png", f"{y} against {x} (mean ± sd)")
+        text += f"![{y} against {x}](trade-off.png)\n\n"
+    if pairs:
+        plot_pair_grid(groups, pairs, out / "pairs.png",
+                       "Every run's numbers against each other (a point per run)")
+        text += f"![{', '.join(pairs)} against each other](pairs.png)\n\n"
+    return text
 
 
 def runs_of(group: Mapping[str, list[float]]) -> list[float]:

@@ -54,8 +54,10 @@ def test_a_tiny_image_run_trains_evaluates_and_samples(config: str, sets: list[s
     for key in ("interpretability", "mig", "modularity", "sap", "scc"):
         assert np.isfinite(results[key]), key
     assert 0.5 < results["recon_accuracy"] <= 1
-    for png in ("training.png", "latents.png", "reconstructions.png", "traversals.png"):
+    for png in ("training.png", "latents.png", "codes.png", "reconstructions.png",
+                "traversals.png"):
         assert (run / "plots" / png).stat().st_size > 1000
+    assert "![codes](plots/codes.png)" in (run / "report.md").read_text()
     assert main(["sample", str(run), "-n", "3", "--out", str(tmp_path / "s"), "--quiet",
                  "--device", "cpu"]) == 0
     assert len(list((tmp_path / "s").glob("*.png"))) >= 1

@@ -89,3 +89,16 @@ def test_compare_command_needs_evaluated_runs(tmp_path: Path) -> None:
 def test_flatten_numbers_keeps_numbers_by_path() -> None:
     nested = {"a": 1, "b": {"c": 2.5, "d": {"e": 3}}, "s": "text", "l": [1, 2], "t": True}
     assert flatten_numbers(nested) == {"a": 1.0, "b/c": 2.5, "b/d/e": 3.0}
+
+
+def test_pairs_plots_every_runs_numbers_against_each_other(tmp_path: Path) -> None:
+    """AR-VAE's Fig. 4: a point per run, coloured by group; fewer than two numbers is refused."""
+    runs = [_fake_run(tmp_path, f"{name}-seed{s}", mig=m + 0.1 * s, sap=m / 2 + 0.05 * s)
+            for name, m in (("ar", 0.6), ("beta", 0.2)) for s in (0, 1, 2)]
+    compare_runs(runs, tmp_path / "out", pairs=["mig", "sap"])
+    assert (tmp_path / "out" / "pairs.png").stat().st_size > 1000
+    assert "(pairs.png)" in (tmp_path / "out" / "comparison.md").read_text()
+    with pytest.raises(FugatoError, match="two"):
+        compare_runs(runs, tmp_path / "again", pairs=["mig"])
+    with pytest.raises(FugatoError, match="recon"):
+        compare_runs(runs, tmp_path / "again", pairs=["mig", "recon"])

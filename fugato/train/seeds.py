@@ -69,17 +69,18 @@ def train_and_eval(config: Path, seed: int, run_dir: Path, log: Path, overrides:
 def run_seeds(configs: Sequence[str | Path], seeds: Sequence[int], out: str | Path,
               jobs: int = 1, overrides: Sequence[str] = (), metrics: Sequence[str] | None = None,
               say: Callable[[str], None] = print, variants: Sequence[str] = (),
-              threads: int | None = None, trade_off: Sequence[str] | None = None
-              ) -> dict[str, Any]:
+              threads: int | None = None, trade_off: Sequence[str] | None = None,
+              pairs: Sequence[str] | None = None) -> dict[str, Any]:
     """Train + evaluate every config at every seed (and every variant, module docstring),
     then `compare_runs` over all of them. `threads`: CPU threads per run (default: each run
     follows the cores the others leave free, `fugato.threads`); `trade_off`: two numbers
-    whose group means `compare_runs` plots against each other.
+    whose group means `compare_runs` plots against each other; `pairs`: numbers whose values
+    it plots against each other, a point per run (AR-VAE's Fig. 4).
 
     Returns the comparison dict (`fugato.report.compare_runs`); raises FugatoError naming the
     runs that failed (the others are kept and compared next time)."""
     from fugato.registry import seeds_tables
-    from fugato.report import compare_runs
+    from fugato.report import check_pairs, compare_runs
 
     out = Path(out)
     paths = [Path(c) for c in configs]
@@ -92,6 +93,7 @@ def run_seeds(configs: Sequence[str | Path], seeds: Sequence[int], out: str | Pa
         raise FugatoError("--jobs must be at least 1")
     if threads is not None and threads < 1:
         raise FugatoError("--threads must be at least 1")
+    check_pairs(pairs)
     named: list[tuple[str | None, list[str]]] = (
         [parse_variant(v) for v in variants] or [(None, [])])
     if len({name for name, _ in named}) < len(named):
@@ -111,4 +113,4 @@ def run_seeds(configs: Sequence[str | Path], seeds: Sequence[int], out: str | Pa
     if failed:
         raise FugatoError(f"{len(failed)} of {len(todo)} runs failed: " + "; ".join(failed))
     return compare_runs([run for _, _, run, _ in todo], out, metrics, tables=seeds_tables,
-                        trade_off=trade_off)
+                        trade_off=trade_off, pairs=pairs)

@@ -17,7 +17,12 @@ All numbers are computed on the unique bars of the held-out test tunes (at most
   [-traversal_range, traversal_range] in `traversal_steps` steps; the Spearman correlation of
   the latent value with the decoded bar's attribute l, averaged over bars;
 - attribute surfaces (a figure): attribute l decoded over a grid of (dimension l, the first
-  free dimension) values around the mean code.
+  free dimension) values around the mean code;
+- each attribute's own dimension (two figures, `plot_latents`, shared with the image path):
+  every attribute against every attribute's own dimension (latents.png), and the codes in the
+  plane of two attributes' own dimensions coloured by one attribute (codes.png, the reference
+  code's `plot_data_dist`). The paper's Fig. 4 is another figure: its metrics against each other
+  over runs, from `fugato compare --pairs`.
 """
 
 from __future__ import annotations
@@ -30,10 +35,18 @@ import numpy as np
 from fugato.metrics.disentanglement import PER_FACTOR, disentanglement
 from fugato.metrics.regularised import regularised_spearman, traversal_spearman
 from fugato.models.bar_codec import reconstruction_accuracy
-from fugato.plot import plot_heatmaps, plot_lines, plot_scatter_grid, plot_training_curves
+from fugato.plot import (
+    plot_code_pairs,
+    plot_heatmaps,
+    plot_lines,
+    plot_scatter_grid,
+    plot_training_curves,
+)
 from fugato.report import Evaluation, markdown_table, report_page
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from fugato.models.arvae.task import ARVAE
     from fugato.train.run import Run
 
@@ -43,6 +56,14 @@ SUMMARY = ("interpretability", "mig", "modularity", "sap", "scc", "interpretabil
 """The eval.json numbers of the report's first table, in its order."""
 SURFACE_GRID = 9
 """Grid points per axis of the attribute surfaces."""
+LATENT_SECTION = (
+    "## Each attribute's own dimension\n\nRow: each attribute's own dimension (`attribute_dim`: "
+    "the regularised dimension l for AR-VAE, the one of highest mutual information for the "
+    "beta-VAE); column: each attribute.\n\n![latents](plots/latents.png)\n\n"
+    "The codes in the plane of two attributes' own dimensions, row l coloured by attribute l "
+    "(its dimension across): a dimension that orders its attribute changes colour across "
+    "only.\n\n![codes](plots/codes.png)")
+"""The report's section on `plot_latents`' figures (both AR-VAE paths)."""
 
 
 class Traversals(NamedTuple):
@@ -69,7 +90,7 @@ def evaluate(task: ARVAE, run: Run, seed: int = 0) -> Evaluation:
     traversals = traverse_dimensions(task, codes, rng, dims)
     results = eval_results(task, run, metrics, recon, traversals,
                            regularised_spearman(codes, attrs, dims), len(bars))
-    draw_figures(task, run, codes, attrs, traversals)
+    draw_figures(task, run, codes, attrs, traversals, dims)
     return Evaluation(results, report(task, run, results))
 
 
@@ -165,15 +186,25 @@ def per_attribute_results(names: Sequence[str], metrics: dict[str, Any],
 
 
 # -- plots and report ----------------------------------------------------------------------------
+def plot_latents(codes: np.ndarray, attrs: np.ndarray, names: Sequence[str],
+                 dims: Sequence[int], plots: Path) -> None:
+    """plots/latents.png: each attribute of `attrs` (N, L) against each attribute's own
+    dimension `dims` of `codes` (N, z); plots/codes.png: the codes in the plane of two own
+    dimensions, coloured by an attribute (`fugato.plot.plot_code_pairs`)."""
+    plot_scatter_grid(codes[:, list(dims)], attrs, [f"z{d}" for d in dims], names,
+                      plots / "latents.png")
+    plot_code_pairs(codes, dims, attrs, names, plots / "codes.png")
+
+
 def draw_figures(task: ARVAE, run: Run, codes: np.ndarray, attrs: np.ndarray,
-                 traversals: Traversals) -> None:
-    """plots/{training,latents,traversal,surfaces}.png."""
+                 traversals: Traversals, dims: Sequence[int]) -> None:
+    """plots/{training,latents,codes,traversal,surfaces}.png; `dims`: each attribute's own
+    dimension (`attribute_dims`)."""
     names = list(task.config.data.attributes)
     plots = run.path / "plots"
     plot_training_curves(run.metrics(), plots / "training.png",
                          ("loss", "recon", "kl", "ar", "accuracy"))
-    plot_scatter_grid(codes[:, : len(names)], attrs, [f"z{l}" for l in range(len(names))],
-                      names, plots / "latents.png")
+    plot_latents(codes, attrs, names, dims, plots)
     plot_lines(traversals.values, traversals.curves, plots / "traversal.png", "latent value",
                "mean decoded attribute", "Traversal of each regularised dimension")
     extent = task.config.sample.traversal_range
@@ -195,7 +226,7 @@ def report(task: ARVAE, run: Run, results: dict[str, Any]) -> str:
     return report_page(f"{kind}: {', '.join(task.config.data.corpora)} (step {run.step})", lead, [
         markdown_table(rows),
         "## Per attribute\n\n" + markdown_table(attr_rows),
-        "## Regularised dimensions against attributes\n\n![latents](plots/latents.png)",
+        LATENT_SECTION,
         "## Traversals\n\n![traversal](plots/traversal.png)",
         "## Attribute surfaces (regularised dim x the first free dim, decoded attribute)"
         "\n\n![surfaces](plots/surfaces.png)",

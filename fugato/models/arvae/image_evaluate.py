@@ -5,8 +5,9 @@ the five disentanglement metrics (`fugato.metrics.disentanglement`, the referenc
 and fugato's variants) against the attributes, per attribute the Spearman correlation of its
 own dimension (`fugato.models.arvae.evaluate.attribute_dims`), and the
 reconstruction accuracy: the share of pixels whose decoded probability falls on the same side
-of 0.5 as the image (the paper's Fig. 5). Figures: example reconstructions (Fig. 6) and one
-traversal of every regularised dimension (Figs. 9, 10).
+of 0.5 as the image (the paper's Fig. 5). Figures: example reconstructions (Fig. 6), one
+traversal of every regularised dimension (Figs. 9, 10), and each attribute's own dimension
+against the attributes and the codes coloured by them (`evaluate.plot_latents`).
 
 Content preservation (Morpho-MNIST, the paper's Fig. 7): the run's own digit classifier on
 the held-out digits, on their reconstructions, and on `sample.interpolations` variations per
@@ -29,15 +30,18 @@ import torch
 from fugato.metrics.disentanglement import disentanglement
 from fugato.metrics.regularised import regularised_spearman
 from fugato.models.arvae.evaluate import (
+    LATENT_SECTION,
     SUMMARY,
     attribute_dims,
     attribute_surfaces,
     per_attribute_results,
+    plot_latents,
 )
 from fugato.nn.batched import batched
 from fugato.report import Evaluation, markdown_table, report_page
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from fugato.models.arvae.images import ImageARVAE
@@ -68,11 +72,10 @@ def evaluate(task: ImageARVAE, run: Run, seed: int = 0) -> Evaluation:
         "per_attribute": per_attribute_results(task.attribute_names, metrics,
                                                regularised_spearman(codes, attrs, dims), dims),
         "eval_images": len(images)}
-    if task.has_digits:
-        dims = [int(d) for d in metrics["interpretability"]["dims"]]
-        results["content"] = content_preservation(task, images, decoded, codes, classes, dims)
-    draw_figures(task, run, images, decoded, codes, attrs)
-    if "content" in results:
+    draw_figures(task, run, images, decoded, codes, attrs, dims)
+    if task.has_digits:  # both models along Interpretability's dimensions (module docstring)
+        chosen = [int(d) for d in metrics["interpretability"]["dims"]]
+        results["content"] = content_preservation(task, images, decoded, codes, classes, chosen)
         plot_content(results["content"], run.path / "plots" / "content.png")
     return Evaluation(results, report(task, run, results))
 
@@ -127,17 +130,17 @@ def traversal_grid(task: ImageARVAE, code: np.ndarray) -> np.ndarray:
 
 
 def draw_figures(task: ImageARVAE, run: Run, images: np.ndarray, decoded: np.ndarray,
-                 codes: np.ndarray, attrs: np.ndarray) -> None:
-    """plots/{training,latents,reconstructions,traversals}.png, and surfaces.png (Fig. 12)
-    where the attributes can be measured on decoded images (Morpho-MNIST's, a user's)."""
-    from fugato.plot import plot_heatmaps, plot_image_grid, plot_scatter_grid, plot_training_curves
+                 codes: np.ndarray, attrs: np.ndarray, dims: Sequence[int]) -> None:
+    """plots/{training,latents,codes,reconstructions,traversals}.png (`dims`: each attribute's
+    own dimension, `attribute_dims`), and surfaces.png (Fig. 12) where the attributes can be
+    measured on decoded images (Morpho-MNIST's, a user's)."""
+    from fugato.plot import plot_heatmaps, plot_image_grid, plot_training_curves
 
     plots = run.path / "plots"
     names = task.attribute_names
     plot_training_curves(run.metrics(), plots / "training.png",
                          ("loss", "recon", "kl", "ar", "accuracy"))
-    plot_scatter_grid(codes[:, : len(names)], attrs, [f"z{l}" for l in range(len(names))],
-                      names, plots / "latents.png")
+    plot_latents(codes, attrs, names, dims, plots)
     pairs = np.concatenate([images[:SHOWN], decoded[:SHOWN]])
     plot_image_grid(pairs, plots / "reconstructions.png", SHOWN,
                     "Held-out images (top) and their reconstructions (Fig. 6)")
@@ -174,7 +177,7 @@ def report(task: ImageARVAE, run: Run, results: dict[str, Any]) -> str:
             "reconstruction accuracy: pixels on the same side of 0.5 as the image.")
     return report_page(f"{kind}: {task.config.data.dataset} (step {run.step})", lead, [
         markdown_table(rows), "## Per attribute\n\n" + markdown_table(attr_rows),
-        "## Regularised dimensions against attributes\n\n![latents](plots/latents.png)",
+        LATENT_SECTION,
         "## Reconstructions (Fig. 6)\n\n![reconstructions](plots/reconstructions.png)",
         "## Traversals (Figs. 9, 10)\n\n![traversals](plots/traversals.png)",
         *digit_sections(results.get("content"))])
