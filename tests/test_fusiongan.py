@@ -277,3 +277,49 @@ def test_the_automatic_labels_see_a_splice_as_a_mixture() -> None:
     for row in rows.values():
         assert sum(row[k] for k in ("a", "b", "mixture", "neither")) == pytest.approx(1)
         assert row["fl"] == pytest.approx(1 - abs(row["a"] - row["b"]) - row["neither"])
+
+
+# -- the paper's claim -------------------------------------------------------------------------
+CLASSIFIER_MARGIN = 0.35
+"""Mean P(A) on held-out real A (jazz) windows minus that on real B (folk) windows, at least."""
+CRITIC_MARGIN = 0.3
+"""D_B's mean score on held-out real B windows minus that on real A windows, at least."""
+CLAIM_NOTE = """Measured as the test below runs (the fixture jazz and folk folders, 40
+maximum-likelihood steps, 10 per-genre, 30 fusion; 21 held-out A windows, 67 B; one thread),
+seeds 0..5: the classifier's gap 0.789-0.867 (seeds 0, 1: 0.795, 0.789), D_B's 0.663-1.076
+(1.076, 0.804). Switched off (the same nets untrained, as built at the run's seed) both gaps
+are within 0.021 of 0 on every seed and the test fails. D_A is not asserted: its gap is
+0.010-0.601 (seed 5: 0.010, AUC 0.50, still 0.52 after 60 fusion steps), because at this size D_A
+meets B windows only through the fusion phase's ordering term (12), and with that term off
+(net.ordering_weight=0) it ranks B above A on 3 of 4 seeds (AUC 0.01-0.12); D_B separates
+either way. Each margin is under half its smallest gap."""
+
+
+def tiny_genre_gaps(run: Path, seed: int) -> tuple[float, float]:
+    """Train the tiny run through its three phases at `seed`; on the held-out real windows,
+    the genre classifier's gap (mean P(A) of A windows minus of B windows) and D_B's (mean
+    score of B windows minus of A windows)."""
+    sets = [*TINY, "net.pretrain_steps=40", "net.genre_steps=10", "train.max_steps=80",
+            "train.eval_every=80", "train.checkpoint_every=80", f"train.seed={seed}"]
+    assert main(["train", str(CONFIG), "--run-dir", str(run), "--quiet", "--device", "cpu",
+                 *[x for s in sets for x in ("--set", s)]]) == 0
+    from fugato.train.run import load_run
+
+    task = load_run(run, device="cpu").task
+    assert isinstance(task, FusionGAN)
+    a, b = task.windows("A", "test"), task.windows("B", "test")
+    classifier = float(task.p_genre_a(a).mean() - task.p_genre_a(b).mean())
+    critic = task.nets["d_b"].eval()
+    with torch.no_grad():
+        scores = [critic(torch.as_tensor(w))[:, 0].mean().item() for w in (b, a)]
+    return classifier, scores[0] - scores[1]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_critics_and_classifier_separate_the_real_genres(tmp_path: Path, seed: int) -> None:
+    """The paper's premise in direction, on a tiny run: the genre critic D_B scores real B
+    windows above real A windows, and the genre classifier calls real A windows A more than
+    real B windows. See CLAIM_NOTE for what was measured and why D_A is left out."""
+    classifier, critic = tiny_genre_gaps(tmp_path / "run", seed)
+    assert classifier > CLASSIFIER_MARGIN, classifier
+    assert critic > CRITIC_MARGIN, critic
