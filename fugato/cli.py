@@ -80,7 +80,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         if not args.config:
             raise FugatoError("give a config file, e.g. configs/melody-lm-quick.toml")
         config_path = Path(args.config)
-    config = load_config(config_path, overrides)
+    config = load_config(config_path, overrides, saved=args.resume)
     run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
     task = get_model(config.model)(config)
     logs = Trainer(task, run_dir, quiet=args.quiet).fit(resume=args.resume)

@@ -168,11 +168,17 @@ def parse_overrides(pairs: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def build_config(raw: dict[str, Any], overrides: list[str] | None = None) -> ExperimentConfig:
-    """Typed config from a TOML dict plus `--set` overrides, using the model's dataclasses."""
+def build_config(raw: dict[str, Any], overrides: list[str] | None = None,
+                 saved: bool = False) -> ExperimentConfig:
+    """Typed config from a TOML dict plus `--set` overrides, using the model's dataclasses.
+    `saved`: the config of a saved run, whose missing fields that were added after it take
+    the values it was trained with (the model's `SAVED_DEFAULTS`), not today's defaults."""
     from fugato.registry import canonical, get_model
 
     raw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    if saved and "model" in raw:
+        for section, values in getattr(get_model(raw["model"]), "SAVED_DEFAULTS", {}).items():
+            raw[section] = {**values, **raw.get(section, {})}
     for section, values in parse_overrides(overrides or []).items():
         if section == "model":
             raise FugatoError("the model cannot be changed with --set; use another config")
@@ -195,7 +201,9 @@ def build_config(raw: dict[str, Any], overrides: list[str] | None = None) -> Exp
     )
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+def load_config(path: str | Path, overrides: list[str] | None = None,
+                saved: bool = False) -> ExperimentConfig:
+    """The config of a TOML file (`saved`: a run's config.toml, see `build_config`)."""
     path = Path(path)
     if not path.is_file():
         raise FugatoError(f"{path}: config file not found")
@@ -203,7 +211,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
         raw = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise FugatoError(f"{path}: not a valid TOML file ({e})") from None
-    return build_config(raw, overrides)
+    return build_config(raw, overrides, saved)
 
 
 def dump_config(config: ExperimentConfig) -> str:

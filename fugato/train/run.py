@@ -35,7 +35,7 @@ class Run:
 
         path = resolve_run(path)
         payload = load_checkpoint(path / "checkpoints" / f"{checkpoint}.pt")
-        config = build_config(payload["config"])
+        config = build_config(payload["config"], saved=True)
         task = get_model(config.model)(config, saved_state(payload))
         task.device = pick_device(device)
         nets = task.build_nets()

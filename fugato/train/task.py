@@ -88,6 +88,10 @@ class Task:
     DataConfig: ClassVar[type]
     NetConfig: ClassVar[type]
     SampleConfig: ClassVar[type]
+    SAVED_DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = {}
+    """Per config section, the values of fields added after runs were saved that those runs
+    were trained with: a saved config (a checkpoint's, a run's config.toml) lacking such a
+    field loads with this value, not the field's default (`build_config(..., saved=True)`)."""
 
     def __init__(self, config: ExperimentConfig, saved: dict[str, Any] | None = None) -> None:
         """`saved` is what `saved_state()` returned when the checkpoint was written (e.g. the

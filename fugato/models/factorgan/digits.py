@@ -4,7 +4,8 @@ the lockstep frame it shares with source separation are in `fugato.models.factor
 
 The paired-digit experiment (`FactorGAN`, model "factorgan"): two stacked MNIST digits (top
 28x28, bottom 28x28: parts [0, 784) and [784, 1568)); with probability lambda the bottom digit
-has the top one's class, else a class drawn from the class frequencies. Of the 8,000 training
+has the top one's class, else another class (`data.pairing`: the paper's text by default, or
+the reference code's draw from all the class frequencies). Of the 8,000 training
 digits only N pairs are observed jointly; every top digit and every bottom digit is observed as
 a single part. One run trains a generator per (variant, lambda, N) in lockstep (disjoint
 parameters, summed losses: each setting trains exactly as if alone) so that one run gives the
@@ -57,16 +58,32 @@ DIGIT_PARTS = (slice(0, PIXELS), slice(PIXELS, 2 * PIXELS))
 
 
 # -- paired digits -----------------------------------------------------------------------------
-def pair_partners(labels: torch.Tensor, lam: float, generator: torch.Generator) -> torch.Tensor:
+PAIRINGS = ("paper", "reference")
+"""How the bottom digit's class is drawn when it is not the top digit's (`data.pairing`)."""
+
+
+def pair_partners(labels: torch.Tensor, lam: float, generator: torch.Generator,
+                  pairing: str = "paper") -> torch.Tensor:
     """For each digit (a top digit) the index (N,) of its bottom partner among the same digits:
-    with probability `lam` a digit of the same class, else of a class drawn from the class
-    frequencies, then a uniformly drawn digit of that class."""
+    with probability `lam` a digit of the same class, else (`pairing` "paper", the paper's
+    text) of another class drawn from the frequencies of the other classes, or ("reference",
+    the reference code) of a class drawn from the frequencies of all classes, the same one
+    included; then a uniformly drawn digit of that class."""
     if not 0.0 <= lam <= 1.0:
         raise FugatoError(f"data.lambdas: {lam} is not a probability")
+    if pairing not in PAIRINGS:
+        raise FugatoError(f"data.pairing: unknown pairing {pairing!r} ({', '.join(PAIRINGS)})")
     n = len(labels)
     counts = torch.bincount(labels, minlength=10)
     same = torch.rand(n, generator=generator) < lam
-    drawn = torch.multinomial(counts.double(), n, replacement=True, generator=generator)
+    if pairing == "reference":
+        drawn = torch.multinomial(counts.double(), n, replacement=True, generator=generator)
+    else:  # each top digit's own class masked out of its draw
+        others = counts.double().expand(n, -1).clone()
+        others[torch.arange(n), labels] = 0.0
+        if bool((others.sum(1) == 0).any()):
+            raise FugatoError("data.pairing 'paper': the digits need two classes or more")
+        drawn = torch.multinomial(others, 1, generator=generator).squeeze(1)
     classes = torch.where(same, labels, drawn)
     by_class = torch.argsort(labels, stable=True)
     starts = torch.cumsum(counts, 0) - counts
@@ -82,6 +99,12 @@ class DataConfig:
     split_seed: int = 0
     lambdas: list[float] = field(default_factory=lambda: [0.1, 0.9])
     """Probabilities that the bottom digit has the top digit's class."""
+    pairing: str = "paper"
+    """The bottom digit's class otherwise (`pair_partners`): "paper" (the paper's text:
+    another class, drawn from the other classes' frequencies; P(same class) = lambda) or
+    "reference" (the reference code: a class drawn from all the classes' frequencies, the same
+    one included; P(same class) = lambda + (1 - lambda) sum_c p_c^2). Runs saved before this
+    field were trained with "reference" and load with it (`SAVED_DEFAULTS`)."""
     paired: list[int] = field(default_factory=lambda: [10, 100, 1000, 0])
     """N: jointly observed pairs (0: all training digits)."""
     limit: int | None = None
@@ -135,6 +158,7 @@ class FactorGAN(LockstepSettings, DigitClassifierPhase, Sampler, Evaluator, Seed
     DataConfig = DataConfig
     NetConfig = NetConfig
     SampleConfig = SampleConfig
+    SAVED_DEFAULTS = {"data": {"pairing": "reference"}}  # runs saved before data.pairing
 
     def __init__(self, config: ExperimentConfig, saved: dict[str, Any] | None = None) -> None:
         super().__init__(config, saved)
@@ -145,6 +169,9 @@ class FactorGAN(LockstepSettings, DigitClassifierPhase, Sampler, Evaluator, Seed
         self.check_net(net)
         if any(n < 0 for n in data.paired):
             raise FugatoError("data.paired: N must be >= 0 (0: all)")
+        if data.pairing not in PAIRINGS:
+            raise FugatoError(f"data.pairing: unknown pairing {data.pairing!r} "
+                              f"({', '.join(PAIRINGS)})")
         self.settings = [Setting(v, float(lam), n) for v in net.variants for lam in data.lambdas
                          for n in data.paired]
         if not self.settings:
@@ -184,7 +211,8 @@ class FactorGAN(LockstepSettings, DigitClassifierPhase, Sampler, Evaluator, Seed
         g = torch.Generator().manual_seed(self.config.train.seed)
         observed = torch.randperm(n, generator=g)  # the paired digits: a prefix of this order
         columns = [torch.arange(n)]
-        partners = {lam: pair_partners(labels, lam, g) for lam in data.lambdas}
+        partners = {lam: pair_partners(labels, lam, g, data.pairing)
+                    for lam in data.lambdas}
         columns += [partners[lam] for lam in data.lambdas]
         for lam in data.lambdas:
             for count in data.paired:

@@ -71,14 +71,14 @@ class _Scorer:
         return {self.prefix + k: v for k, v in numbers.items()}
 
 
-def real_pairs(digits: tuple[torch.Tensor, torch.Tensor], lam: float, m: int, seed: int
-               ) -> Pairs:
-    """m real pairs (m, 1568) of a split's (images, labels) at dependency `lam`, and their
-    true classes (m, 2)."""
+def real_pairs(digits: tuple[torch.Tensor, torch.Tensor], lam: float, m: int, seed: int,
+               pairing: str = "paper") -> Pairs:
+    """m real pairs (m, 1568) of a split's (images, labels) at dependency `lam` (and
+    `data.pairing`), and their true classes (m, 2)."""
     images, labels = digits
     g = torch.Generator().manual_seed(seed + 1)
     tops = torch.randperm(len(images), generator=g).repeat(-(-m // len(images)))[:m]
-    bottoms = pair_partners(labels, lam, g)[tops]
+    bottoms = pair_partners(labels, lam, g, pairing)[tops]
     return (torch.cat([images[tops], images[bottoms]], 1),
             torch.stack([labels[tops], labels[bottoms]], 1))
 
@@ -106,11 +106,12 @@ def evaluate(task: FactorGAN, run: Run, seed: int = 0) -> Evaluation:
     m, splits = task.config.sample.eval_samples, task.splits()
     both, about = scorers(task, splits)
     references, floor, real_shown = {}, {}, {}
+    pairing = task.config.data.pairing
     for lam in task.config.data.lambdas:
-        pairs = real_pairs(splits["test"], lam, m, seed)
+        pairs = real_pairs(splits["test"], lam, m, seed, pairing)
         references[lam] = [s.reference(pairs) for s in both]
         real_shown[lam] = pairs[0][: task.config.sample.grid]
-        train_pairs = real_pairs(splits["train"], lam, m, seed)
+        train_pairs = real_pairs(splits["train"], lam, m, seed, pairing)
         floor[f"{lam:g}"] = {k: v for s, r in zip(both, references[lam], strict=True)
                              for k, v in s.scores(*train_pairs, r).items()}
     rows, shown = [], {}
