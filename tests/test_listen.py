@@ -18,7 +18,7 @@ import pytest
 from studio_server import free_port, running_studio, start_studio
 
 from fugato.cli import main
-from fugato.listen.results import fusion_level, results
+from fugato.listen.results import bootstrap, fusion_level, results
 
 FOLK = "folder:tests/fixtures/tunes/folk"
 JAZZ = "folder:tests/fixtures/tunes/jazz"
@@ -301,3 +301,16 @@ def test_clips_carry_no_time_that_tells_their_source(studio: str, listening: Pat
     first = headers(0)
     assert len({modified for modified, _ in first}) == 1
     assert headers(86400) == first  # nothing served moves with the files' times
+
+
+def test_an_interval_over_no_answers_is_unknown_without_a_warning() -> None:
+    """A source none of the resampled listeners answered has no interval (null in --json),
+    and numpy's "All-NaN slice" warning no longer reaches the terminal."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        low, high = bootstrap(["a", "b"], lambda listeners: float("nan"))
+        assert low != low and high != high  # NaN: unknown
+        assert bootstrap(["a", "b", "c"], lambda listeners: float(len(set(listeners)))) \
+            [1] <= 3.0

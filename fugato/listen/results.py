@@ -62,7 +62,11 @@ def bootstrap(listeners: list[str], statistic: Callable[[list[str]], float],
     rng = np.random.default_rng(seed)
     values = [statistic([listeners[i] for i in rng.integers(len(listeners), size=len(listeners))])
               for _ in range(BOOTSTRAP)]
-    low, high = np.nanpercentile(np.array(values, dtype=float), [2.5, 97.5])
+    finite = np.array(values, dtype=float)
+    finite = finite[~np.isnan(finite)]
+    if not len(finite):  # a source none of these listeners answered
+        return [float("nan"), float("nan")]
+    low, high = np.percentile(finite, [2.5, 97.5])
     return [float(low), float(high)]
 
 
