@@ -234,10 +234,11 @@ def sap(codes: np.ndarray, factors: np.ndarray) -> dict[str, Any]:
     return {"score": float(per.mean()), "per_factor": per}
 
 
-def scc(codes: np.ndarray, factors: np.ndarray) -> dict[str, Any]:
-    """Per factor the largest |Spearman| over code dims among those with p <= `SCC_P_VALUE`
-    (0 if none). Returns {"score", "per_factor": (K,)}."""
-    rho = spearman_matrix(codes, factors)
+def scc(codes: np.ndarray, factors: np.ndarray, rho: np.ndarray | None = None
+        ) -> dict[str, Any]:
+    """Per factor the largest |Spearman| over code dims (`rho` (D, K) if given) among those
+    with p <= `SCC_P_VALUE` (0 if none). Returns {"score", "per_factor": (K,)}."""
+    rho = spearman_matrix(codes, factors) if rho is None else rho
     kept = np.where(spearman_p_values(rho, len(codes)) <= SCC_P_VALUE, np.abs(rho), 0.0)
     per = kept.max(axis=0)
     return {"score": float(per.mean()), "per_factor": per}
@@ -256,18 +257,27 @@ def interpretability_heldout(codes: np.ndarray, factors: np.ndarray, seed: int =
     return {"score": float(per.mean()), "per_factor": per, "dims": dims}
 
 
-def mig_histogram(codes: np.ndarray, factors: np.ndarray) -> dict[str, Any]:
-    """MIG with histogram MI over the histogram entropy H(factor).
+def histogram_mutual_information(codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """Plug-in MI (nats) of every binned code dim (N, D) with every binned factor (N, K):
+    (D, K)."""
+    return mutual_information(discretize(codes), discretize(factors))
+
+
+def mig_histogram(codes: np.ndarray, factors: np.ndarray, mi: np.ndarray | None = None
+                  ) -> dict[str, Any]:
+    """MIG with histogram MI (`mi` (D, K) if given) over the histogram entropy H(factor).
     Returns {"score": mean, "per_factor": (K,)}."""
-    binned = discretize(factors)
-    per = mig_from(mutual_information(discretize(codes), binned), entropy(binned))
+    mi = histogram_mutual_information(codes, factors) if mi is None else mi
+    per = mig_from(mi, entropy(discretize(factors)))
     return {"score": float(per.mean()), "per_factor": per}
 
 
-def modularity_histogram(codes: np.ndarray, factors: np.ndarray) -> dict[str, Any]:
-    """Modularity with histogram MI; a dim with no information scores 1.
-    Returns {"score": mean over code dims, "per_code": (D,)}."""
-    per = modularity_from(mutual_information(discretize(codes), discretize(factors)), 1.0)
+def modularity_histogram(codes: np.ndarray, factors: np.ndarray, mi: np.ndarray | None = None
+                         ) -> dict[str, Any]:
+    """Modularity with histogram MI (`mi` (D, K) if given); a dim with no information scores
+    1. Returns {"score": mean over code dims, "per_code": (D,)}."""
+    mi = histogram_mutual_information(codes, factors) if mi is None else mi
+    per = modularity_from(mi, 1.0)
     return {"score": float(per.mean()), "per_code": per}
 
 
@@ -279,9 +289,12 @@ def sap_heldout(codes: np.ndarray, factors: np.ndarray, seed: int = 0) -> dict[s
     return {"score": float(per.mean()), "per_factor": per}
 
 
-def scc_unfiltered(codes: np.ndarray, factors: np.ndarray) -> dict[str, Any]:
-    """Per factor the largest |Spearman| over code dims, no p-value filter."""
-    per = np.abs(spearman_matrix(codes, factors)).max(axis=0)
+def scc_unfiltered(codes: np.ndarray, factors: np.ndarray, rho: np.ndarray | None = None
+                   ) -> dict[str, Any]:
+    """Per factor the largest |Spearman| over code dims (`rho` (D, K) if given), no p-value
+    filter."""
+    rho = spearman_matrix(codes, factors) if rho is None else rho
+    per = np.abs(rho).max(axis=0)
     return {"score": float(per.mean()), "per_factor": per}
 
 
@@ -292,13 +305,16 @@ def disentanglement(codes: np.ndarray, factors: np.ndarray, seed: int = 0) -> di
     `seed` seeds the kNN jitter and the held-out halves."""
     codes = np.asarray(codes, dtype=np.float64)
     factors = np.asarray(factors, dtype=np.float64)
+    # each estimate once, shared by the metrics built on it
     mi = knn_mutual_information(codes, factors, seed)
+    binned_mi = histogram_mutual_information(codes, factors)
+    rho = spearman_matrix(codes, factors)
     return {"interpretability": interpretability(codes, factors, seed, mi),
             "mig": mig(codes, factors, seed, mi),
             "modularity": modularity(codes, factors, seed, mi),
-            "sap": sap(codes, factors), "scc": scc(codes, factors),
+            "sap": sap(codes, factors), "scc": scc(codes, factors, rho),
             "interpretability_heldout": interpretability_heldout(codes, factors, seed),
-            "mig_histogram": mig_histogram(codes, factors),
-            "modularity_histogram": modularity_histogram(codes, factors),
+            "mig_histogram": mig_histogram(codes, factors, binned_mi),
+            "modularity_histogram": modularity_histogram(codes, factors, binned_mi),
             "sap_heldout": sap_heldout(codes, factors, seed),
-            "scc_unfiltered": scc_unfiltered(codes, factors)}
+            "scc_unfiltered": scc_unfiltered(codes, factors, rho)}
