@@ -25,7 +25,7 @@ from fugato.models.bar_codec import BarCorporaConfig, MeasureBarCodec
 from fugato.music.attributes import ATTRIBUTES, check_attribute_names, compute_attributes
 from fugato.music.encodings.measure import MeasureEncoding
 from fugato.music.melody import Melody
-from fugato.nn.measure_vae import MeasureVAE
+from fugato.nn.measure_vae import MeasureVAE, check_options
 from fugato.report import Evaluation
 from fugato.train.task import Batch, Evaluator, Nets, Sampler, Step, TensorData
 
@@ -42,7 +42,8 @@ class DataConfig(BarCorporaConfig):
 
 @dataclass
 class NetConfig:
-    """MeasureVAE sizes plus the loss weights (they define the model being trained)."""
+    """MeasureVAE sizes and options plus the loss weights (they define the model being
+    trained)."""
 
     embed: int = 10
     enc_hidden: int = 128
@@ -52,6 +53,19 @@ class NetConfig:
     dec_hidden: int = 128
     dec_layers: int = 2
     dropout: float = 0.0
+    """Dropout probability in [0, 1) between stacked GRU layers (encoder, beat and tick GRUs),
+    in training only; 0 with one layer. The reference code: 0.5."""
+    encoder_readout: str = "top"
+    """The encoder GRU's final states read into the code: "top" (the last layer's forward and
+    backward states, 2 x enc_hidden) or "all" (every layer's, enc_layers x 2 x enc_hidden: the
+    reference code's, with enc_out = 256)."""
+    beat_input: str = "z"
+    """The beat GRU's input at each of the 4 beats: "z" or "constant" (one learned number, the
+    reference code's; z then reaches the decoder through the beat GRU's initial state only)."""
+    teacher_forcing: float = 1.0
+    """Probability in [0, 1] that a training batch is decoded teacher forced (one draw per batch
+    from the trainer's seeded stream; none at 1); otherwise it is decoded free-running, fed its
+    own argmax tokens. Validation stays teacher forced. The reference code: 0.5."""
     beta: float = 1e-3
     gamma: float = 1.0
     """Weight of the attribute term; 0 gives the beta-VAE."""
@@ -74,6 +88,16 @@ class SampleConfig:
     traversal_range: float = 4.0
 
 
+def check_net(n: NetConfig) -> None:
+    """Raise a one-line FugatoError naming the first net option out of its range."""
+    if n.attribute_reduction not in ("sum", "mean"):
+        raise FugatoError("net.attribute_reduction must be 'sum' or 'mean'")
+    try:
+        check_options(n.encoder_readout, n.beat_input, n.teacher_forcing, n.dropout)
+    except ValueError as error:
+        raise FugatoError(f"net.{error}") from None
+
+
 class ARVAE(Sampler, Evaluator, MeasureBarCodec):
     """The AR-VAE task; its bar codec (`encode`, `decode`, `to_melody`) is the shared
     `MeasureBarCodec` over the net "vae"."""
@@ -83,6 +107,10 @@ class ARVAE(Sampler, Evaluator, MeasureBarCodec):
     DataConfig = DataConfig
     NetConfig = NetConfig
     SampleConfig = SampleConfig
+    SAVED_DEFAULTS = {"net": {"encoder_readout": "top", "beat_input": "z",
+                              "teacher_forcing": 1.0}}
+    """Runs saved before these options were trained with fugato's choices, whatever the
+    defaults become (`Task.SAVED_DEFAULTS`)."""
 
     def __init__(self, config: ExperimentConfig, saved: dict[str, Any] | None = None) -> None:
         super().__init__(config, saved)
@@ -95,8 +123,7 @@ class ARVAE(Sampler, Evaluator, MeasureBarCodec):
             raise FugatoError(f"data.attributes: {error}") from None
         if len(data.attributes) > config.net.z_dim:
             raise FugatoError("net.z_dim must be at least the number of attributes")
-        if config.net.attribute_reduction not in ("sum", "mean"):
-            raise FugatoError("net.attribute_reduction must be 'sum' or 'mean'")
+        check_net(config.net)
 
     # -- data ----------------------------------------------------------------------------------
     def bars(self, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +161,9 @@ class ARVAE(Sampler, Evaluator, MeasureBarCodec):
     def build_nets(self) -> Nets:
         n: NetConfig = self.config.net
         return {"vae": MeasureVAE(self.encoding.vocab_size, n.embed, n.enc_hidden, n.enc_layers,
-                                  n.enc_out, n.z_dim, n.dec_hidden, n.dec_layers, n.dropout)}
+                                  n.enc_out, n.z_dim, n.dec_hidden, n.dec_layers, n.dropout,
+                                  encoder_readout=n.encoder_readout, beat_input=n.beat_input,
+                                  teacher_forcing=n.teacher_forcing)}
 
     def gamma_at(self, step: int | None) -> float:
         """The attribute weight at training step `step` (None: the full weight)."""
