@@ -158,12 +158,23 @@ def test_tiny_run_trains_evaluates_and_separates(tmp_path: Path,
                for r in rows)
     ideal = results["references"]["ideal_ratio_mask"]
     assert ideal["sdr_vocals"] > 5 > results["references"]["half_mask"]["sdr_vocals"]
+    # the reference's v4 (median over windows) under the plain names, fugato's v3 beside it
+    assert all(set(r) >= {f"sdr_{kind}{stem}" for kind in ("", "v4_mean_", "v3_mean_",
+                                                           "v3_median_")
+                          for stem in ("vocals", "accompaniment")} for r in rows)
+    assert ideal["sdr_v3_mean_vocals"] > 5 > results["references"]["half_mask"][
+        "sdr_v3_mean_vocals"]
+    # 5 s of one chorale, shorter than a 15-s window: one window, all of it
+    assert results["sizes"]["sdr_windows"] == results["sizes"]["sdr_windows_scored"] == 1
+    assert [len(x) for x in results["per_window"]["ideal"]] == [1]
+    assert "BSS Eval v3" in (run / "report.md").read_text()
     assert (run / "plots" / "spectrograms-n1.png").stat().st_size > 0
     table = FactorGANSeparation.seeds_report(
         "chorales", {"table/factorgan/5/sdr_vocals": [3.0, 0.5],
                      "table/factorgan/5/sdr_accompaniment": [8.0, 0.25],
+                     "table/factorgan/5/sdr_v3_mean_vocals": [1.5, 0.5],
                      "table/gan/25/sdr_vocals": [3.14159, 0.1234]}, 3)
-    assert "| FactorGAN | 5 | 3 ± 0.5 | 8 ± 0.25 |" in table
+    assert "| FactorGAN | 5 | 3 ± 0.5 | 8 ± 0.25 | 1.5 ± 0.5 |" in table
     assert "| GAN | 25 | 3.14 ± 0.12 |  |" in table  # 3 significant digits
 
     # any WAV: mono at 22.05 kHz, and stereo at another rate

@@ -1,4 +1,4 @@
-"""FactorGAN source separation on Bach chorales (Stoller, Ewert, Dixon, ICLR 2020, sec. 4.3).
+"""FactorGAN source separation on Bach chorales (Stoller, Ewert, Dixon, ICLR 2020, sec. 4.4, 6.2).
 
 Data (`fugato.audio.chorales`): four-part chorales rendered at 22.05 kHz by the built-in
 synthesizer, the soprano in one timbre ("vocals"), alto + tenor + bass in another
@@ -39,12 +39,14 @@ change between them; the digits draw new fakes in every round). One run trains e
 (variant, N) in lockstep with disjoint parameters, so each setting trains as if alone and one
 run gives the whole table.
 
-Evaluation: every held-out chorale is separated whole (snippets of 128 frames, the last one
-aligned to the end), sources resynthesised with the mixture's phase, scored with BSS Eval v3
-SDR (mir_eval's `bss_eval_sources` without permutation, through `fugato.metrics.separation`)
-per chorale; the table gives the mean (and median) over chorales. Two references frame it: the
-untrained separator (mask 0.5: each estimate is half the mixture) and the ideal ratio mask
-|V| / (|V| + |A|), the best such a mask can do with the mixture's phase.
+Evaluation (`fugato.models.factorgan.separation_evaluate`): every held-out chorale is separated
+whole (snippets of 128 frames, the last one aligned to the end), sources resynthesised with the
+mixture's phase. The table's SDR is the reference code's: BSS Eval v4 (museval's, through
+`fugato.metrics.separation.bss_eval_v4`) on 15-s windows, median over all windows of all
+held-out chorales; beside it fugato's earlier number, BSS Eval v3 SDR (mir_eval's
+`bss_eval_sources` without permutation) per whole chorale, mean (and median) over chorales. Two
+references frame it: the untrained separator (mask 0.5: each estimate is half the mixture) and
+the ideal ratio mask |V| / (|V| + |A|), the best such a mask can do with the mixture's phase.
 """
 
 from __future__ import annotations
@@ -366,7 +368,9 @@ class FactorGANSeparation(LockstepSettings, Evaluator, SeedsReport, Task):
     @staticmethod
     def seeds_report(group: str, summary: Mapping[str, Sequence[float]], runs: int) -> str:
         """The separation table over seeds ("mean ± sd") from `compare_runs`' summary of the
-        eval.json paths `table/VARIANT/N/...`."""
+        eval.json paths `table/VARIANT/N/...`: the reference's SDR (BSS Eval v4, median over
+        15-s windows) and fugato's whole-chorale v3 mean. (Runs evaluated before v4 took the
+        plain name hold the v3 mean under `sdr_<stem>`: evaluate them again.)"""
         def cell(path: str) -> str:
             return mean_sd(summary, path, 3)
 
@@ -374,7 +378,9 @@ class FactorGANSeparation(LockstepSettings, Evaluator, SeedsReport, Task):
                       key=lambda k: (VARIANTS.index(k[0]) if k[0] in VARIANTS else 9, int(k[1])))
         rows = [{"model": VARIANT_NAMES.get(v, v), "N paired": n,
                  "SDR vocals": cell(f"table/{v}/{n}/sdr_vocals"),
-                 "SDR accompaniment": cell(f"table/{v}/{n}/sdr_accompaniment")}
+                 "SDR accompaniment": cell(f"table/{v}/{n}/sdr_accompaniment"),
+                 "SDR v3 vocals (mean)": cell(f"table/{v}/{n}/sdr_v3_mean_vocals"),
+                 "SDR v3 accompaniment (mean)": cell(f"table/{v}/{n}/sdr_v3_mean_accompaniment")}
                 for v, n in keys]
         return (f"## {group}: chorale separation over {runs} seeds (mean ± sd)\n\n"
                 + markdown_table(rows))
