@@ -34,7 +34,7 @@ MODELS = {
 ALIASES = {"melody_lm": "melody-lm"}
 """Old ids -> their current ones."""
 
-COMMANDS = ("fugato.models.arvae.cli", "fugato.models.factorgan.cli",
+COMMANDS = ("fugato.models.arvae.cli", "fugato.models.factorgan.cli", "fugato.models.iml.cli",
             "fugato.models.dualdance.cli", "fugato.studio.cli", "fugato.listen.cli")
 """Modules whose `register(verbs, common)` adds a system's own verbs to `fugato`."""
 

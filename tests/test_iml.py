@@ -11,6 +11,7 @@ import torch
 from shared_data import DATA, needs
 
 from fugato.config import build_config
+from fugato.errors import FugatoError
 from fugato.metrics import kde_score
 from fugato.models.iml.task import IML
 from fugato.report import Evaluation
@@ -183,6 +184,97 @@ def test_seeds_report_lays_out_mean_and_sd_per_model_and_k() -> None:
     assert "| VAE | 120 ± 3 |  |" in text
     assert "log-likelihood -80.44 ± 4.1 nats" in text
     assert IML.seeds_report("other", {"loss": [1.0, 0.1]}, 3) == ""
+
+
+# -- the invertible IML: its base on the pseudo-inverse codes ----------------------------------
+def mixture_mean(task: IML) -> torch.Tensor:
+    """(K,) the fitted GMM's mean, sum_k w_k mu_k: after an M-step, the mean of its data."""
+    from fugato.distributions.gmm import GaussianMixture
+
+    assert isinstance(task.base, GaussianMixture)
+    model = task.base.model
+    return torch.from_numpy(model.weights_ @ model.means_)
+
+
+@needs_mnist
+@pytest.mark.parametrize("encoder", ["pinv", "mlp"])
+def test_invertible_iml_fits_its_base_on_the_codes_it_scores(tmp_path: Path,
+                                                             encoder: str) -> None:
+    """The paper's (and its reference code's) invertible IML: the encoder is the decoder's
+    pseudo-inverse g+ (tied weights, no encoder net), so the GMM is fitted on g+(x), the codes
+    the exact likelihood scores. The "mlp" option keeps fugato's earlier separate encoder,
+    whose codes the GMM is fitted on instead; g+(x) then lands far from them."""
+    from fugato.nn.invertible import InvertiblePerceptron
+
+    train(tiny(decoder="invertible", invertible_encoder=encoder), tmp_path / "run")
+    task = load_run(tmp_path / "run", device="cpu").task
+    assert isinstance(task, IML) and task.tied == (encoder == "pinv")
+    assert sorted(task.nets) == (["decoder"] if encoder == "pinv" else ["decoder", "encoder"])
+    decoder = task.nets["decoder"]
+    assert isinstance(decoder, InvertiblePerceptron)
+    digits = task.splits()["train"]
+    with torch.no_grad():
+        pinv_codes = decoder.inverse(digits)[0].double()  # what exact_test_loglik inverts to
+    fitted_on = pinv_codes if encoder == "pinv" else task.encode(digits)
+    # EM's last M-step makes the mixture's mean the mean of the codes it was fitted on
+    scale = float(fitted_on.abs().mean())
+    torch.testing.assert_close(mixture_mean(task), fitted_on.mean(0), rtol=0,
+                               atol=1e-5 * scale)
+    own = float(task.base_log_likelihood(fitted_on).mean())  # the GMM's training fit
+    pinv = float(task.base_log_likelihood(pinv_codes).mean())
+    if encoder == "pinv":
+        assert pinv == pytest.approx(own, abs=1e-9)
+        terms = task.exact_test_loglik(task.splits()["test"])
+        assert terms["test_loglik"] == pytest.approx(terms["base_loglik"] - terms["log_volume"],
+                                                     rel=1e-5)
+        # held-out digits invert to where the GMM put its mass (3 components in K = 3)
+        assert terms["base_loglik"] > own - 5
+    else:
+        assert pinv < own - 100  # the old mismatch: g+(x) is far from the encoder's codes
+    logged = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    losses = [r["loss"] for r in logged if r["split"] == "train"]
+    assert losses[-1] < losses[0]  # the autoencoder (through g+ when tied) trains
+
+
+def test_invertible_runs_saved_before_the_encoder_option_load_with_their_mlp_encoder() -> None:
+    saved = tiny(decoder="invertible")
+    assert build_config(saved, saved=True).net.invertible_encoder == "mlp"
+    assert build_config(saved).net.invertible_encoder == "pinv"
+    task = IML(build_config(saved, saved=True))
+    assert sorted(task.build_nets()) == ["decoder", "encoder"]
+    with pytest.raises(FugatoError, match="invertible_encoder"):
+        IML(build_config(tiny(decoder="invertible", invertible_encoder="svd")))
+
+
+@needs_mnist
+def test_exact_and_base_log_likelihood_over_k_fig_3_right(tmp_path: Path) -> None:
+    """`net.exact_latents` trains the invertible IML at several K; `fugato eval` puts its exact
+    held-out log-likelihood and base term per K in eval.json and draws them (the paper's Fig.
+    3 right) beside the MLP IML's base log-likelihood of its codes."""
+    from fugato.cli import main
+
+    run_dir = tmp_path / "sweep"
+    raw = tiny(sweep_methods=["iml"], sweep_latents=[2, 3], exact_loglik=True,
+               exact_latents=[1, 2, 3])
+    raw["train"]["max_steps"] = 10
+    train(raw, run_dir)
+    assert sorted(p.name for p in (run_dir / "sub").iterdir()) == [
+        "iml-K2", "iml-invertible-K1", "iml-invertible-K2", "iml-invertible-K3"]
+    assert main(["eval", str(run_dir), "--quiet"]) == 0
+    results = json.loads((run_dir / "eval.json").read_text())
+    by_k = results["invertible_by_k"]
+    assert set(by_k) == {"1", "2", "3"}
+    for k, terms in by_k.items():
+        assert terms["K"] == int(k)
+        assert terms["test_loglik"] == pytest.approx(terms["base_loglik"] - terms["log_volume"],
+                                                     rel=1e-5)
+        assert "encoder_code_norm" not in terms  # tied: the base saw these very codes
+    assert results["invertible"] == by_k["3"] and results["test_loglik"] == by_k["3"][
+        "test_loglik"]
+    assert -1 <= results["exact_base_correlation"] <= 1
+    assert set(results["gmm_test_loglik_per_code"]) == {"2", "3"}
+    assert (run_dir / "plots" / "loglik_vs_k.png").read_bytes()[:4] == b"\x89PNG"
+    assert "plots/loglik_vs_k.png" in (run_dir / "report.md").read_text()
 
 
 # -- the paper's claim -------------------------------------------------------------------------

@@ -51,3 +51,29 @@ def test_log_likelihood_equals_autograd_change_of_variables(sizes: list[int],
     if net.square:  # the layerwise (paper's) terms are the exact change of variables
         layerwise = net.log_likelihood(x, standard_normal, exact=False)
         torch.testing.assert_close(layerwise.detach(), torch.stack(expected))
+
+
+def explicit_pseudo_inverse(net: InvertiblePerceptron, x: torch.Tensor) -> torch.Tensor:
+    """z of x layer by layer from the top with torch's own pseudo-inverse (SVD)."""
+    for layer in reversed(net.layers):
+        a = layer.act.inverse(x) if layer.act else x
+        x = (a - layer.linear.bias) @ torch.linalg.pinv(layer.linear.weight).T
+    return x
+
+
+def test_encode_is_the_differentiable_pseudo_inverse() -> None:
+    """IML's tied encoder: the least-squares preimage of points off the decoder's image, with
+    the gradients (in the data and in every weight) of the explicit pseudo-inverse."""
+    torch.manual_seed(0)
+    net = InvertiblePerceptron([2, 5, 7], ["tanh", "sigmoid"]).double()
+    x = 0.05 + 0.9 * torch.rand(4, 7, dtype=torch.float64)  # digits-like, off the image
+    z = net.encode(x)
+    torch.testing.assert_close(z, net.inverse(x)[0])
+    torch.testing.assert_close(z, explicit_pseudo_inverse(net, x))
+    params = list(net.parameters())
+    ours = torch.autograd.grad(net(net.encode(x)).square().sum(), params)
+    theirs = torch.autograd.grad(net(explicit_pseudo_inverse(net, x)).square().sum(), params)
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a, b)
+    assert all(float(g.abs().sum()) > 0 for g in ours)
+    assert torch.autograd.gradcheck(net.encode, (x.clone().requires_grad_(),))

@@ -18,6 +18,10 @@ so that for data x = g(z) with a base density p(z),
 the map stretches a K-dimensional volume inside its image). For a square W it is the ordinary
 change of variables.
 
+The same pseudo-inverse, differentiable, is IML's encoder (`InvertiblePerceptron.encode`, the
+reference code's `inverse_forward`): the decoder trains on |g(g^+(x)) - x|^2 with tied weights,
+and the base is fitted on g^+(x), the very codes the log-likelihood above scores.
+
 Activations with linear tails (slope c = 0.01, value and first derivative continuous), so they
 are bijections of the real line with derivative >= c everywhere:
 
@@ -119,15 +123,36 @@ class InvertibleLayer(nn.Module):
         a = self.linear(h)
         return self.act(a) if self.act else a
 
-    def inverse(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(h (B, n_in), log-volume (B,)) for y (B, n_out) in (or projected onto) the image.
+    def _solve(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(h (B, n_in), 0.5 logdet(W^T W) (scalar)): h = (f^{-1}(y) - b) W^{+T} for y
+        (B, n_out), differentiable in y and in the layer's parameters.
 
-        The pseudo-inverse is a least-squares solve, not an explicit inverse of W^T W."""
+        The pseudo-inverse solves the normal equations W^T W h = W^T (a - b) by a Cholesky
+        factor of the Gram matrix (as the reference code does, with an explicit inverse there),
+        a third of a least-squares QR's time with its gradient; a Gram matrix that is not
+        numerically positive definite falls back to the least-squares solve."""
         a = self.act.inverse(y) if self.act else y
         w = self.linear.weight
         rhs = (a - self.linear.bias).T  # (n_out, B)
-        h = torch.linalg.lstsq(w, rhs).solution.T
-        log_volume = 0.5 * torch.linalg.slogdet(w.T @ w).logabsdet
+        gram = w.T @ w
+        chol, info = torch.linalg.cholesky_ex(gram)
+        if int(info) == 0:
+            h = torch.cholesky_solve(w.T @ rhs, chol).T
+            half_logdet = chol.diagonal().log().sum()
+        else:
+            h = torch.linalg.lstsq(w, rhs).solution.T
+            half_logdet = 0.5 * torch.linalg.slogdet(gram).logabsdet
+        return h, half_logdet
+
+    def project(self, y: torch.Tensor) -> torch.Tensor:
+        """h (B, n_in): the pseudo-inverse of y (B, n_out) (its least-squares preimage after
+        f^{-1}), differentiable: the layer's half of a tied-weight encoder."""
+        return self._solve(y)[0]
+
+    def inverse(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(h (B, n_in), log-volume (B,)) for y (B, n_out) in (or projected onto) the image;
+        h is `project(y)`."""
+        h, log_volume = self._solve(y)
         if self.act:
             # f' at the pre-activation of the reconstruction (equal to a on the image).
             log_volume = log_volume + self.act.log_derivative(self.linear(h)).sum(-1)
@@ -158,8 +183,18 @@ class InvertiblePerceptron(nn.Module):
         return all(layer.linear.in_features == layer.linear.out_features
                    for layer in cast("Sequence[InvertibleLayer]", self.layers))
 
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """z (B, K): the pseudo-inverse codes of data x (B, D), layer by layer from the top,
+        differentiable in x and in the weights. IML trains the decoder through it as its
+        encoder (tied weights, the reference code's `inverse_forward`) and fits the base on
+        these codes, the z that `inverse` and `log_likelihood` score."""
+        for layer in reversed(cast("Sequence[InvertibleLayer]", self.layers)):
+            x = layer.project(x)
+        return x
+
     def inverse(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(z (B, K), the paper's layerwise log-volume sum (B,)) of data x (B, D)."""
+        """(z (B, K) = `encode(x)`, the paper's layerwise log-volume sum (B,)) of data x
+        (B, D)."""
         total = torch.zeros(len(x), dtype=x.dtype, device=x.device)
         for layer in reversed(cast("Sequence[InvertibleLayer]", self.layers)):
             x, log_volume = layer.inverse(x)
@@ -174,6 +209,17 @@ class InvertiblePerceptron(nn.Module):
         jac = vmap(jacfwd(lambda v: self(v[None])[0]))(z)  # (B, D, K)
         return 0.5 * torch.linalg.slogdet(jac.transpose(1, 2) @ jac).logabsdet
 
+    def log_likelihood_terms(self, x: torch.Tensor,
+                             base_log_prob: Callable[[torch.Tensor], torch.Tensor],
+                             exact: bool | None = None
+                             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(z (B, K), base log-density (B,), log-volume (B,)) of data x (B, D), nats: the
+        parts of `log_likelihood` = base - log-volume (see there for `exact`)."""
+        z, log_volume = self.inverse(x)
+        if exact or (exact is None and not self.square):
+            log_volume = self.log_volume(z)
+        return z, base_log_prob(z), log_volume
+
     def log_likelihood(self, x: torch.Tensor,
                        base_log_prob: Callable[[torch.Tensor], torch.Tensor],
                        exact: bool | None = None) -> torch.Tensor:
@@ -185,7 +231,5 @@ class InvertiblePerceptron(nn.Module):
         elementwise activation after a tall W does not contribute prod f'. Then (or with
         `exact=True`) the density on the K-dimensional image uses the exact volume
         `log_volume(z)`; `exact=False` forces the paper's layerwise sum."""
-        z, log_volume = self.inverse(x)
-        if exact or (exact is None and not self.square):
-            log_volume = self.log_volume(z)
-        return base_log_prob(z) - log_volume
+        _, base, log_volume = self.log_likelihood_terms(x, base_log_prob, exact)
+        return base - log_volume

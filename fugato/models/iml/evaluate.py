@@ -1,7 +1,9 @@
 """The MNIST IML evaluation (the paper's Fig. 3): the held-out kernel density score of every
 (method, K) of the sweep (or of the run alone), the held-out log-likelihood of IML's codes
-under its base, the exact log-likelihood of the invertible IML, the KDE-against-K plot and
-grids of samples over their nearest training digits; and the KDE table over seeds."""
+under its base, the exact log-likelihood of the invertible IML and its base term, the
+KDE-against-K plot (Fig. 3 left), the exact-and-base-log-likelihood-against-K plot (Fig. 3
+right) and grids of samples over their nearest training digits; and the KDE table over
+seeds."""
 
 from __future__ import annotations
 
@@ -40,12 +42,21 @@ class Scores:
     """K -> mean held-out log-density of IML's codes under its base (nats per code)."""
     neighbours: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
     """Model name -> (samples (n, 784), their nearest training digits (n, 784)) at the run's K."""
-    invertible: dict[str, float] = field(default_factory=dict)
-    """The invertible IML's K, KDE scores (`kde`, `kde_normalised`) and exact held-out
-    log-likelihood (empty: none)."""
+    implicit: dict[str, dict[str, float]] = field(default_factory=dict)
+    """K -> the invertible IML's K, KDE scores (`kde`, `kde_normalised`), exact held-out
+    log-likelihood `test_loglik` and its parts (`IML.exact_test_loglik`: `base_loglik`,
+    `log_volume`, `code_norm`; nats per digit), and with an MLP encoder the encoder codes'
+    `encoder_base_loglik` and `encoder_code_norm` (empty: no invertible IML)."""
 
     def latents(self) -> list[int]:
         return sorted({int(k) for scores in self.kde.values() for k in scores})
+
+    def invertible(self, latent: int) -> dict[str, float]:
+        """The invertible IML reported at the top of eval.json: at K = `latent` if trained
+        there, else at its smallest K ({}: none)."""
+        if not self.implicit:
+            return {}
+        return self.implicit.get(str(latent), self.implicit[min(self.implicit, key=int)])
 
 
 def evaluate(task: IML, run: Run, seed: int = 0) -> Evaluation:
@@ -87,8 +98,13 @@ def _score(task: IML, variant: str, latent: int, parts: dict[str, torch.Tensor],
     score = kde_score(test, samples, cfg.kde_sigma)
     normalised = kde_score(test, samples, cfg.kde_sigma, normalised=True)
     if task.config.net.decoder == "invertible":
-        scores.invertible = {"K": latent, "kde": score, "kde_normalised": normalised,
-                             "test_loglik": task.exact_test_loglik(test)}
+        terms = {"K": latent, "kde": score, "kde_normalised": normalised,
+                 **task.exact_test_loglik(test)}
+        if not task.tied:  # the codes its base was fitted on: the MLP encoder's
+            codes = task.encode(test)
+            terms["encoder_base_loglik"] = float(task.base_log_likelihood(codes).mean())
+            terms["encoder_code_norm"] = float(codes.norm(dim=-1).mean())
+        scores.implicit[str(latent)] = terms
     if variant == INVERTIBLE:  # not one of Fig. 3's models
         return
     scores.kde.setdefault(METHODS[variant], {})[str(latent)] = score
@@ -117,15 +133,21 @@ def _results(task: IML, scores: Scores, test_digits: int) -> dict[str, Any]:
         "settings": {"K": net.latent, "kde_sigma": cfg.kde_sigma,
                      "samples": cfg.eval_samples, "test_digits": test_digits},
     }
-    if scores.invertible:
-        results["test_loglik"] = scores.invertible["test_loglik"]
-        results["invertible"] = scores.invertible
+    if invertible := scores.invertible(net.latent):
+        results["test_loglik"] = invertible["test_loglik"]
+        results["invertible"] = invertible
+        results["invertible_by_k"] = scores.implicit
+        if len(scores.implicit) >= 3:
+            exact, base = zip(*[(v["test_loglik"], v["base_loglik"])
+                                for v in scores.implicit.values()], strict=True)
+            results["exact_base_correlation"] = float(np.corrcoef(exact, base)[0, 1])
     return results
 
 
 def _plot(task: IML, run: Run, scores: Scores) -> list[str]:
-    """The training curves, the KDE score against K and the neighbour grids; returns the
-    grids' markdown images."""
+    """The training curves, the KDE score against K (Fig. 3 left), the log-likelihoods against
+    K (Fig. 3 right, `_plot_logliks`) and the neighbour grids; returns the grids' markdown
+    images."""
     from fugato.plot import plot_lines, plot_training_curves
 
     cfg = task.config.sample
@@ -138,7 +160,41 @@ def _plot(task: IML, run: Run, scores: Scores) -> list[str]:
                plots / "kde_vs_k.png", "K (latent size)",
                f"KDE score (nats, sigma {cfg.kde_sigma})",
                f"Held-out KDE score, {cfg.eval_samples} samples per model")
+    net = task.config.net
+    mlp = {k: v for k, v in scores.base_loglik.items()  # a run of its own invertible: not MLP
+           if net.decoder == "mlp" or k != str(net.latent)}
+    _plot_logliks(scores.implicit, mlp, plots / "loglik_vs_k.png", net.base.upper())
     return _plot_neighbours(scores.neighbours, plots, task.config.net.latent)
+
+
+def _plot_logliks(implicit: Mapping[str, Mapping[str, float]], mlp: Mapping[str, float],
+                  path: Path, base: str) -> bool:
+    """The paper's Fig. 3 right: over K, the invertible IML's exact held-out log-likelihood
+    (Eq. 6) and its base term (the base log-density of the pseudo-inverse codes, i.e. without
+    the volume term) from `implicit` (`Scores.implicit`), beside the MLP IML's base
+    log-likelihood of its held-out codes `mlp` (K -> nats); nats per digit. Written when there
+    is any of them; returns whether it was."""
+    from fugato.plot import plot_lines
+
+    latents = sorted({int(k) for k in (*implicit, *mlp)})
+    if not latents:
+        return False
+
+    def curve(values: Mapping[str, float]) -> np.ndarray:
+        return np.array([values.get(str(k), np.nan) for k in latents])
+
+    curves = {}
+    if implicit:
+        curves["invertible IML: exact log p(x)"] = curve(
+            {k: v["test_loglik"] for k, v in implicit.items()})
+        curves[f"invertible IML: {base} log p(z), z = g+(x)"] = curve(
+            {k: v["base_loglik"] for k, v in implicit.items()})
+    if mlp:
+        curves[f"IML (MLP): {base} log p(z), z = encoder(x)"] = curve(mlp)
+    plot_lines(np.array(latents), curves, path, "K (latent size)",
+               "held-out log-likelihood (nats per digit)",
+               "Exact (implicit) against base log-likelihood")
+    return True
 
 
 def _plot_neighbours(neighbours: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
@@ -165,11 +221,17 @@ def _report(task: IML, scores: Scores, grids: list[str], test_digits: int) -> st
                      "base (nats per code): "
                      + ", ".join(f"K = {k}: {v:.1f}" for k, v in scores.base_loglik.items())
                      + ".")
-    if (inv := scores.invertible):
-        extra.append(f"IML with the invertible perceptron decoder (K = {inv['K']}): exact "
-                     f"held-out log-likelihood {inv['test_loglik']:.1f} nats per digit (of its "
-                     f"projection onto the decoder's K-dimensional image); KDE score "
+    if (inv := scores.invertible(net.latent)):
+        encoder = ("its pseudo-inverse g+" if "encoder_code_norm" not in inv
+                   else "a separate MLP encoder")
+        extra.append(f"IML with the invertible perceptron decoder (K = {inv['K']:.0f}, encoder "
+                     f"{encoder}): exact held-out log-likelihood {inv['test_loglik']:.1f} nats "
+                     f"per digit (of its projection onto the decoder's K-dimensional image) = "
+                     f"base log-density of z = g+(x) {inv['base_loglik']:.1f} - log-volume "
+                     f"{inv['log_volume']:.1f} (mean |z| {inv['code_norm']:.1f}); KDE score "
                      f"{inv['kde']:.1f}.")
+    if scores.implicit or scores.base_loglik:
+        extra.append("![Exact and base log-likelihood against K](plots/loglik_vs_k.png)")
     lead = (f"Kernel density score on the paper's scale (mean over {test_digits} held-out "
             f"digits of the log of the sum of Gaussian kernels, sigma {cfg.kde_sigma}, centred "
             f"on {cfg.eval_samples} samples per model; nats, larger is better; eval.json's "

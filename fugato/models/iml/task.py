@@ -1,7 +1,10 @@
 """IML two-stage model (Subakan, Koyejo, Smaragdis 2018) on MNIST digits, and its baselines.
 
 Stage 1 (the trainer): an autoencoder, encoder 784 -> hidden -> K and decoder K -> hidden -> 784
-(an MLP, or the invertible perceptron for an exact likelihood), trained on squared error.
+(an MLP, or the invertible perceptron for an exact likelihood), trained on squared error. With
+the invertible decoder the encoder is, as in the paper and its reference code, the decoder's
+own pseudo-inverse (tied weights: the loss is |g(g^+(x)) - x|^2, `net.invertible_encoder`
+"pinv"), so the codes the base is fitted on are the z the exact likelihood inverts digits to.
 Stage 2 (`on_train_end`, when training ends): a base distribution fitted by
 maximum likelihood on the encoder's codes of the training digits: a full-covariance GMM, or
 the torch HMM (codes as length-1 sequences, i.e. a diagonal mixture; for sequence data the HMM
@@ -28,7 +31,7 @@ the run's own training ends, and `evaluate` (`fugato.models.iml.evaluate`) score
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,6 +81,12 @@ class NetConfig:
     hidden: int = 600
     decoder: str = "mlp"
     """"mlp" (ReLU, sigmoid output) or "invertible" (tailed tanh, tailed sigmoid; iml only)."""
+    invertible_encoder: str = "pinv"
+    """The encoder of the invertible decoder: "pinv" (the paper's and its reference code's: the
+    decoder's pseudo-inverse g^+, tied weights, no encoder net; the base is fitted on g^+(x),
+    the codes the exact likelihood scores) or "mlp" (fugato before: a separate MLP encoder
+    trains the decoder and the base is fitted on its codes, while the exact likelihood still
+    scores g^+(x), which land far from them). Runs saved before this field load as "mlp"."""
     base: str = "gmm"
     """"gmm" (scikit-learn, full covariance) or "hmm" (torch, diagonal emissions)."""
     components: int = 30
@@ -95,6 +104,9 @@ class NetConfig:
     exact_loglik: bool = False
     """Sweep: also train IML with the invertible perceptron decoder at this run's K (sub-run
     `iml-invertible-K<k>`) and report its exact held-out log-likelihood, `test_loglik`."""
+    exact_latents: list[int] = field(default_factory=list)
+    """With `exact_loglik`: the K of the invertible IML sub-runs (the paper's Fig. 3 right:
+    exact against base log-likelihood over K); empty: this run's K alone."""
 
 
 @dataclass
@@ -111,6 +123,9 @@ class IML(Sampler, Evaluator, SeedsReport, Task):
     DataConfig = DataConfig
     NetConfig = NetConfig
     SampleConfig = SampleConfig
+    SAVED_DEFAULTS = {"net": {"invertible_encoder": "mlp"}}
+    """Invertible runs saved before `net.invertible_encoder` were trained with an MLP encoder
+    (and have its weights)."""
 
     def __init__(self, config: ExperimentConfig, saved: dict[str, Any] | None = None) -> None:
         super().__init__(config, saved)
@@ -125,6 +140,9 @@ class IML(Sampler, Evaluator, SeedsReport, Task):
             raise FugatoError(f"net.decoder: unknown decoder {net.decoder!r} (mlp, invertible)")
         if net.decoder == "invertible" and net.method != "iml":
             raise FugatoError("net.decoder: the invertible decoder is IML's (net.method 'iml')")
+        if net.invertible_encoder not in ("pinv", "mlp"):
+            raise FugatoError(f"net.invertible_encoder: unknown encoder "
+                              f"{net.invertible_encoder!r} (pinv, mlp)")
         if bool(net.sweep_methods) != bool(net.sweep_latents):
             raise FugatoError("net.sweep_methods and net.sweep_latents: give both or neither")
         self.base: GaussianMixture | GaussianHMM | None = None
@@ -135,6 +153,12 @@ class IML(Sampler, Evaluator, SeedsReport, Task):
     @property
     def method(self) -> str:
         return self.config.net.method
+
+    @property
+    def tied(self) -> bool:
+        """Whether the encoder is the invertible decoder's pseudo-inverse (no encoder net)."""
+        net: NetConfig = self.config.net
+        return net.decoder == "invertible" and net.invertible_encoder == "pinv"
 
     # -- data ----------------------------------------------------------------------------------
     def splits(self) -> dict[str, torch.Tensor]:
@@ -158,7 +182,8 @@ class IML(Sampler, Evaluator, SeedsReport, Task):
     # -- model ---------------------------------------------------------------------------------
     def build_nets(self) -> Nets:
         """"decoder" (the generator of every method) plus "encoder" (iml: K outputs; vae: mean
-        and log-variance, 2K) or "critic" (gan, wgan: one logit / score per image)."""
+        and log-variance, 2K) or "critic" (gan, wgan: one logit / score per image); the
+        invertible decoder with its pseudo-inverse as encoder (`tied`) alone."""
         from fugato.nn.invertible import InvertiblePerceptron
         from fugato.nn.mlp import MLP
 
@@ -168,6 +193,8 @@ class IML(Sampler, Evaluator, SeedsReport, Task):
                                                             ["tanh", "sigmoid"])
         else:
             decoder = MLP([net.latent, net.hidden, PIXELS], "relu", output="sigmoid")
+        if self.tied:
+            return {"decoder": decoder}
         if self.method in ("gan", "wgan"):
             return {"critic": MLP([PIXELS, net.hidden, 1], "leaky_relu"), "decoder": decoder}
         codes = 2 * net.latent if self.method == "vae" else net.latent
@@ -194,6 +221,18 @@ class IML(Sampler, Evaluator, SeedsReport, Task):
         return [Step("critic", self._critic),
                 Step("decoder", self._generator, every=self.config.net.critic_rounds)]
 
+    def encoder(self, nets: Nets) -> Callable[[torch.Tensor], torch.Tensor]:
+        """IML's encoder, digits (B, 784) -> codes (B, K): the "encoder" MLP, or (`tied`) the
+        invertible decoder's pseudo-inverse `InvertiblePerceptron.encode` (differentiable:
+        training goes through it)."""
+        from fugato.nn.invertible import InvertiblePerceptron
+
+        if not self.tied:
+            return nets["encoder"]
+        decoder = nets["decoder"]
+        assert isinstance(decoder, InvertiblePerceptron)
+        return decoder.encode
+
     def _noise(self, n: int, device: torch.device) -> torch.Tensor:
         """(n, K) draws of N(0, I): the latent prior of the VAE, GAN and WGAN."""
         return torch.randn(n, self.config.net.latent, device=device)
@@ -201,7 +240,7 @@ class IML(Sampler, Evaluator, SeedsReport, Task):
     def _autoencoder(self, nets: Nets, batch: Batch, step: int
                      ) -> tuple[torch.Tensor, dict[str, float]]:
         (x,) = batch
-        recon = nets["decoder"](nets["encoder"](x))
+        recon = nets["decoder"](self.encoder(nets)(x))
         # Squared error summed over pixels, averaged over digits.
         loss = ((recon - x) ** 2).sum(-1).mean()
         return loss, {"loss": loss.item()}
@@ -267,8 +306,9 @@ class IML(Sampler, Evaluator, SeedsReport, Task):
 
     # -- stage 2: the base distribution --------------------------------------------------------
     def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, K) float64 codes of images (N, 784) (IML's encoder)."""
-        return batched(self.nets["encoder"], images, device=self.device).double()
+        """(N, K) float64 codes of images (N, 784) (IML's encoder: the MLP, or the invertible
+        decoder's pseudo-inverse when `tied`): what the base is fitted on and scores."""
+        return batched(self.encoder(self.nets), images, device=self.device).double()
 
     def fit_base(self, codes: torch.Tensor) -> list[float]:
         """Fit the configured base distribution on codes (N, K); returns its EM history."""
@@ -320,14 +360,14 @@ class IML(Sampler, Evaluator, SeedsReport, Task):
     # -- the sweep: other (method, K) pairs as sub-runs ----------------------------------------
     def sweep(self) -> list[tuple[str, int]]:
         """(variant, K) pairs this run scores: its own first, then the sweep grid, then
-        (`net.exact_loglik`) the invertible IML; empty: no sweep. A variant is a method or
-        `INVERTIBLE`."""
+        (`net.exact_loglik`) the invertible IML at each of `net.exact_latents` (default: this
+        run's K); empty: no sweep. A variant is a method or `INVERTIBLE`."""
         net: NetConfig = self.config.net
         grid = [(m, k) for m in net.sweep_methods for k in net.sweep_latents]
         if not grid:
             return []
         if net.exact_loglik and net.decoder != "invertible":
-            grid.append((INVERTIBLE, net.latent))
+            grid += [(INVERTIBLE, k) for k in net.exact_latents or [net.latent]]
         own = (net.method, net.latent)
         return [own, *[pair for pair in grid if pair != own]]
 
@@ -344,6 +384,7 @@ class IML(Sampler, Evaluator, SeedsReport, Task):
         net.decoder = "invertible" if variant == INVERTIBLE else "mlp"
         net.latent = latent
         net.sweep_methods, net.sweep_latents, net.exact_loglik = [], [], False
+        net.exact_latents = []
         return config
 
     @staticmethod
@@ -409,17 +450,21 @@ class IML(Sampler, Evaluator, SeedsReport, Task):
 
     # -- evaluation ----------------------------------------------------------------------------
     @torch.no_grad()
-    def exact_test_loglik(self, images: torch.Tensor) -> float:
-        """Mean exact log-likelihood (nats per digit) of images (N, 784) under the invertible
-        perceptron decoder and the base: base log-density of the inverted point minus the
-        log-volume (see `fugato.nn.invertible`)."""
+    def exact_test_loglik(self, images: torch.Tensor) -> dict[str, float]:
+        """The exact log-likelihood of images (N, 784) under the invertible perceptron decoder
+        and the base, and its parts, each a mean over the images: "test_loglik" (nats per
+        digit) = "base_loglik" (base log-density of the pseudo-inverse code z = g^+(x), the
+        paper's "base distribution likelihood") - "log_volume" (0.5 logdet J^T J at z; see
+        `fugato.nn.invertible`); "code_norm", |z|."""
         from fugato.nn.invertible import InvertiblePerceptron
 
         decoder = self.nets["decoder"]
         assert isinstance(decoder, InvertiblePerceptron), "net.decoder is not 'invertible'"
-        loglik = decoder.log_likelihood(images.to(self.device),
-                                        lambda z: self.base_log_likelihood(z.cpu()).to(z))
-        return float(loglik.mean())
+        z, base, log_volume = decoder.log_likelihood_terms(
+            images.to(self.device), lambda z: self.base_log_likelihood(z.cpu()).to(z))
+        return {"test_loglik": float((base - log_volume).mean()),
+                "base_loglik": float(base.mean()), "log_volume": float(log_volume.mean()),
+                "code_norm": float(z.norm(dim=-1).mean())}
 
     def evaluate(self, run: Run, seed: int = 0) -> Evaluation:
         """Held-out KDE score of every (method, K) of the sweep (or of this run alone), the
