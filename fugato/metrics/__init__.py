@@ -12,6 +12,17 @@ from fugato.metrics.dance import (
     notes_accuracy,
     transpose_chroma,
 )
+from fugato.metrics.dance_field import (
+    beat_align_bailando,
+    beat_align_fact,
+    beat_coverage_hit,
+    beat_f1,
+    feature_diversity,
+    feature_fid,
+    geometric_features,
+    kinetic_features,
+    physical_foot_contact,
+)
 from fugato.metrics.kde import SIGMA as KDE_SIGMA
 from fugato.metrics.kde import kde_log_density, kde_score
 from fugato.metrics.melody import (
@@ -29,8 +40,12 @@ from fugato.metrics.mgeval import relative_evaluation
 
 __all__ = [
     "KDE_SIGMA",
+    "beat_align_bailando",
+    "beat_align_fact",
     "beat_align_score",
     "beat_alignment",
+    "beat_coverage_hit",
+    "beat_f1",
     "beat_hit_rate",
     "chroma_key_shift",
     "diversity",
@@ -40,13 +55,18 @@ __all__ = [
     "earth_movers",
     "earth_movers_rows",
     "euclidean",
+    "feature_diversity",
+    "feature_fid",
     "frechet_joint_distance",
     "fusion_scores",
+    "geometric_features",
     "joint_speed",
     "kde_log_density",
     "kde_score",
     "kinematic_beats",
+    "kinetic_features",
     "notes_accuracy",
+    "physical_foot_contact",
     "pitch_class_distribution",
     "pitch_class_distributions",
     "relative_evaluation",

@@ -6,10 +6,18 @@ origin), diversity over other windows' start poses, beat alignment of kinematic 
 music's beats (beside the ground truth's and chance's). Dance -> music: chroma and beats
 composed from the chord of each window's first second (notes accuracy, beside a constant
 pitch class; beat hit rate).
+
+The field's metrics beside them (`fugato.metrics.dance_field`), each with the real held-out
+dances' value (`real_*`) and, for the ones that pair music with dance, the real dances' value
+on another test window's music (`shuffled_*`, what no relation between the two scores):
+FID_k / FID_g and Div_k / Div_g against the training dances' windows (the reference set), the
+beat-align score Bailando's and FACT's way, EDGE's PFC; dance -> music, the beat coverage, hit
+and F1 of the composed beats against the conditioning dance's kinematic beats.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +36,17 @@ from fugato.metrics.dance import (
     kinematic_beats,
     notes_accuracy,
 )
+from fugato.metrics.dance_field import (
+    beat_align_bailando,
+    beat_align_fact,
+    beat_coverage_hit,
+    beat_f1,
+    feature_diversity,
+    feature_fid,
+    geometric_features,
+    kinetic_features,
+    physical_foot_contact,
+)
 from fugato.models.dualdance.task import DualDance, chord_indices
 from fugato.motion.plot import plot_stick_strip
 from fugato.motion.representation import DANCE_DIM, FPS, dance_positions
@@ -45,12 +64,23 @@ KEYS = ("frechet", "frechet_root_relative", "diversity", "beat_alignment", "beat
         "composed_beats_per_window", "true_beats_per_window", "chroma_l1", "bone_length_error")
 """The numbers of the report's table, in its order."""
 
+FIELD = ("fid_k", "fid_g", "div_k", "div_g", "beat_align_bailando", "beat_align_fact", "pfc",
+         "beat_coverage", "beat_hit", "beat_f1")
+"""The field's metrics: eval.json holds each as generated and as `real_<key>` (the real test
+dances), the beat ones also as `shuffled_<key>` (real dances on another window's music)."""
+SHUFFLED = ("beat_align_bailando", "beat_align_fact", "beat_coverage", "beat_hit", "beat_f1")
+FIELD_KEYS = (*FIELD, *(f"real_{k}" for k in FIELD), *(f"shuffled_{k}" for k in SHUFFLED),
+              "reference_windows")
+
+MAX_REFERENCE = 2000
+"""At most this many training windows (a seeded subset) form the FID / Div reference set."""
+
 _ORDER = ("model", "step", "gw_weight", "cycle_weight", "gw_epsilon", "frechet",
           "frechet_root_relative", "diversity", "beat_alignment", "beat_align_score",
           "notes_accuracy", "notes_accuracy_constant", "ground_truth_beat_alignment",
           "ground_truth_beat_align_score", "beat_alignment_chance", "beat_hit_rate",
           "composed_beats_per_window", "true_beats_per_window", "chroma_l1", "generated_nan",
-          "bone_length_error", "test_windows", "test_dances")
+          "bone_length_error", *FIELD_KEYS, "test_windows", "test_dances")
 """eval.json's key order (as before the evaluation was split into steps)."""
 
 
@@ -69,6 +99,10 @@ def evaluate(task: DualDance, run: Run, seed: int = 0) -> Evaluation:
     results["diversity"] = _diversity(task, music, dance, rng, seed + 1)
     composed = task.generate_music(dance, _first_chords(task, music), seed)
     results.update(_music_numbers(task, composed, music))
+    reference = _reference_positions(task, rng)
+    shuffled = _other_window(windows.names[index], rng)
+    results.update(_field_dance_numbers(gen_pos, true_pos, music, reference, shuffled))
+    results.update(_field_music_numbers(task, composed, music, true_pos, shuffled))
     results.update({
         "generated_nan": int(np.isnan(generated).sum() + np.isnan(composed).sum()),
         "bone_length_error": bone_length_error(gen_pos),
@@ -163,6 +197,95 @@ def _music_numbers(task: DualDance, composed: np.ndarray, music: np.ndarray
     }
 
 
+def _reference_positions(task: DualDance, rng: np.random.Generator) -> np.ndarray:
+    """(M, T, 24, 3) joint positions of non-overlapping training windows (a seeded subset of
+    at most `MAX_REFERENCE`): the real dances FID and Div measure against."""
+    length = task.config.data.window
+    train = task.dataset().windows("train", length=length, stride=length)
+    keep = np.arange(len(train))
+    if len(keep) > MAX_REFERENCE:
+        keep = np.sort(rng.choice(len(keep), MAX_REFERENCE, replace=False))
+    return dance_positions(train.dance[keep])
+
+
+def _other_window(names: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(N,) for each window another window, of another dance where there is one (so of other
+    music): the pairing that scores what music and dance unrelated to each other score."""
+    n = len(names)
+    out = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        pool = np.flatnonzero(names != names[i])
+        if len(pool) == 0:
+            pool = np.delete(np.arange(n), i) if n > 1 else np.arange(n)
+        out[i] = rng.choice(pool)
+    return out
+
+
+def _set_metrics(pos: np.ndarray, reference: np.ndarray, kin_ref: np.ndarray,
+                 geo_ref: np.ndarray) -> dict[str, float]:
+    """FID_k, FID_g, Div_k, Div_g and PFC of motions (N, T, 24, 3) against the reference's
+    kinetic and geometric features; NaN where a side has fewer than 2 motions or a position
+    is not finite (a generation that diverged: counted in `generated_nan`)."""
+    nan = float("nan")
+    if not np.isfinite(pos).all():
+        return dict.fromkeys(("fid_k", "fid_g", "div_k", "div_g", "pfc"), nan)
+    if len(pos) < 2 or len(reference) < 2:
+        return {"fid_k": nan, "fid_g": nan, "div_k": nan, "div_g": nan,
+                "pfc": physical_foot_contact(pos)}
+    kin, geo = kinetic_features(pos), geometric_features(pos)
+    return {"fid_k": feature_fid(kin, kin_ref), "fid_g": feature_fid(geo, geo_ref),
+            "div_k": feature_diversity(kin, kin_ref), "div_g": feature_diversity(geo, geo_ref),
+            "pfc": physical_foot_contact(pos)}
+
+
+def _field_dance_numbers(gen_pos: np.ndarray, true_pos: np.ndarray, music: np.ndarray,
+                         reference: np.ndarray, shuffled: np.ndarray) -> dict[str, Any]:
+    """The field's music -> dance metrics of the generated and the real test windows (both
+    (N, T, 24, 3)) against the reference windows (M, T, 24, 3), the beat-align scores also of
+    the real dances on the music of window `shuffled[i]`."""
+    kin_ref, geo_ref = kinetic_features(reference), geometric_features(reference)
+    music_beats = [beat_frames(m) for m in music]
+    other_beats = [music_beats[j] for j in shuffled]
+    out: dict[str, Any] = {"reference_windows": len(reference)}
+    for prefix, pos in (("", gen_pos), ("real_", true_pos)):
+        out.update({prefix + k: v for k, v in _set_metrics(pos, reference, kin_ref,
+                                                           geo_ref).items()})
+    for name, metric in (("beat_align_bailando", beat_align_bailando),
+                         ("beat_align_fact", beat_align_fact)):
+        out[name] = _window_mean(metric, list(gen_pos), music_beats)
+        out[f"real_{name}"] = _window_mean(metric, list(true_pos), music_beats)
+        out[f"shuffled_{name}"] = _window_mean(metric, list(true_pos), other_beats)
+    return out
+
+
+def _coverage_hit_f1(music_beats: list[np.ndarray], dance_beats: list[np.ndarray],
+                     frames: int) -> tuple[float, float, float]:
+    """Window means (NaN left out) of `beat_coverage_hit` and `beat_f1`."""
+    scores = np.array([(*ch, beat_f1(*ch)) for ch in (beat_coverage_hit(m, d, frames)
+                                                      for m, d in zip(music_beats, dance_beats,
+                                                                      strict=True))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a column of NaN only: NaN
+        means = np.nanmean(scores, axis=0)
+    return float(means[0]), float(means[1]), float(means[2])
+
+
+def _field_music_numbers(task: DualDance, composed: np.ndarray, music: np.ndarray,
+                         true_pos: np.ndarray, shuffled: np.ndarray) -> dict[str, float]:
+    """Beat coverage, hit and F1 of the composed beats, of the true music's beats, and of
+    another window's music beats, each against the kinematic beats of the window's dance."""
+    frames = music.shape[1]
+    dance_beats = [kinematic_beats(p) for p in true_pos]
+    pred = [beat_peaks(c[:, 12], task.config.sample.beat_threshold) for c in composed]
+    true = [beat_frames(m) for m in music]
+    out: dict[str, float] = {}
+    for prefix, beats in (("", pred), ("real_", true), ("shuffled_", [true[j] for j in shuffled])):
+        scores = _coverage_hit_f1(beats, dance_beats, frames)
+        out.update(zip((f"{prefix}beat_coverage", f"{prefix}beat_hit", f"{prefix}beat_f1"),
+                       scores, strict=True))
+    return out
+
+
 def _plot(run: Run, generated: np.ndarray, real: np.ndarray, where: str) -> None:
     """Training curves and stick-figure strips of the first test window (T, 24, 3) each."""
     plots = run.path / "plots"
@@ -172,6 +295,32 @@ def _plot(run: Run, generated: np.ndarray, real: np.ndarray, where: str) -> None
                      title=f"generated ({where})")
     plot_stick_strip(real, plots / "dance-real.png", frames=8, fps=FPS,
                      title="real dance, same music")
+
+
+FIELD_NOTES = {
+    "fid_k": "lower; kinetic features vs the training windows",
+    "fid_g": "lower; geometric (Mueller) features vs the training windows",
+    "div_k": "nearest the real; kinetic spread, reference standard deviations",
+    "div_g": "nearest the real; geometric spread",
+    "beat_align_bailando": "higher; over music beats, sigma 50 ms",
+    "beat_align_fact": "higher; over motion beats, sigma 50 ms",
+    "pfc": "lower; EDGE's foot skating under root acceleration",
+    "beat_coverage": "higher; composed beat bins (0.2 s) holding a kinematic beat",
+    "beat_hit": "higher; kinematic beat bins holding a composed beat",
+    "beat_f1": "higher; harmonic mean of coverage and hit",
+}
+"""The field table's notes: which way is better, what is measured."""
+
+
+def _field_table(results: dict[str, Any]) -> str:
+    """The field's metrics as generated, for the real test dances, and for the real dances on
+    another window's music (the beat metrics), with which way is better."""
+    rows = [{"metric": k, "generated": results[k], "real": results[f"real_{k}"],
+             "real, other music": results.get(f"shuffled_{k}", ""), "better": FIELD_NOTES[k]}
+            for k in FIELD]
+    return (f"## The field's metrics\n\nReference set: {results['reference_windows']} "
+            "training windows. Dance -> music: composed beats against the kinematic beats of "
+            "the window's dance.\n\n" + markdown_table(rows))
 
 
 def _report(task: DualDance, run: Run, results: dict[str, Any], frames: int) -> str:
@@ -193,6 +342,6 @@ def _report(task: DualDance, run: Run, results: dict[str, Any], frames: int) -> 
             "Dances free-running from each window's true first pose; music from each window's "
             "first-second chord.")
     return report_page(f"Dual music-dance (step {run.step})", lead, [
-        markdown_table(rows),
+        markdown_table(rows), _field_table(results),
         "## A generated dance and the real one on the same music\n\n"
         "![generated](plots/dance-generated.png)\n\n![real](plots/dance-real.png)"])
