@@ -51,6 +51,7 @@ class Affine:
     """b (2,)."""
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """x = f(h) (N, 2) of codes h (N, 2), in the data's units."""
         return h @ self.weight.T + self.bias
 
     def inverse(self, x: torch.Tensor) -> torch.Tensor:
