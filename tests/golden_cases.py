@@ -117,6 +117,8 @@ CASES = [
         "train.checkpoint_every=3", "train.device='cpu'", "sample.batch=8",
         "sample.plot_seconds=1.0", "sample.eval_seconds=5.0", NEVER), None),
     Case("dualdance", "dualdance-quick.toml", (
+        # recorded with the cycles and means of before net.cycle_* and net.loss_reduction
+        "net.cycle_feedback=false", "net.cycle_routing='both'", "net.loss_reduction='mean'",
         "data.names=['DANCE_C_1', 'DANCE_C_2', 'DANCE_C_3', 'DANCE_C_4', 'DANCE_C_6']",
         "data.max_seconds=6.0", "data.workers=1", "data.train_stride=25", "net.d_model=16",
         "net.heads=2", "net.ff=32", "net.enc_layers=1", "net.dec_layers=1", "net.seed_dim=4",

@@ -194,10 +194,126 @@ def test_switches_turn_terms_off_and_both_steps_train_both_nets() -> None:
     assert "cycle_dance" not in off.loss_dance_to_music(nets, batch)[1]
     on = _tiny_task()
     nets = on.build_nets()
-    loss, logs = on.loss_dance_to_music(nets, batch)
-    loss.backward()  # the dance cycle reaches g_md through the composed chroma and beat
-    assert all(any(p.grad is not None for p in net.parameters()) for net in nets.values())
-    assert {"gw", "cycle_music"} <= set(on.validate(nets, batch))
+    assert {"gw", "cycle_music", "cycle_dance"} <= set(on.validate(nets, batch))
+
+
+def _gradients(nets: dict[str, torch.nn.Module]) -> dict[str, float]:
+    """Per net, the sum of the absolute gradients of its parameters (None counts 0)."""
+    return {name: sum(float(p.grad.abs().sum()) for p in net.parameters() if p.grad is not None)
+            for name, net in nets.items()}
+
+
+@pytest.mark.parametrize(("cycle", "direct_off", "outer", "inner"), [
+    ("music", ("net.trans_weight=0", "net.rot_weight=0", "net.gw_weight=0"), "g_dm", "g_md"),
+    ("dance", ("net.chroma_weight=0", "net.beat_weight=0"), "g_md", "g_dm"),
+])
+def test_each_cycle_trains_the_net_the_paper_routes_it_to(cycle: str, direct_off: tuple[str, ...],
+                                                         outer: str, inner: str) -> None:
+    """With the direct terms weighted 0, a cycle's loss alone: under the paper's routing (the
+    update rule after eq. 10) the music cycle M -> g_md -> g_dm -> M'' trains g_dm only and the
+    dance cycle D -> g_dm -> g_md -> D'' g_md only, the inner net getting exactly 0; "both"
+    reaches the inner net too. Fails if the cycle's path to its outer net is cut (the outer
+    net gets nothing) or the paper's detach is dropped (the inner net gets something)."""
+    rng = np.random.default_rng(4)
+    batch = (_random_music(rng, (4, 75)), torch.as_tensor(_random_dance(rng, (4, 75))),
+             torch.eye(24)[:4])
+    for routing in ("paper", "both"):
+        task = _tiny_task(*direct_off, f"net.cycle_routing='{routing}'")
+        torch.manual_seed(0)
+        nets = task.build_nets()
+        loss_fn = task.loss_music_to_dance if cycle == "music" else task.loss_dance_to_music
+        loss, logs = loss_fn(nets, batch, step=5)
+        assert loss.item() == pytest.approx(logs[f"cycle_{cycle}"]) and loss.item() > 0
+        loss.backward()
+        grads = _gradients(nets)
+        assert grads[outer] > 0, routing
+        if routing == "paper":
+            assert grads[inner] == 0.0
+        else:
+            assert grads[inner] > 0
+
+
+@pytest.mark.parametrize("cycle", ["music", "dance"])
+def test_the_cycle_passes_use_scheduled_sampling(cycle: str) -> None:
+    """With `cycle_feedback` the cycle's outer pass decodes from a mix of true frames and its
+    own predictions (the direct pass's schedule), so at a training step with feedback its
+    output differs from the teacher-forced one of the same weights, the direct pass being the
+    same (same random stream; no dropout, zero seed vectors). Fails if the cycle pass is
+    teacher-forced whatever the option."""
+    rng = np.random.default_rng(5)
+    batch = (_random_music(rng, (4, 75)), torch.as_tensor(_random_dance(rng, (4, 75))),
+             torch.eye(24)[:4])
+    torch.manual_seed(0)
+    nets = _tiny_task().build_nets()
+    direct, key = ("dance_recon", "cycle_music") if cycle == "music" else ("music_recon",
+                                                                          "cycle_dance")
+    logs = {}
+    for feedback in ("true", "false", "false"):
+        task = _tiny_task("net.dropout=0", f"net.cycle_feedback={feedback}")
+        assert task._feedback(10) == 0.5
+        loss_fn = task.loss_music_to_dance if cycle == "music" else task.loss_dance_to_music
+        torch.manual_seed(1)
+        with torch.no_grad():
+            logs.setdefault(feedback, []).append(loss_fn(nets, batch, step=10,
+                                                         fixed_seed=True)[1])
+    on, off, again = logs["true"][0], logs["false"][0], logs["false"][1]
+    assert off == again  # deterministic: a difference below is the feedback's
+    assert on[direct] == off[direct]
+    assert abs(on[key] - off[key]) > 1e-3 * abs(off[key])
+
+
+def test_sums_weigh_the_terms_as_eq_7_and_9() -> None:
+    """`loss_reduction = "sum"`: every term summed over a window's frames and components
+    (eq. 7, 9) and averaged over windows, so a joint's rotation weighs as much as a translation
+    coordinate and a chroma bin as much as the beat; "mean" divides each by its own count."""
+    rng = np.random.default_rng(6)
+    b, t = 3, 10
+    dance = torch.as_tensor(_random_dance(rng, (b, t)))
+    other = torch.as_tensor(_random_dance(rng, (b, t)))
+    for mean, total, count in zip(dance_terms(other, dance), dance_terms(other, dance, "sum"),
+                                  (t * 3, t * 24), strict=True):
+        assert float(total) == pytest.approx(float(mean) * count, rel=1e-5)
+    music = _random_music(rng, (b, t))
+    composed = torch.rand(b, t, 13)
+    for pos_weight in (None, 9.0):
+        for mean, total, count in zip(music_terms(composed, music, pos_weight),
+                                      music_terms(composed, music, pos_weight, "sum"),
+                                      (t * 12, t), strict=True):
+            assert float(total) == pytest.approx(float(mean) * count, rel=1e-5)
+    # one window, every frame 0.1 m off in x and one joint 0.5 rad off: eq. 7 gives
+    # t * (0.1 + 0.25) whatever the other joints, the mean 0.1 / 3 + 0.25 / 24
+    mats = axis_angle_to_matrix(rng.normal(0, 0.7, (1, t, 24, 3)))
+    turned = mats.copy()
+    turned[..., 3, :, :] = mats[..., 3, :, :] @ axis_angle_to_matrix(np.array([0.5, 0.0, 0.0]))
+    trans = np.zeros((1, t, 3))
+
+    def frames(m: np.ndarray, shift: float) -> torch.Tensor:
+        six = matrix_to_rotation_6d(m).reshape(1, t, 144)
+        return torch.as_tensor(np.concatenate([six, trans + [shift, 0, 0]], -1),
+                               dtype=torch.float32)
+
+    a, b_ = frames(turned, 0.1), frames(mats, 0.0)
+    assert float(sum(dance_terms(a, b_, "sum"))) == pytest.approx(t * 0.35, rel=1e-3)
+    assert float(sum(dance_terms(a, b_))) == pytest.approx(0.1 / 3 + 0.25 / 24, rel=1e-3)
+
+
+def test_runs_saved_before_the_cycle_options_load_with_the_old_method() -> None:
+    """A saved config without the new keys (the golden fixture's) gets the former behaviour
+    (`DualDance.SAVED_DEFAULTS`); a new config the paper's."""
+    from fugato.config import build_config
+
+    fixture = Path(__file__).parent / "fixtures" / "runs" / "dualdance" / "config.toml"
+    import tomllib
+
+    raw = tomllib.loads(fixture.read_text())
+    assert "cycle_routing" not in raw["net"]
+    old = build_config(raw, saved=True).net
+    assert (old.cycle_feedback, old.cycle_routing, old.loss_reduction) == (False, "both", "mean")
+    new = build_config(raw).net
+    assert (new.cycle_feedback, new.cycle_routing, new.loss_reduction) == (True, "paper", "sum")
+    for bad in ("net.cycle_routing='g_md'", "net.loss_reduction='median'"):
+        with pytest.raises(FugatoError, match=bad.split("=")[0].split(".")[1]):
+            _tiny_task(bad)
 
 
 # -- chords and chroma -> melody ------------------------------------------------------------------

@@ -21,7 +21,11 @@ ballroom set (`fugato.motion.dataset`), trained jointly:
 - Both decoders add a random seed vector (N(0, I), `net.seed_dim`) to their inputs, so that
   the same music with the same start pose can give different dances (`Seq2Seq` docstring).
 
-Losses, all means over the batch (window, frame, joint):
+Losses (`loss_reduction`): by default ("sum") the paper's per-window sums, eq. 7 over the frames,
+translation coordinates and joints, eq. 9 over the frames, chroma bins and beat, averaged over
+the batch's windows (eq. 6 and 10 sum over them: a constant factor); "mean" (runs saved before
+the option) takes each term's mean over all its elements, which weighs a frame's translation
+8x a joint's rotation (3 coordinates against 24 joints) and the beat 12x a chroma bin:
 
 - dance reconstruction: `trans_weight` * L1 of the root translation + `rot_weight` * the
   squared geodesic angle between predicted and true joint rotations (predicted 6D -> rotation
@@ -31,26 +35,41 @@ Losses, all means over the batch (window, frame, joint):
   frames weighted by the training set's ratio of non-beat to beat frames (`"bce"`). Beats fall
   on ~1 frame in 12, and the L1 minimiser of a 0/1 target that is 1 less than half the time is
   0: under L1 the composed beat column collapses to zero (measured: no composed beat at all);
-- cycles (`cycle_weight`, 0 = off): music -> dance -> music compares the chroma and beat that
-  `g_dm` writes from `g_md`'s dance with the true ones; dance -> music -> dance feeds `g_md`
-  the true music features with their chroma and beat columns replaced by `g_dm`'s composition
-  (the MFCC columns, which `g_dm` does not write, stay the true ones) and compares the dance
-  it writes with the true dance. The inner net's output is its teacher-forced output (one
-  parallel pass; free-running generation inside a training step would cost 75 decoder passes),
-  and gradients flow through both nets;
-- Gromov-Wasserstein (`gw_weight`, 0 = off): entropic GW (`gw_epsilon`, default the paper's
-  0.2; 20 outer and 30 Sinkhorn iterations) between the batch's music embeddings (`g_md`'s
-  encoder memory, mean-pooled over time) and dance embeddings (`g_dm`'s encoder memory,
-  mean-pooled), each with max-normalised L1 intra-space distances. The dance embeddings are
-  computed without gradient (detached), so the term updates the music encoder only, aligning
-  the music space to the dance space as the paper does. At epsilon 0.2 the entropic plan stays
-  close to independent, so the term is nearly blind to which window matches which (see
-  `fugato.losses.gromov_wasserstein`); lower `gw_epsilon` to make it sharper.
+- cycles (`cycle_weight`, 0 = off), eq. 10: music -> dance -> music compares the chroma and
+  beat that `g_dm` writes from `g_md`'s dance with the true ones; dance -> music -> dance feeds
+  `g_md` the true music features with their chroma and beat columns replaced by `g_dm`'s
+  composition (the MFCC columns, which `g_dm` does not write, stay the true ones) and compares
+  the dance it writes with the true dance. The inner net's output is that of its direct pass
+  (one parallel pass with scheduled sampling; free-running generation inside a training step
+  would cost 75 decoder passes). The outer pass uses the direct passes' scheduled sampling
+  (`cycle_feedback`; off, as in runs saved before the option, it was teacher-forced, so that
+  with cycle_weight 1 each net got a second loss of equal weight without it). Which net a
+  cycle trains (`cycle_routing`): the paper (Sec. 3.4, the update rule after eq. 10,
+  "L^GW + L^reconstruction_dance + L^cycle_dance -> G_M->D, L^reconstruction_music +
+  L^cycle_music -> G_D->M") sends the dance cycle's gradient to G_M->D only and the music
+  cycle's to G_D->M only: each cycle trains its outer net, the inner net's output detached
+  ("paper", default); "both" lets it flow through both nets (runs saved before the option;
+  with it the composed beat count fell from 7.4 to 3.9 when the cycles were turned on (issue
+  31), consistent with g_dm learning to compose what g_md reads best);
+- Gromov-Wasserstein (`gw_weight`, 0 = off): entropic GW (`gw_epsilon`; 20 outer and 30
+  Sinkhorn iterations) between the batch's music embeddings (`g_md`'s encoder memory,
+  mean-pooled over time) and dance embeddings (`g_dm`'s encoder memory, mean-pooled), through
+  their L1 intra-space distances (eq. 5) normalised into [0, 1] (`gw_normalise`). The dance
+  embeddings are computed without gradient (detached), so the term updates the music encoder
+  only, aligning the music space to the dance space as the paper does ("updates the music
+  encoder network parameters Enc_M->D", after Algorithm 1). With the paper's epsilon 0.2 on
+  max-normalised distances (the dataclass defaults, runs saved before `gw_normalise` and
+  `gw_solver`) the plan stays at the independent coupling: on an exact isometry of 32 x 64
+  embeddings it puts 0.032 of its mass on the true pairs (1/32 = independence) and is blind to
+  which window matches which. configs/dualdance-paper.toml uses range-normalised distances,
+  log-domain Sinkhorn and epsilon 0.005, which find that match (>= 0.98 of the mass at 32 x 64
+  and 64 x 256; tests/test_gromov_wasserstein_match.py).
 
 Training runs two `Step`s on every batch with the one optimizer "main", each using each net
-once with gradient (DDP-safe): "music->dance->music" (dance reconstruction + music cycle + GW;
-the detached dance embedding runs the unwrapped dance encoder under no_grad) and
-"dance->music->dance" (music reconstruction + dance cycle). Inputs are standardised inside the
+once with gradient (DDP-safe): "music->dance->music" (dance reconstruction + GW, which train
+g_md, + music cycle, which trains g_dm under the paper's routing; the detached dance embedding
+runs the unwrapped dance encoder under no_grad) and "dance->music->dance" (music reconstruction,
+training g_dm, + dance cycle, training g_md). Inputs are standardised inside the
 nets with training-set statistics (buffers, saved in the checkpoint).
 
 Data are split by dance (`DanceDataset.split`): no test window's dance or music was seen in
@@ -90,6 +109,10 @@ FLOOR_PLANE = [DANCE_TRANS.start, DANCE_TRANS.start + 2]
 """The dance frame columns of the root's x and z (floor plane), reset to 0 at a window start."""
 N_CHORDS = 24
 """Start tokens of `g_dm`: major C..B (0..11), then minor C..B (12..23)."""
+CYCLE_ROUTINGS = ("paper", "both")
+GW_NORMALISE = ("max", "range", "none")
+GW_SOLVERS = ("scaled", "log")
+LOSS_REDUCTIONS = ("sum", "mean")
 
 
 @dataclass
@@ -147,11 +170,43 @@ class NetConfig:
     feedback_passes: int = 1
     cycle_weight: float = 1.0
     """Weight of both cycle losses; 0 turns them off (ablation)."""
+    cycle_feedback: bool = True
+    """The cycles' outer passes (g_dm composing from g_md's dance, g_md choreographing from
+    g_dm's composition) use the direct passes' scheduled sampling (`feedback`) too; False:
+    teacher forcing (runs saved before this option)."""
+    cycle_routing: str = "paper"
+    """Which net a cycle loss trains (`CYCLE_ROUTINGS`). "paper": the outer net only, the inner
+    net's output a constant (detached): the dance cycle D -> g_dm -> M' -> g_md -> D'' trains
+    g_md, the music cycle M -> g_md -> D' -> g_dm -> M'' trains g_dm, as the update rule after
+    eq. 10 of the paper prescribes. "both": through both nets (runs saved before this option)."""
+    loss_reduction: str = "sum"
+    """"sum": every reconstruction and cycle term is the paper's per-window sum (eq. 7: over the
+    frames, the 3 translation coordinates and the 24 joints; eq. 9: over the frames, the 12
+    chroma bins and the beat), averaged over the batch's windows (eq. 6 and 10 sum over them: a
+    constant factor). "mean": each term a mean over all its elements, which weighs a frame's
+    translation 8x a joint's rotation and the beat 12x a chroma bin next to the paper (runs
+    saved before this option)."""
     gw_weight: float = 1.0
     """Weight of the Gromov-Wasserstein term; 0 turns it off (ablation)."""
     gw_epsilon: float = 0.2
+    """Entropic regularisation of the GW plan, in units of the normalised distances (which
+    lie in [0, 1]). 0.2, the paper's, leaves the plan blind to which window matches which
+    (0.032 of its mass on the true pairs of an exact isometry of 32 x 64 embeddings, the
+    independent coupling's 1/32); 0.005 with `gw_normalise = "range"` and `gw_solver = "log"`
+    finds the match (>= 0.98, tests/test_gromov_wasserstein_match.py)."""
     gw_outer_iterations: int = 20
     gw_sinkhorn_iterations: int = 30
+    gw_normalise: str = "max"
+    """How the embeddings' L1 distance matrices (eq. 5) are scaled into [0, 1] (`GW_NORMALISE`,
+    `fugato.losses.gromov_wasserstein.distance_matrix`): "max" (divided by the largest; runs
+    saved before the option) or "range" (off-diagonal minimum -> 0, maximum -> 1: the
+    concentrated distances of d_model-dimensional embeddings spread over [0, 1]) or "none"
+    (raw, as the paper's Algorithm 1: epsilon then acts relative to the embeddings' scale,
+    which training changes; with `gw_solver = "log"` only)."""
+    gw_solver: str = "scaled"
+    """The GW plan's Sinkhorn (`GW_SOLVERS`): "scaled" (POT's iterations, gradient through the
+    unrolled plan; runs saved before the option) or "log" (log-domain, finite in float32 at any
+    epsilon; the gradient holds the plan constant, as POT's `gromov_wasserstein2` does)."""
 
 
 @dataclass
@@ -198,28 +253,44 @@ def chord_index(name: str) -> int:
     return tonic + (12 if quality == "minor" else 0)
 
 
-def dance_terms(pred: torch.Tensor, true: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Dance frames (..., 147) -> (L1 of the root translation, mean squared geodesic angle in
-    radians^2 between the joint rotations, predicted 6D by Gram-Schmidt)."""
-    trans = (pred[..., DANCE_TRANS] - true[..., DANCE_TRANS]).abs().mean()
+def _reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
+    """Per-element loss values (..., T, k) of windows -> scalar: "mean" over all elements, or
+    "sum" over each window's T frames and k components, averaged over the windows."""
+    if reduction == "mean":
+        return values.mean()
+    return values.sum() / max(1, values[..., 0, 0].numel())
+
+
+def dance_terms(pred: torch.Tensor, true: torch.Tensor, reduction: str = "mean"
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dance frames (..., T, 147) -> (L1 of the root translation in metres, squared geodesic
+    angle in radians^2 between the joint rotations, predicted 6D by Gram-Schmidt), each a
+    mean over all elements (`reduction` "mean") or the paper's eq. 7 terms, sums over a
+    window's frames and coordinates / joints averaged over the windows ("sum")."""
+    trans = _reduce((pred[..., DANCE_TRANS] - true[..., DANCE_TRANS]).abs(), reduction)
     shape = (*pred.shape[:-1], N_JOINTS, 6)
     rp = rotation_6d_to_matrix_torch(pred[..., DANCE_ROT6D].reshape(shape))
     rt = rotation_6d_to_matrix_torch(true[..., DANCE_ROT6D].reshape(shape))
-    return trans, geodesic_distance_torch(rp, rt).square().mean()
+    return trans, _reduce(geodesic_distance_torch(rp, rt).square(), reduction)
 
 
-def music_terms(pred: torch.Tensor, music: torch.Tensor, beat_pos_weight: float | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Composed (..., 13) against music features (..., 53) -> (L1 chroma, beat term): L1 of
-    the beat when `beat_pos_weight` is None, else binary cross-entropy with beat frames
-    weighted by `beat_pos_weight` (the mean of weight * BCE over all frames)."""
-    chroma = (pred[..., :12] - music[..., CHROMA]).abs().mean()
+def music_terms(pred: torch.Tensor, music: torch.Tensor, beat_pos_weight: float | None = None,
+                reduction: str = "mean") -> tuple[torch.Tensor, torch.Tensor]:
+    """Composed (..., T, 13) against music features (..., T, 53) -> (L1 chroma, beat term): L1
+    of the beat when `beat_pos_weight` is None, else binary cross-entropy with beat frames
+    weighted by `beat_pos_weight`. Each a mean over all elements (`reduction` "mean"; the
+    beat term: of weight * BCE over all frames) or the paper's eq. 9 terms, sums over a
+    window's frames (and chroma bins) averaged over the windows ("sum")."""
+    chroma = _reduce((pred[..., :12] - music[..., CHROMA]).abs(), reduction)
     p, target = pred[..., 12:], music[..., BEAT]
     if beat_pos_weight is None:
-        return chroma, (p - target).abs().mean()
+        return chroma, _reduce((p - target).abs(), reduction)
     p = p.clamp(1e-6, 1 - 1e-6)  # sigmoid outputs saturate in float32
     weight = 1.0 + (beat_pos_weight - 1.0) * target
-    return chroma, torch.nn.functional.binary_cross_entropy(p, target, weight=weight)
+    if reduction == "mean":
+        return chroma, torch.nn.functional.binary_cross_entropy(p, target, weight=weight)
+    bce = torch.nn.functional.binary_cross_entropy(p, target, weight=weight, reduction="none")
+    return chroma, _reduce(bce, reduction)
 
 
 def root_velocity(dance: Any) -> Any:
@@ -245,7 +316,7 @@ def gw_term(music_memory: torch.Tensor, dance_memory: torch.Tensor, net: NetConf
     the dance side is detached, so only the music encoder gets a gradient."""
     return gromov_wasserstein_loss(music_memory.mean(dim=1), dance_memory.detach().mean(dim=1),
                                    net.gw_epsilon, net.gw_outer_iterations,
-                                   net.gw_sinkhorn_iterations)
+                                   net.gw_sinkhorn_iterations, net.gw_normalise, net.gw_solver)
 
 
 class DualDance(Sampler, Evaluator, Task):
@@ -253,6 +324,10 @@ class DualDance(Sampler, Evaluator, Task):
     DataConfig = DataConfig
     NetConfig = NetConfig
     SampleConfig = SampleConfig
+    SAVED_DEFAULTS = {"net": {"cycle_feedback": False, "cycle_routing": "both",
+                              "loss_reduction": "mean"}}
+    """Runs saved before these options were trained with fugato's former choices, whatever the
+    defaults are (`Task.SAVED_DEFAULTS`)."""
 
     def __init__(self, config: ExperimentConfig, saved: dict[str, Any] | None = None) -> None:
         super().__init__(config, saved)
@@ -273,6 +348,15 @@ class DualDance(Sampler, Evaluator, Task):
             raise FugatoError(f"net.feedback {net.feedback} is not in [0, 1]")
         if net.beat_loss not in ("bce", "l1"):
             raise FugatoError(f"net.beat_loss {net.beat_loss!r}: 'bce' or 'l1'")
+        if net.cycle_routing not in CYCLE_ROUTINGS:
+            raise FugatoError(f"net.cycle_routing {net.cycle_routing!r}: 'paper' or 'both'")
+        if net.loss_reduction not in LOSS_REDUCTIONS:
+            raise FugatoError(f"net.loss_reduction {net.loss_reduction!r}: 'sum' or 'mean'")
+        if (net.gw_normalise not in GW_NORMALISE or net.gw_solver not in GW_SOLVERS
+                or (net.gw_normalise, net.gw_solver) == ("none", "scaled")):
+            raise FugatoError(f"net.gw_normalise {net.gw_normalise!r} / net.gw_solver "
+                              f"{net.gw_solver!r}: one of {GW_NORMALISE} / {GW_SOLVERS}, "
+                              "raw distances ('none') with 'log' only")
         chord_index(config.sample.chord)
         self.statistics: dict[str, np.ndarray] | None = None
         self.start_pose: np.ndarray | None = (
@@ -378,7 +462,7 @@ class DualDance(Sampler, Evaluator, Task):
     def _dance_loss(self, pred: torch.Tensor, true: torch.Tensor
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n: NetConfig = self.config.net
-        trans, rot = dance_terms(pred, true)
+        trans, rot = dance_terms(pred, true, n.loss_reduction)
         return n.trans_weight * trans + n.rot_weight * rot, trans, rot
 
     def _beat_pos_weight(self, nets: Nets) -> float | None:
@@ -392,12 +476,24 @@ class DualDance(Sampler, Evaluator, Task):
     def _music_loss(self, pred: torch.Tensor, music: torch.Tensor, pos_weight: float | None
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n: NetConfig = self.config.net
-        chroma, beat = music_terms(pred, music, pos_weight)
+        chroma, beat = music_terms(pred, music, pos_weight, n.loss_reduction)
         return n.chroma_weight * chroma + n.beat_weight * beat, chroma, beat
+
+    def _cycle_input(self, inner_output: torch.Tensor) -> torch.Tensor:
+        """The inner net's output as the cycle's outer net reads it: detached under the paper's
+        routing (`NetConfig.cycle_routing`), so that the cycle loss trains the outer net only."""
+        return inner_output.detach() if self.config.net.cycle_routing == "paper" else inner_output
+
+    def _cycle_step(self, step: int | None) -> int | None:
+        """The training step whose scheduled sampling the cycles' outer passes use: `step`
+        with `cycle_feedback`, else None (teacher forcing)."""
+        return step if self.config.net.cycle_feedback else None
 
     def loss_music_to_dance(self, nets: Nets, batch: Batch, step: int | None = None,
                             fixed_seed: bool = False) -> tuple[torch.Tensor, dict[str, float]]:
-        """Dance reconstruction + music -> dance -> music cycle + GW (music encoder only)."""
+        """Dance reconstruction + music -> dance -> music cycle + GW (music encoder only).
+        The cycle composes with g_dm from g_md's dance (B, T, 147) and compares its chroma and
+        beat with the true ones; under the paper's routing it trains g_dm only."""
         music, dance, chord = batch
         n: NetConfig = self.config.net
         dance_hat, music_memory = self._music_to_dance(nets, music, dance,
@@ -411,8 +507,10 @@ class DualDance(Sampler, Evaluator, Task):
             loss = loss + n.gw_weight * gw
             logs["gw"] = gw.item()
         if n.cycle_weight > 0:
-            music_cycle, _ = nets["g_dm"](dance_hat, chord, music[..., MUSIC_OUT],
-                                          self._seed(music, fixed_seed))
+            music_cycle, _ = nets["g_dm"](self._cycle_input(dance_hat), chord,
+                                          music[..., MUSIC_OUT], self._seed(music, fixed_seed),
+                                          self._feedback(self._cycle_step(step)),
+                                          n.feedback_passes)
             cycle, chroma, beat = self._music_loss(music_cycle, music,
                                                    self._beat_pos_weight(nets))
             loss = loss + n.cycle_weight * cycle
@@ -422,7 +520,10 @@ class DualDance(Sampler, Evaluator, Task):
 
     def loss_dance_to_music(self, nets: Nets, batch: Batch, step: int | None = None,
                             fixed_seed: bool = False) -> tuple[torch.Tensor, dict[str, float]]:
-        """Music reconstruction + dance -> music -> dance cycle."""
+        """Music reconstruction + dance -> music -> dance cycle. The cycle feeds g_md the true
+        music features (B, T, 53) with their chroma and beat columns replaced by g_dm's
+        composition and compares its dance with the true one; under the paper's routing it
+        trains g_md only."""
         music, dance, chord = batch
         n: NetConfig = self.config.net
         music_hat, _ = nets["g_dm"](dance, chord, music[..., MUSIC_OUT],
@@ -432,9 +533,11 @@ class DualDance(Sampler, Evaluator, Task):
         logs = {"music_chroma": chroma.item(), "music_beat": beat.item(),
                 "music_recon": loss.item()}
         if n.cycle_weight > 0:
-            composed = torch.cat([music[..., : MUSIC_OUT.start], music_hat], dim=-1)
+            composed = torch.cat([music[..., : MUSIC_OUT.start], self._cycle_input(music_hat)],
+                                 dim=-1)
             dance_cycle, _ = self._music_to_dance(nets, composed, dance,
-                                                  self._seed(music, fixed_seed))
+                                                  self._seed(music, fixed_seed),
+                                                  self._cycle_step(step))
             cycle, _, rot = self._dance_loss(dance_cycle, dance)
             loss = loss + n.cycle_weight * cycle
             logs.update(cycle_dance=cycle.item(), cycle_rot=rot.item())
