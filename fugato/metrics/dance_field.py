@@ -377,9 +377,9 @@ def beat_coverage_hit(music_beats: npt.ArrayLike, kinematic_beats: npt.ArrayLike
 
 
 def beat_f1(coverage: float, hit: float) -> float:
-    """The harmonic mean of `beat_coverage_hit`'s coverage (precision) and hit (recall), as
-    later reimplementations of LORIS's scores report it: neither dense nor sparse beats win.
-    0 when both are 0; NaN when either is."""
+    """The harmonic mean of `beat_coverage_hit`'s coverage (precision) and hit (recall): LORIS's
+    F1 (`beats_scores.py`), which it takes of the coverage and hit averaged over the clips
+    (pass the means). 0 when both are 0; NaN when either is."""
     if np.isnan(coverage) or np.isnan(hit):
         return float("nan")
     total = coverage + hit

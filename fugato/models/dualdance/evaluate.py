@@ -260,14 +260,14 @@ def _field_dance_numbers(gen_pos: np.ndarray, true_pos: np.ndarray, music: np.nd
 
 def _coverage_hit_f1(music_beats: list[np.ndarray], dance_beats: list[np.ndarray],
                      frames: int) -> tuple[float, float, float]:
-    """Window means (NaN left out) of `beat_coverage_hit` and `beat_f1`."""
-    scores = np.array([(*ch, beat_f1(*ch)) for ch in (beat_coverage_hit(m, d, frames)
-                                                      for m, d in zip(music_beats, dance_beats,
-                                                                      strict=True))])
+    """Window means (NaN left out) of `beat_coverage_hit`'s coverage and hit, and `beat_f1` of
+    the two means (as LORIS's `beats_scores.py` reports its F1)."""
+    scores = np.array([beat_coverage_hit(m, d, frames)
+                       for m, d in zip(music_beats, dance_beats, strict=True)]).reshape(-1, 2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a column of NaN only: NaN
-        means = np.nanmean(scores, axis=0)
-    return float(means[0]), float(means[1]), float(means[2])
+        coverage, hit = np.nanmean(scores, axis=0)
+    return float(coverage), float(hit), beat_f1(float(coverage), float(hit))
 
 
 def _field_music_numbers(task: DualDance, composed: np.ndarray, music: np.ndarray,
@@ -307,7 +307,7 @@ FIELD_NOTES = {
     "pfc": "lower; EDGE's foot skating under root acceleration",
     "beat_coverage": "higher; composed beat bins (0.2 s) holding a kinematic beat",
     "beat_hit": "higher; kinematic beat bins holding a composed beat",
-    "beat_f1": "higher; harmonic mean of coverage and hit",
+    "beat_f1": "higher; harmonic mean of the mean coverage and hit (LORIS)",
 }
 """The field table's notes: which way is better, what is measured."""
 
