@@ -75,20 +75,13 @@ def standard_normal_log_prob(h: torch.Tensor) -> torch.Tensor:
     return -0.5 * (h**2).sum(-1) - LOG_2PI
 
 
-def fit_flow(x: torch.Tensor, steps: int = 200, lr: float = 0.1) -> Affine:
-    """Panel (a): W, b maximising the mean log-likelihood (Eq. 7) of x (N, 2) under
-    f(h), h ~ N(0, I), by full-batch Adam from W = I, b = 0. Its optimum is the Gaussian fit
-    of x: b = mean, W W^T = covariance."""
-    weight = torch.eye(2, dtype=x.dtype, requires_grad=True)
-    bias = torch.zeros(2, dtype=x.dtype, requires_grad=True)
-    optimizer = torch.optim.Adam([weight, bias], lr=lr)
-    flow = Affine(weight, bias)
-    for _ in range(steps):
-        optimizer.zero_grad()
-        loss = -(standard_normal_log_prob(flow.inverse(x)) - flow.log_det()).mean()
-        loss.backward()
-        optimizer.step()
-    return Affine(weight.detach(), bias.detach())
+def fit_flow(x: torch.Tensor) -> Affine:
+    """Panel (a): the W, b maximising the mean log-likelihood (Eq. 7) of x (N, 2) under
+    f(h), h ~ N(0, I). For an affine f the optimum is the Gaussian fit of x, in closed form:
+    b = the mean, W = the Cholesky factor of the covariance (W W^T = covariance; any W with
+    that product has the same likelihood), so no gradient steps are needed."""
+    weight = torch.linalg.cholesky(torch.cov(x.T, correction=0))
+    return Affine(weight, x.mean(0))
 
 
 def train_gan(x: torch.Tensor, steps: int = 600, batch: int = 256, hidden: int = 64,
